@@ -1,0 +1,174 @@
+/* cbproto.h: wire protocol v1 — message structs, strict decoding of untrusted bytes, encoding. */
+#ifndef CBPROTO_H
+#define CBPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "cellbatch.h"
+
+#define CB_PROTO_VERSION     1
+#define CB_MAX_BYTES_DEFAULT (1u << 20) /* default cap on one message body */
+#define CB_MAX_DEPTH         8          /* deepest valid request nests 4 levels */
+#define CB_MAX_MULTI         10000      /* calls in one multi request */
+#define CB_TEXT_MAX          1024       /* bytes of one text argument or option */
+#define CB_ERRMSG_MAX        256        /* room for a decode error message */
+
+/* A string that points into a message buffer: not NUL-terminated, not owned. */
+typedef struct cb_str {
+	const char *ptr;
+	uint32_t len;
+} cb_str;
+
+typedef enum cb_op { CB_OP_CALL, CB_OP_MULTI, CB_OP_STATS, CB_OP_PING, CB_OP_COUNT } cb_op;
+
+/* The functions a call may name; the argument shape of each is in cb_fn_info. */
+typedef enum cb_fn { CB_FN_GEOCODE, CB_FN_REVERSE, CB_FN_COUNT } cb_fn;
+
+typedef enum cb_args_kind {
+	CB_ARGS_TEXT,  /* [text] */
+	CB_ARGS_LATLON /* [lat, lon] */
+} cb_args_kind;
+
+typedef struct cb_fn_info {
+	const char *name;
+	cb_args_kind args;
+} cb_fn_info;
+
+/* Options, in their canonical (encoding) order. */
+typedef enum cb_opt {
+	CB_OPT_LANG,
+	CB_OPT_TYPE,
+	CB_OPT_FILTER,
+	CB_OPT_BIAS,
+	CB_OPT_COUNTRYCODES,
+	CB_OPT_COUNT
+} cb_opt;
+
+typedef struct cb_opts {
+	cb_str v[CB_OPT_COUNT]; /* ptr == NULL: option absent */
+} cb_opts;
+
+typedef struct cb_call {
+	cb_fn fn;
+	cb_str text;     /* CB_ARGS_TEXT */
+	double lat, lon; /* CB_ARGS_LATLON */
+	cb_opts opts;
+} cb_call;
+
+typedef struct cb_request {
+	cb_op op;
+	bool has_id;
+	uint64_t id;
+	bool has_deadline; /* deadline_ms given (call and multi) */
+	uint64_t deadline_ms;
+	cb_call call;   /* op == CB_OP_CALL */
+	cb_call *calls; /* op == CB_OP_MULTI: owned, freed by cb_request_free */
+	uint32_t ncalls;
+} cb_request;
+
+typedef struct cb_result {
+	double lat, lon;
+	cb_str formatted;
+	bool has_confidence;
+	double confidence;
+	cb_str result_type; /* ptr == NULL: absent */
+} cb_result;
+
+typedef struct cb_meta {
+	bool cached;
+	uint64_t batch_size;
+	double wait_ms;
+} cb_meta;
+
+/*
+ * One reply. ok == (err == CB_OK). A successful call carries result and meta,
+ * a multi carries results, ping carries version, stats carries its map as a
+ * msgpack object (opaque here: its contents belong to the server).
+ */
+typedef struct cb_reply {
+	bool has_id;
+	uint64_t id;
+	cb_err err;
+	cb_str message;  /* failure text */
+	bool has_result; /* result and meta present */
+	cb_result result;
+	cb_meta meta;
+	struct cb_reply *results; /* multi: owned, freed by cb_reply_free */
+	uint32_t nresults;
+	bool is_multi;
+	cb_str version; /* ping; ptr == NULL: absent */
+	bool has_stats;
+	msgpack_object stats; /* lives in zone */
+	msgpack_zone *zone;   /* decoded replies only: owned, freed by cb_reply_free */
+} cb_reply;
+
+typedef struct cb_limits {
+	size_t max_bytes; /* 0: CB_MAX_BYTES_DEFAULT */
+} cb_limits;
+
+/* Filled by the decoders on failure: a code and a sentence saying what was wrong. */
+typedef struct cb_decode_error {
+	cb_err code;
+	char message[CB_ERRMSG_MAX];
+} cb_decode_error;
+
+extern const cb_fn_info cb_fns[CB_FN_COUNT];
+extern const char *const cb_op_names[CB_OP_COUNT];
+extern const char *const cb_opt_names[CB_OPT_COUNT];
+
+/* Looks up a wire error code name ("NOT_FOUND"); CB_EINTERNAL when unknown. */
+cb_err cb_err_from_name(const char *name, size_t len);
+
+/*
+ * Non-allocating structural check of untrusted bytes: the size cap, every
+ * length and count against the bytes that remain, the depth cap, string keys,
+ * valid UTF-8 in every string, finite floats, no trailing bytes, and a map at
+ * the top. On success *zone_bytes is what msgpack-c will need to unpack it.
+ * Returns CB_OK or CB_EBAD_REQUEST with err filled.
+ */
+cb_err cb_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zone_bytes,
+                  cb_decode_error *err);
+
+/*
+ * Decodes a request. req borrows buf: its strings point into buf, so buf must
+ * outlive req. On success the caller owns req and frees it with
+ * cb_request_free; on failure nothing is left to free and err says why
+ * (CB_EBAD_REQUEST, CB_EUNSUPPORTED_VERSION, CB_EUNKNOWN_FN or CB_ENOMEM).
+ */
+cb_err cb_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
+                         cb_decode_error *err);
+void cb_request_free(cb_request *req);
+
+/* Decodes a reply; same ownership as cb_request_decode, free with cb_reply_free. */
+cb_err cb_reply_decode(const void *buf, size_t len, const cb_limits *lim, cb_reply *rep,
+                       cb_decode_error *err);
+void cb_reply_free(cb_reply *rep);
+
+/*
+ * Encoders append one canonical message (fixed key order, smallest integer
+ * forms, float64 for every float) to pk's buffer. They return CB_OK or
+ * CB_ENOMEM; on failure the buffer holds a partial message to discard.
+ */
+cb_err cb_request_encode(msgpack_packer *pk, const cb_request *req);
+cb_err cb_call_encode(msgpack_packer *pk, const cb_call *call); /* one element of multi calls */
+cb_err cb_reply_encode(msgpack_packer *pk, const cb_reply *rep);
+
+/* Appends an error reply {v, id?, ok=false, error{code, message}}. */
+cb_err cb_error_reply_encode(msgpack_packer *pk, bool has_id, uint64_t id, cb_err code,
+                             const char *message, size_t message_len);
+
+/* Small packing helpers shared by the encoders and the server's stats. */
+int cb_pack_cstr(msgpack_packer *pk, const char *s);
+int cb_pack_str(msgpack_packer *pk, cb_str s);
+
+/* The msgpack type a leading byte announces ("integer", "map", ...), for messages. */
+const char *cb_msgpack_type_of_byte(uint8_t b);
+
+/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates); *bad gets the offset. */
+bool cb_utf8_valid(const char *s, size_t len, size_t *bad);
+
+#endif
