@@ -136,8 +136,9 @@ cb_err cb_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zon
 /*
  * Decodes a request. req borrows buf: its strings point into buf, so buf must
  * outlive req. On success the caller owns req and frees it with
- * cb_request_free; on failure nothing is left to free and err says why
- * (CB_EBAD_REQUEST, CB_EUNSUPPORTED_VERSION, CB_EUNKNOWN_FN or CB_ENOMEM).
+ * cb_request_free; on failure nothing is left to free, err says why
+ * (CB_EBAD_REQUEST, CB_EUNSUPPORTED_VERSION, CB_EUNKNOWN_FN or CB_ENOMEM),
+ * and req->has_id and req->id are still set when the id could be read.
  */
 cb_err cb_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
                          cb_decode_error *err);
@@ -167,6 +168,16 @@ int cb_pack_str(msgpack_packer *pk, cb_str s);
 
 /* The msgpack type a leading byte announces ("integer", "map", ...), for messages. */
 const char *cb_msgpack_type_of_byte(uint8_t b);
+
+/*
+ * The server URL when none is given: CELLBATCH_URL, else
+ * ipc://$XDG_RUNTIME_DIR/cellbatch.sock (or /tmp). Writes into buf, returns buf.
+ */
+const char *cb_default_url(char *buf, size_t cap);
+
+/* Expands shorthands: "5555" -> tcp://127.0.0.1:5555, "host:port" -> tcp://..., "/path" ->
+ * ipc:///path. */
+const char *cb_url_normalize(const char *in, char *buf, size_t cap);
 
 /* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates); *bad gets the offset. */
 bool cb_utf8_valid(const char *s, size_t len, size_t *bad);

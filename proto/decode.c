@@ -306,6 +306,12 @@ static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_re
 
 	if ((rv = collect(e, CB_EBAD_REQUEST, "", &root->via.map, f, F_N)) != CB_OK)
 		return rv;
+	/* the id first, so that even a rejection can be matched to its call */
+	if (f[F_ID].val != NULL) {
+		if ((rv = get_uint(e, CB_EBAD_REQUEST, "id", f[F_ID].val, &req->id)) != CB_OK)
+			return rv;
+		req->has_id = true;
+	}
 	if ((rv = decode_version(e, CB_EBAD_REQUEST, f[F_V].val)) != CB_OK)
 		return rv;
 	if (f[F_OP].val == NULL)
@@ -319,11 +325,6 @@ static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_re
 		return bad(e, CB_EBAD_REQUEST, "op", "unknown op \"%.*s\"",
 		           (int)(op.len > 40 ? 40 : op.len), op.ptr);
 	req->op = (cb_op)i;
-	if (f[F_ID].val != NULL) {
-		if ((rv = get_uint(e, CB_EBAD_REQUEST, "id", f[F_ID].val, &req->id)) != CB_OK)
-			return rv;
-		req->has_id = true;
-	}
 	if (f[F_DEADLINE].val != NULL && (req->op == CB_OP_CALL || req->op == CB_OP_MULTI)) {
 		if ((rv = get_uint(e, CB_EBAD_REQUEST, "deadline_ms", f[F_DEADLINE].val,
 		                   &req->deadline_ms)) != CB_OK)

@@ -10,6 +10,7 @@
 
 #include "cbproto.h"
 #include "hexbytes.h"
+#include "hostile.h"
 #include "json2mp.h"
 
 /*
@@ -66,31 +67,19 @@ static size_t decode_counting(const uint8_t *buf, size_t len, cb_err *rv)
 	return counted;
 }
 
-static const char *const hostile[] = {
-    "91 dd ff ff ff ff 00 00 00 00",                   /* array header claiming 2^32-1 */
-    "81 a1 76 dd ff ff ff ff 01 01",                   /* the same, under a key */
-    "81 a1 76 df ff ff ff ff 01 01",                   /* a map header claiming 2^32-1 */
-    "81 a1 76 db 40 00 00 00 41 41",                   /* a 1 GiB string in 10 bytes */
-    "82 a1 76 01 a2 6f 70 cb 40 00",                   /* truncation */
-    "82 a1 76 01 a2 6f 70 a4 70 69 6e 67 00 00 00 00", /* trailing garbage */
-    "82 a1 76 01 a2 6f 70 a3 ff fe fd",                /* invalid UTF-8 */
-    "82 a1 76 01 a2 6f 70 cb 7f f8 00 00 00 00 00 00", /* NaN */
-    "80",                                              /* an empty map */
-};
-
 static void test_hostile_allocations(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-		uint8_t buf[64];
-		size_t n = hexbytes(hostile[i], buf, sizeof(buf));
+	for (size_t i = 0; i < HOSTILE_COUNT; i++) {
+		uint8_t buf[256];
+		size_t n = hexbytes(hostile_messages[i], buf, sizeof(buf));
 		cb_err rv;
 		size_t bytes = decode_counting(buf, n, &rv);
 
 		assert_int_equal(rv, CB_EBAD_REQUEST);
 		if (bytes > n)
-			fail_msg("%s: allocated %zu bytes for a %zu-byte message", hostile[i],
-			         bytes, n);
+			fail_msg("%s: allocated %zu bytes for a %zu-byte message",
+			         hostile_messages[i], bytes, n);
 	}
 }
 

@@ -1,0 +1,263 @@
+/* batcher.c: groups calls by (fn, opts) into batch windows, and sends identical calls upstream
+ * once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "normalize.h"
+#include "server.h"
+
+/* Group key: fn byte, then each option as a 2-byte length and its bytes (0xffff: absent). */
+static size_t group_key(char *out, cb_fn fn, const cb_opts *o)
+{
+	size_t n = 0;
+
+	out[n++] = (char)fn;
+	for (int i = 0; i < CB_OPT_COUNT; i++) {
+		uint32_t len = o->v[i].ptr != NULL ? o->v[i].len : 0xffff;
+		out[n++] = (char)(len >> 8);
+		out[n++] = (char)(len & 0xff);
+		if (o->v[i].ptr != NULL) {
+			memcpy(out + n, o->v[i].ptr, o->v[i].len);
+			n += o->v[i].len;
+		}
+	}
+	return n;
+}
+
+#define GROUP_KEY_MAX (1 + CB_OPT_COUNT * (2 + CB_TEXT_MAX))
+#define ITEM_KEY_MAX  (GROUP_KEY_MAX + CB_TEXT_MAX + 1)
+
+static void group_free(group *g)
+{
+	for (int i = 0; i < CB_OPT_COUNT; i++)
+		free(g->opt[i]);
+	free(g->key);
+	free(g);
+}
+
+static group *group_get(server *s, const cb_call *call, const char *key, size_t keylen)
+{
+	htab_node *n = htab_find(&s->groups, key, keylen);
+	group *g;
+	size_t off;
+
+	if (n != NULL)
+		return (group *)n;
+	if ((g = calloc(1, sizeof(*g))) == NULL || (g->key = malloc(keylen)) == NULL)
+		goto fail;
+	memcpy(g->key, key, keylen);
+	g->keylen = keylen;
+	g->fn = call->fn;
+	off = (size_t)snprintf(g->label, sizeof(g->label), "%s", cb_fns[call->fn].name);
+	for (int i = 0; i < CB_OPT_COUNT; i++) {
+		const cb_str *v = &call->opts.v[i];
+		if (v->ptr == NULL)
+			continue;
+		if ((g->opt[i] = strndup(v->ptr, v->len)) == NULL)
+			goto fail;
+		if (off < sizeof(g->label))
+			off += (size_t)snprintf(g->label + off, sizeof(g->label) - off, " %s=%.20s",
+			                        cb_opt_names[i], g->opt[i]);
+	}
+	g->node.key = g->key;
+	g->node.keylen = g->keylen;
+	htab_insert(&s->groups, &g->node);
+	return g;
+fail:
+	if (g != NULL)
+		group_free(g);
+	return NULL;
+}
+
+static void window_cb(uv_timer_t *t);
+
+static void batch_flush(batch *b)
+{
+	server *s = b->s;
+
+	b->g->open = NULL;
+	b->t_flush_ns = now_ns();
+	uv_timer_stop(&b->timer);
+	job_submit(b);
+	(void)s;
+}
+
+static batch *batch_open(server *s, group *g)
+{
+	batch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->cap = 16;
+	if ((b->items = malloc(b->cap * sizeof(*b->items))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->s = s;
+	b->g = g;
+	b->seq = ++s->batch_seq;
+	b->state = BATCH_OPEN;
+	b->t_first_ms = b->t_last_ms = uv_now(s->loop);
+	uv_timer_init(s->loop, &b->timer);
+	b->timer.data = b;
+	b->next = s->batches;
+	if (s->batches != NULL)
+		s->batches->prev = b;
+	s->batches = b;
+	g->open = b;
+	uv_timer_start(&b->timer, window_cb,
+	               s->cfg.batch_idle_ms < s->cfg.batch_wait_ms ? s->cfg.batch_idle_ms
+	                                                           : s->cfg.batch_wait_ms,
+	               0);
+	return b;
+}
+
+/*
+ * One timer per open batch, armed for the earlier of its two deadlines and
+ * re-armed when arrivals moved the idle deadline: no timer restart per call.
+ */
+static void window_cb(uv_timer_t *t)
+{
+	batch *b = t->data;
+	server *s = b->s;
+	uint64_t now = uv_now(s->loop);
+	uint64_t due_wait = b->t_first_ms + s->cfg.batch_wait_ms;
+	uint64_t due_idle = b->t_last_ms + s->cfg.batch_idle_ms;
+	uint64_t due = due_wait < due_idle ? due_wait : due_idle;
+
+	if (now >= due) {
+		log_debug("batch %llu %s: window closed with %u items (%s)",
+		          (unsigned long long)b->seq, b->g->label, b->n,
+		          due == due_wait ? "batch-wait" : "batch-idle");
+		batch_flush(b);
+	} else {
+		uv_timer_start(&b->timer, window_cb, due - now, 0);
+	}
+}
+
+static item *item_new(const char *key, size_t keylen, const char *text, size_t text_len)
+{
+	item *it = calloc(1, sizeof(*it) + keylen + text_len + 1);
+
+	if (it == NULL)
+		return NULL;
+	memcpy(it->buf, key, keylen);
+	memcpy(it->buf + keylen, text, text_len);
+	it->buf[keylen + text_len] = '\0';
+	it->node.key = it->buf;
+	it->node.keylen = keylen;
+	it->text = it->buf + keylen;
+	it->text_len = (uint32_t)text_len;
+	return it;
+}
+
+/* Answers c with a fresh answer and drops the creator's reference. */
+static void finish_now(server *s, cell *c, answer *a)
+{
+	a = answer_error_or_oom(a);
+	cell_finish(s, c, a, false, 0, 0);
+	answer_unref(a);
+}
+
+static void waiter_add(item *it, cell *c)
+{
+	c->it = it;
+	c->wprev = NULL;
+	c->wnext = it->waiters;
+	if (it->waiters != NULL)
+		it->waiters->wprev = c;
+	it->waiters = c;
+	it->nwaiters++;
+}
+
+void batcher_add(server *s, cell *c, const cb_call *call)
+{
+	char key[ITEM_KEY_MAX];
+	size_t gkl = group_key(key, call->fn, &call->opts), kl = gkl;
+	const char *text = NULL;
+	size_t text_len = 0;
+	htab_node *n;
+	group *g;
+	item *it;
+	batch *b;
+
+	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
+		trim(call->text.ptr, call->text.len, &text, &text_len);
+		kl += normalize_text(key + gkl, text, text_len);
+	} else {
+		kl += (size_t)snprintf(key + gkl, ITEM_KEY_MAX - gkl, "%.6f,%.6f", call->lat,
+		                       call->lon);
+	}
+
+	if ((n = htab_find(&s->items, key, kl)) != NULL) {
+		s->st.dedup_hits++;
+		waiter_add((item *)n, c);
+		return;
+	}
+	if (text_len == 0 && cb_fns[call->fn].args == CB_ARGS_TEXT) {
+		finish_now(s, c, answer_error(CB_ENOT_FOUND, "the text is blank"));
+		return;
+	}
+	if ((g = group_get(s, call, key, gkl)) == NULL)
+		goto oom;
+	if ((b = g->open) == NULL && (b = batch_open(s, g)) == NULL)
+		goto oom;
+	if (b->n == b->cap) {
+		item **ni = realloc(b->items, 2 * b->cap * sizeof(*ni));
+		if (ni == NULL)
+			goto oom;
+		b->items = ni;
+		b->cap *= 2;
+	}
+	if ((it = item_new(key, kl, text, text_len)) == NULL)
+		goto oom;
+	it->lat = call->lat;
+	it->lon = call->lon;
+	it->b = b;
+	b->items[b->n++] = it;
+	b->t_last_ms = uv_now(s->loop);
+	htab_insert(&s->items, &it->node);
+	waiter_add(it, c);
+	if (b->n >= s->cfg.batch_max)
+		batch_flush(b);
+	return;
+oom:
+	finish_now(s, c, NULL);
+}
+
+void item_finish(server *s, item *it, answer *a)
+{
+	uint64_t size = it->b->n, t_flush = it->b->t_flush_ns;
+
+	htab_remove(&s->items, &it->node);
+	while (it->waiters != NULL) {
+		cell *c = it->waiters;
+		uint64_t wait = t_flush > c->r->t_arrive_ns ? t_flush - c->r->t_arrive_ns : 0;
+		it->waiters = c->wnext;
+		cell_finish(s, c, a, false, size, wait);
+	}
+	free(it);
+}
+
+void batcher_flush_all(server *s)
+{
+	for (size_t i = 0; i < s->groups.nbuckets; i++)
+		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
+			if (((group *)n)->open != NULL)
+				batch_flush(((group *)n)->open);
+}
+
+void batcher_fini(server *s)
+{
+	for (size_t i = 0; i < s->groups.nbuckets; i++) {
+		htab_node *n = s->groups.buckets[i];
+		while (n != NULL) {
+			htab_node *next = n->next;
+			group_free((group *)n);
+			n = next;
+		}
+	}
+	htab_fini(&s->groups);
+	htab_fini(&s->items);
+}

@@ -1,0 +1,51 @@
+/* ingress.h: the nng REP socket — a growing pool of contexts whose messages are handed to the libuv
+ * loop. */
+#ifndef CB_INGRESS_H
+#define CB_INGRESS_H
+
+#include <stddef.h>
+
+#include <nng/nng.h>
+#include <uv.h>
+
+typedef struct ingress ingress;
+typedef struct ing_ctx ing_ctx; /* one nng context: holds one request until it is answered */
+
+/*
+ * Called on the loop thread for each received request. The callee owns msg
+ * and must answer exactly once with ingress_reply(ctx, ...), now or later.
+ */
+typedef void (*ingress_recv_cb)(void *arg, ing_ctx *ctx, nng_msg *msg);
+
+typedef struct ingress_config {
+	const char *const *urls; /* listen addresses */
+	int nurls;
+	size_t max_contexts; /* contexts never exceed this */
+	size_t min_idle;     /* contexts kept receiving while below max_contexts */
+	size_t max_recv;     /* NNG_OPT_RECVMAXSZ: larger messages drop the connection */
+} ingress_config;
+
+/*
+ * Opens the socket, listens on every URL and starts receiving. On failure
+ * returns an nng error, logs which URL failed, and leaves nothing open.
+ */
+int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
+                 void *arg);
+
+/* Sends msg as the reply on ctx; takes msg in every case. Loop thread only. */
+void ingress_reply(ing_ctx *ctx, nng_msg *msg);
+
+/* Contexts holding a request, and replies handed to nng but not yet completed. */
+size_t ingress_held(const ingress *in);
+size_t ingress_sending(const ingress *in);
+size_t ingress_contexts(const ingress *in);
+
+/*
+ * Closes the socket and frees everything (nng_close, stop and free every
+ * aio, drain the handoff queue, uv_close the async handle). Held requests
+ * are dropped: answer them first. Loop thread; the loop must run afterwards
+ * for the close callback.
+ */
+void ingress_close(ingress *in);
+
+#endif

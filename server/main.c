@@ -1,0 +1,381 @@
+/* main.c: cellbatchd — flags, signals, wiring of ingress, batcher and upstream, and the shutdown
+ * order. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "server.h"
+
+#define SHUTDOWN_GRACE_MS 200 /* lets the last replies leave the pipes before nng_close */
+
+static char url_bufs[MAX_LISTEN][512];
+
+static void usage(FILE *f)
+{
+	char def[512];
+
+	fprintf(
+	    f,
+	    "Usage: cellbatchd [OPTION]...\n"
+	    "Collects per-cell geocoding calls arriving over nng into batch windows, submits\n"
+	    "each batch once to the Geoapify batch API, polls the job, and answers every cell.\n"
+	    "\n"
+	    "Listening\n"
+	    "  --listen URL          address to serve; repeatable (default: $CELLBATCH_URL, else\n"
+	    "                        %s). ipc:// sockets get mode 0600;\n"
+	    "                        a bare port means tcp://127.0.0.1:PORT\n"
+	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
+	    "  --max-message BYTES   largest request accepted (1048576)\n"
+	    "\n"
+	    "Batching\n"
+	    "  --batch-max N         unique items per upstream batch, at most 1000 (1000)\n"
+	    "  --batch-wait DUR      flush a batch this long after its first call (100ms)\n"
+	    "  --batch-idle DUR      flush a batch when no call arrived for this long (5ms)\n"
+	    "\n"
+	    "Upstream\n"
+	    "  --upstream URL        Geoapify base URL (https://api.geoapify.com)\n"
+	    "  --api-key-file FILE   read the API key from FILE (default: $GEOAPIFY_API_KEY)\n"
+	    "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
+	    "  --job-timeout DUR     give up on a job pending this long (10m)\n"
+	    "  --http-timeout DUR    give up on one HTTP request after this long (30s)\n"
+	    "\n"
+	    "Process\n"
+	    "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
+	    "  --log-level LEVEL     error, warn, info or debug (info)\n"
+	    "  -h, --help            show this help and exit\n"
+	    "  -V, --version         show the version and exit\n"
+	    "\n"
+	    "DUR is a number with an optional unit: ms (the default), s, m or h.\n"
+	    "The API key is never written to logs, stats or replies.\n",
+	    cb_default_url(def, sizeof(def)));
+}
+
+/* "250", "250ms", "5s", "10m", "1h" -> milliseconds. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end == '\0' || strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "m") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	*out = strtoull(s, &end, 10);
+	return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+/* The first line of FILE, trimmed; NULL with a message on failure. */
+static char *read_key_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "cellbatchd: --api-key-file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	while (n > 0 && isspace((unsigned char)line[n - 1]))
+		line[--n] = '\0';
+	return strdup(line);
+}
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_MAX_PENDING,
+	OPT_MAX_MESSAGE,
+	OPT_BATCH_MAX,
+	OPT_BATCH_WAIT,
+	OPT_BATCH_IDLE,
+	OPT_UPSTREAM,
+	OPT_KEY_FILE,
+	OPT_POLL_MAX,
+	OPT_JOB_TIMEOUT,
+	OPT_HTTP_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+    {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
+    {"batch-max", required_argument, NULL, OPT_BATCH_MAX},
+    {"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
+    {"batch-idle", required_argument, NULL, OPT_BATCH_IDLE},
+    {"upstream", required_argument, NULL, OPT_UPSTREAM},
+    {"api-key-file", required_argument, NULL, OPT_KEY_FILE},
+    {"poll-max", required_argument, NULL, OPT_POLL_MAX},
+    {"job-timeout", required_argument, NULL, OPT_JOB_TIMEOUT},
+    {"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Returns 0, 1 for "exit 0 now" (help, version), or 2 for a usage error. */
+static int parse_args(int argc, char **argv, config *c)
+{
+	const char *key_file = NULL;
+	uint64_t v;
+	int o;
+
+	*c = (config){
+	    .max_pending = 100000,
+	    .batch_max = 1000,
+	    .batch_wait_ms = 100,
+	    .batch_idle_ms = 5,
+	    .poll_max_ms = 5000,
+	    .job_timeout_ms = 600000,
+	    .drain_timeout_ms = 30000,
+	    .http_timeout_ms = 30000,
+	    .max_message = CB_MAX_BYTES_DEFAULT,
+	    .upstream = "https://api.geoapify.com",
+	};
+	while ((o = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+		int bad = 0;
+		switch (o) {
+		case OPT_LISTEN:
+			if (c->nlisten == MAX_LISTEN) {
+				fprintf(stderr, "cellbatchd: at most %d --listen\n", MAX_LISTEN);
+				return 2;
+			}
+			c->listen[c->nlisten] =
+			    cb_url_normalize(optarg, url_bufs[c->nlisten], sizeof(url_bufs[0]));
+			c->nlisten++;
+			break;
+		case OPT_MAX_PENDING:
+			bad = parse_count(optarg, &c->max_pending) || c->max_pending == 0;
+			break;
+		case OPT_MAX_MESSAGE:
+			bad = parse_count(optarg, &v) || v < 64;
+			c->max_message = v;
+			break;
+		case OPT_BATCH_MAX:
+			bad = parse_count(optarg, &v) || v == 0 || v > 1000;
+			c->batch_max = (uint32_t)v;
+			break;
+		case OPT_BATCH_WAIT:
+			bad = parse_duration(optarg, &c->batch_wait_ms);
+			break;
+		case OPT_BATCH_IDLE:
+			bad = parse_duration(optarg, &c->batch_idle_ms);
+			break;
+		case OPT_UPSTREAM:
+			c->upstream = optarg;
+			break;
+		case OPT_KEY_FILE:
+			key_file = optarg;
+			break;
+		case OPT_POLL_MAX:
+			bad = parse_duration(optarg, &c->poll_max_ms) || c->poll_max_ms == 0;
+			break;
+		case OPT_JOB_TIMEOUT:
+			bad = parse_duration(optarg, &c->job_timeout_ms);
+			break;
+		case OPT_HTTP_TIMEOUT:
+			bad =
+			    parse_duration(optarg, &c->http_timeout_ms) || c->http_timeout_ms == 0;
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			bad = parse_duration(optarg, &c->drain_timeout_ms);
+			break;
+		case OPT_LOG_LEVEL:
+			bad = log_level_parse(optarg, &log_threshold);
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("cellbatchd %s\n", CB_VERSION);
+			return 1;
+		default:
+			fprintf(stderr, "Try 'cellbatchd --help'.\n");
+			return 2;
+		}
+		if (bad) {
+			fprintf(stderr, "cellbatchd: invalid value for --%s: '%s'\n",
+			        long_opts[o - OPT_LISTEN].name, optarg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cellbatchd: unexpected argument '%s'\nTry 'cellbatchd --help'.\n",
+		        argv[optind]);
+		return 2;
+	}
+	if (c->nlisten == 0) {
+		c->listen[0] = cb_default_url(url_bufs[0], sizeof(url_bufs[0]));
+		c->nlisten = 1;
+	}
+	if (key_file != NULL) {
+		if ((c->api_key = read_key_file(key_file)) == NULL)
+			return 2;
+	} else if (getenv("GEOAPIFY_API_KEY") != NULL) {
+		c->api_key = strdup(getenv("GEOAPIFY_API_KEY"));
+	}
+	if (c->api_key == NULL || c->api_key[0] == '\0')
+		log_warn("no API key (GEOAPIFY_API_KEY or --api-key-file): the upstream will "
+		         "answer UPSTREAM_AUTH");
+	return 0;
+}
+
+static void stop_loop(server *s)
+{
+	ingress_close(s->in);
+	s->in = NULL;
+	http_close(s->http);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->drain_timer, NULL);
+	uv_close((uv_handle_t *)&s->drain_poll, NULL);
+}
+
+static void drain_check(server *s);
+
+static void grace_cb(uv_timer_t *t)
+{
+	stop_loop(t->data);
+}
+
+static void drain_poll_cb(uv_timer_t *t)
+{
+	drain_check(t->data);
+}
+
+/* Stops once every cell is answered and every reply has left; polled while draining. */
+static void drain_check(server *s)
+{
+	if (s->pending == 0 && ingress_sending(s->in) == 0 && ingress_held(s->in) == 0) {
+		log_info("drained: every call answered; exiting");
+		uv_timer_stop(&s->drain_timer);
+		uv_timer_start(&s->drain_poll, grace_cb, SHUTDOWN_GRACE_MS, 0);
+		return;
+	}
+	uv_timer_start(&s->drain_poll, drain_poll_cb, 10, 0);
+}
+
+static void drain_deadline_cb(uv_timer_t *t)
+{
+	server *s = t->data;
+
+	log_warn("drain timeout: answering %llu waiting calls with SHUTTING_DOWN",
+	         (unsigned long long)s->pending);
+	while (s->batches != NULL)
+		job_fail(s->batches,
+		         answer_error(CB_ESHUTTING_DOWN,
+		                      "the server stopped before the upstream answered"));
+	drain_check(s);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	server *s = h->data;
+
+	if (s->draining) {
+		log_warn("second signal: stopping now");
+		uv_timer_stop(&s->drain_timer);
+		drain_deadline_cb(&s->drain_timer);
+		return;
+	}
+	log_info("%s: draining %llu calls (up to %.1f s)", strsignal(signum),
+	         (unsigned long long)s->pending, (double)s->cfg.drain_timeout_ms / 1000.0);
+	s->draining = true;
+	batcher_flush_all(s);
+	uv_timer_start(&s->drain_timer, drain_deadline_cb, s->cfg.drain_timeout_ms, 0);
+	drain_check(s);
+}
+
+int main(int argc, char **argv)
+{
+	static server srv;
+	server *s = &srv;
+	uv_loop_t loop;
+	ingress_config icfg;
+	int rv;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rv = parse_args(argc, argv, &s->cfg)) != 0)
+		return rv == 1 ? 0 : 2;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || uv_loop_init(&loop) != 0 ||
+	    htab_init(&s->groups) != 0 || htab_init(&s->items) != 0) {
+		log_error("cannot initialise");
+		return 1;
+	}
+	s->loop = &loop;
+	s->t_start_ns = now_ns();
+	if (http_open(&s->http, &loop) != 0) {
+		log_error("cannot initialise curl");
+		return 1;
+	}
+	icfg = (ingress_config){
+	    .urls = s->cfg.listen,
+	    .nurls = s->cfg.nlisten,
+	    /* room above max-pending so that excess calls can still be told BUSY */
+	    .max_contexts = s->cfg.max_pending + 256,
+	    .min_idle = 64,
+	    /* larger than the cap so that an oversize request still gets its reply */
+	    .max_recv = s->cfg.max_message * 2 + 65536,
+	};
+	if (ingress_open(&s->in, &loop, &icfg, request_received, s) != 0)
+		return 1;
+	uv_signal_init(&loop, &s->sigterm);
+	uv_signal_init(&loop, &s->sigint);
+	s->sigterm.data = s->sigint.data = s;
+	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&s->sigint, signal_cb, SIGINT);
+	uv_timer_init(&loop, &s->drain_timer);
+	uv_timer_init(&loop, &s->drain_poll);
+	s->drain_timer.data = s->drain_poll.data = s;
+	log_info("cellbatchd %s: upstream %s, batch-max %u, batch-wait %llu ms, batch-idle %llu ms",
+	         CB_VERSION, s->cfg.upstream, s->cfg.batch_max,
+	         (unsigned long long)s->cfg.batch_wait_ms,
+	         (unsigned long long)s->cfg.batch_idle_ms);
+
+	uv_run(&loop, UV_RUN_DEFAULT);
+
+	batcher_fini(s);
+	rv = uv_loop_close(&loop);
+	if (rv != 0)
+		log_warn("loop closed with handles open: %s", uv_strerror(rv));
+	curl_global_cleanup();
+	free(s->cfg.api_key);
+	return 0;
+}

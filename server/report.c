@@ -1,0 +1,73 @@
+/* report.c: the map that op "stats" returns; its keys are documented in docs/stats.md. */
+#include <string.h>
+
+#include "server.h"
+
+#define KV_U(pk, k, v) (cb_pack_cstr(pk, k) | msgpack_pack_uint64(pk, (uint64_t)(v)))
+#define KV_F(pk, k, v) (cb_pack_cstr(pk, k) | msgpack_pack_double(pk, (double)(v)))
+
+static int pack_pcts(msgpack_packer *pk, const char *key, const lathist *h, int with99)
+{
+	int rv = cb_pack_cstr(pk, key) | msgpack_pack_map(pk, 2 + with99);
+	rv |= KV_F(pk, "p50", lathist_pct(h, 50));
+	rv |= KV_F(pk, "p95", lathist_pct(h, 95));
+	if (with99)
+		rv |= KV_F(pk, "p99", lathist_pct(h, 99));
+	return rv;
+}
+
+int report_pack(server *s, msgpack_packer *pk)
+{
+	const stats *st = &s->st;
+	uint64_t answered = 0;
+	unsigned codes = 0;
+	size_t ngroups = 0;
+	int rv = 0;
+
+	for (unsigned i = 0; i < CODE_SLOTS; i++) {
+		answered += st->answered[i];
+		codes += st->answered[i] != 0;
+	}
+	for (size_t i = 0; i < s->groups.nbuckets; i++)
+		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
+			ngroups += ((group *)n)->open != NULL;
+
+	rv |= msgpack_pack_map(pk, 18);
+	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
+	rv |= cb_pack_cstr(pk, "version") | cb_pack_cstr(pk, CB_VERSION);
+	rv |= KV_U(pk, "requests", st->requests);
+	rv |= KV_U(pk, "calls_received", st->calls_received);
+	rv |= KV_U(pk, "calls_answered", answered);
+	rv |= cb_pack_cstr(pk, "answered_by_code") | msgpack_pack_map(pk, codes);
+	for (unsigned i = 0; i < CODE_SLOTS; i++) {
+		if (st->answered[i] == 0)
+			continue;
+		rv |= KV_U(pk, i == CB_OK ? "OK" : cb_err_name((cb_err)i), st->answered[i]);
+	}
+	rv |= KV_U(pk, "calls_in_flight", s->pending);
+	rv |= cb_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
+	for (size_t i = 0; i < s->groups.nbuckets; i++) {
+		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
+			group *g = (group *)n;
+			if (g->open != NULL)
+				rv |= KV_U(pk, g->label, g->open->n);
+		}
+	}
+	rv |= KV_U(pk, "batches_sent", st->batches_sent);
+	rv |= cb_pack_cstr(pk, "batch_size_hist") | msgpack_pack_map(pk, SIZE_BUCKETS);
+	for (unsigned i = 0; i < SIZE_BUCKETS; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "%u", 1u << i);
+		rv |= KV_U(pk, k, st->size_hist[i]);
+	}
+	rv |= KV_F(pk, "batch_size_mean",
+	           st->batches_sent ? (double)st->batch_items / st->batches_sent : 0.0);
+	rv |= KV_U(pk, "dedup_hits", st->dedup_hits);
+	rv |= KV_U(pk, "upstream_submits", st->submits);
+	rv |= KV_U(pk, "upstream_polls", st->polls);
+	rv |= KV_U(pk, "upstream_http_errors", st->http_errors);
+	rv |= pack_pcts(pk, "job_ms", &st->job, 0);
+	rv |= pack_pcts(pk, "latency_queued_ms", &st->queued, 1);
+	rv |= pack_pcts(pk, "latency_total_ms", &st->total, 1);
+	return rv;
+}

@@ -1,0 +1,212 @@
+/* request.c: decode and route each received request, and the one way out for every cell. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "report.h"
+#include "server.h"
+
+uint64_t now_ns(void)
+{
+	return uv_hrtime();
+}
+
+/* Copies an encoded body into an nng message and sends it; a NULL buffer means "could not encode".
+ */
+static void send_buffer(ing_ctx *ctx, const msgpack_sbuffer *buf)
+{
+	nng_msg *msg = NULL;
+
+	if (buf != NULL && nng_msg_alloc(&msg, buf->size) == 0)
+		memcpy(nng_msg_body(msg), buf->data, buf->size);
+	/* without memory for a reply the client's own timeout is the only answer left */
+	ingress_reply(ctx, msg);
+}
+
+void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code, const char *text)
+{
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	cb_err rv;
+
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	rv = cb_error_reply_encode(&pk, has_id, id, code, text, strlen(text));
+	send_buffer(ctx, rv == CB_OK ? &buf : NULL);
+	msgpack_sbuffer_destroy(&buf);
+	(void)s;
+}
+
+static void reply_from_cell(cb_reply *rep, const cell *c)
+{
+	rep->err = c->a->err;
+	rep->message = c->a->message;
+	if (c->a->err == CB_OK) {
+		rep->has_result = true;
+		rep->result = c->a->result;
+		rep->meta = c->meta;
+	}
+}
+
+/* Encodes and sends the reply of a request whose cells are all answered, then frees it. */
+static void request_reply(server *s, request *r)
+{
+	cb_reply rep = {.has_id = r->has_id, .id = r->id};
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	cb_err rv = CB_ENOMEM;
+
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	if (!r->multi) {
+		reply_from_cell(&rep, &r->cells[0]);
+		rv = cb_reply_encode(&pk, &rep);
+	} else if ((rep.results = calloc(r->ncells, sizeof(*rep.results))) != NULL) {
+		rep.is_multi = true;
+		rep.nresults = r->ncells;
+		for (uint32_t i = 0; i < r->ncells; i++)
+			reply_from_cell(&rep.results[i], &r->cells[i]);
+		rv = cb_reply_encode(&pk, &rep);
+		free(rep.results);
+	}
+	if (rv == CB_OK) {
+		send_buffer(r->ctx, &buf);
+	} else {
+		log_error("cannot encode a reply: %s", cb_strerror(rv));
+		reply_error(s, r->ctx, r->has_id, r->id, CB_EINTERNAL, "out of memory");
+	}
+	msgpack_sbuffer_destroy(&buf);
+	for (uint32_t i = 0; i < r->ncells; i++)
+		answer_unref(r->cells[i].a);
+	free(r);
+}
+
+void cell_finish(server *s, cell *c, answer *a, bool cached, uint64_t batch_size, uint64_t wait_ns)
+{
+	request *r = c->r;
+	uint64_t now = now_ns();
+
+	c->a = answer_ref(a);
+	c->it = NULL;
+	c->meta.cached = cached;
+	c->meta.batch_size = batch_size;
+	c->meta.wait_ms = (double)wait_ns / 1e6;
+	stats_count_answer(&s->st, a->err);
+	lathist_add(&s->st.queued, wait_ns);
+	lathist_add(&s->st.total, now - r->t_arrive_ns);
+	s->pending--;
+	if (--r->nleft == 0)
+		request_reply(s, r);
+}
+
+static void reply_ping(server *s, ing_ctx *ctx, const cb_request *req)
+{
+	cb_reply rep = {
+	    .has_id = req->has_id, .id = req->id, .version = {CB_VERSION, sizeof(CB_VERSION) - 1}};
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	send_buffer(ctx, cb_reply_encode(&pk, &rep) == CB_OK ? &buf : NULL);
+	msgpack_sbuffer_destroy(&buf);
+	(void)s;
+}
+
+static void reply_stats(server *s, ing_ctx *ctx, const cb_request *req)
+{
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	int rv = 0;
+
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	rv |= msgpack_pack_map(&pk, 3 + req->has_id);
+	rv |= cb_pack_cstr(&pk, "v");
+	rv |= msgpack_pack_uint8(&pk, CB_PROTO_VERSION);
+	if (req->has_id) {
+		rv |= cb_pack_cstr(&pk, "id");
+		rv |= msgpack_pack_uint64(&pk, req->id);
+	}
+	rv |= cb_pack_cstr(&pk, "ok");
+	rv |= msgpack_pack_true(&pk);
+	rv |= cb_pack_cstr(&pk, "stats");
+	rv |= report_pack(s, &pk);
+	send_buffer(ctx, rv == 0 ? &buf : NULL);
+	msgpack_sbuffer_destroy(&buf);
+}
+
+/* Creates the request and hands each call to the batcher; every path ends in cell_finish. */
+static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
+{
+	uint32_t n = req->op == CB_OP_MULTI ? req->ncalls : 1;
+	request *r;
+
+	s->st.calls_received += n;
+	if (s->draining) {
+		s->st.answered[CB_ESHUTTING_DOWN] += n;
+		reply_error(s, ctx, req->has_id, req->id, CB_ESHUTTING_DOWN,
+		            "the server is shutting down");
+		return;
+	}
+	if (s->pending + n > s->cfg.max_pending) {
+		char text[128];
+		s->st.answered[CB_EBUSY] += n;
+		snprintf(text, sizeof(text), "%llu calls pending, the limit is %llu",
+		         (unsigned long long)s->pending, (unsigned long long)s->cfg.max_pending);
+		reply_error(s, ctx, req->has_id, req->id, CB_EBUSY, text);
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r) + n * sizeof(cell))) == NULL) {
+		s->st.answered[CB_EINTERNAL] += n;
+		reply_error(s, ctx, req->has_id, req->id, CB_EINTERNAL, "out of memory");
+		return;
+	}
+	r->s = s;
+	r->ctx = ctx;
+	r->has_id = req->has_id;
+	r->id = req->id;
+	r->multi = req->op == CB_OP_MULTI;
+	r->t_arrive_ns = now_ns();
+	r->ncells = r->nleft = n;
+	s->pending += n;
+	for (uint32_t i = 0; i < n; i++)
+		r->cells[i].r = r;
+	/* the last add may answer the whole request and free r: touch nothing of r after it */
+	for (uint32_t i = 0; i < n; i++)
+		batcher_add(s, &r->cells[i], req->op == CB_OP_MULTI ? &req->calls[i] : &req->call);
+}
+
+void request_received(void *arg, ing_ctx *ctx, nng_msg *msg)
+{
+	server *s = arg;
+	cb_limits lim = {.max_bytes = s->cfg.max_message};
+	cb_decode_error err;
+	cb_request req;
+	cb_err rv;
+
+	s->st.requests++;
+	rv = cb_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err);
+	if (rv != CB_OK) {
+		log_debug("rejected a request: %s: %s", cb_err_name(rv), err.message);
+		s->st.calls_received++;
+		stats_count_answer(&s->st, rv);
+		reply_error(s, ctx, req.has_id, req.id, rv, err.message);
+		nng_msg_free(msg);
+		return;
+	}
+	switch (req.op) {
+	case CB_OP_PING:
+		reply_ping(s, ctx, &req);
+		break;
+	case CB_OP_STATS:
+		reply_stats(s, ctx, &req);
+		break;
+	default:
+		/* items copy what they keep, so msg is not needed after routing */
+		route_calls(s, ctx, &req);
+		break;
+	}
+	cb_request_free(&req);
+	nng_msg_free(msg);
+}

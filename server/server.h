@@ -1,0 +1,177 @@
+/* server.h: cellbatchd's shared data model — config, the server, requests, cells, items, groups,
+ * batches. */
+#ifndef CB_SERVER_H
+#define CB_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "answer.h"
+#include "cbproto.h"
+#include "htab.h"
+#include "http.h"
+#include "ingress.h"
+#include "stats.h"
+
+#define MAX_LISTEN 16
+
+typedef struct config {
+	const char *listen[MAX_LISTEN];
+	int nlisten;
+	uint64_t max_pending;   /* cells queued or upstream */
+	uint32_t batch_max;     /* unique items per upstream batch */
+	uint64_t batch_wait_ms; /* since a batch's first item */
+	uint64_t batch_idle_ms; /* since a batch's last item */
+	uint64_t poll_max_ms;
+	uint64_t job_timeout_ms;
+	uint64_t drain_timeout_ms;
+	uint64_t http_timeout_ms;
+	size_t max_message;
+	const char *upstream; /* base URL, no trailing slash */
+	char *api_key;        /* owned; never logged */
+} config;
+
+typedef struct server server;
+typedef struct request request;
+typedef struct cell cell;
+typedef struct item item;
+typedef struct group group;
+typedef struct batch batch;
+
+/* One call of a request, waiting for its answer: the unit every counter counts. */
+struct cell {
+	request *r;
+	item *it;            /* while waiting on an upstream item */
+	cell *wprev, *wnext; /* the item's waiters */
+	answer *a;           /* set once, by cell_finish */
+	cb_meta meta;
+};
+
+/* One received message (call or multi) with its cells; answered when the last cell is. */
+struct request {
+	server *s;
+	ing_ctx *ctx;
+	bool has_id;
+	uint64_t id;
+	bool multi;
+	uint64_t t_arrive_ns;
+	uint32_t ncells, nleft;
+	cell cells[];
+};
+
+/* The calls of one (fn, opts) key share batches; calls with other options never do. */
+struct group {
+	htab_node node; /* in server.groups, keyed by fn + opts */
+	cb_fn fn;
+	char *opt[CB_OPT_COUNT]; /* owned NUL-terminated values, NULL when absent */
+	char label[96];          /* "geocode lang=de" for logs and stats */
+	batch *open;             /* the batch being filled, if any */
+	char *key;
+	size_t keylen;
+};
+
+/* A unique (fn, opts, normalised argument) in a batch; every identical call waits on it. */
+struct item {
+	htab_node node; /* in server.items while queued or upstream */
+	batch *b;
+	cell *waiters;
+	uint32_t nwaiters;
+	const char *text; /* what is sent upstream (the first caller's trimmed text) */
+	uint32_t text_len;
+	double lat, lon;
+	char buf[]; /* key, then text */
+};
+
+/*
+ * A batch is one upstream job. Every state change goes through
+ * batch_set_state(), which logs it.
+ */
+typedef enum batch_state {
+	BATCH_OPEN,       /* filling in its group's window */
+	BATCH_SUBMITTING, /* POST in flight */
+	BATCH_PENDING,    /* job accepted, waiting for the next poll */
+	BATCH_POLLING,    /* GET in flight */
+	BATCH_DONE,       /* results fanned out */
+	BATCH_FAILED,     /* every waiting cell got the failure */
+} batch_state;
+
+struct batch {
+	server *s;
+	group *g;
+	uint64_t seq; /* for logs */
+	batch_state state;
+	item **items;
+	uint32_t n, cap;
+	uint64_t t_first_ms, t_last_ms; /* loop time of the first and last arrival */
+	uint64_t t_flush_ns, t_submit_ns, t_lastpend_ns;
+	uv_timer_t timer; /* the window while OPEN, the next poll while PENDING */
+	http_req *http;
+	char job_id[64];
+	unsigned polls;
+	uint64_t poll_step_ms;
+	batch *prev, *next; /* server.batches */
+};
+
+/* Expected job time per power-of-two batch size, learned from finished jobs. */
+#define JOB_BUCKETS 11
+
+struct server {
+	config cfg;
+	uv_loop_t *loop;
+	ingress *in;
+	http *http;
+	htab groups;
+	htab items;
+	batch *batches;
+	uint64_t batch_seq;
+	uint64_t pending; /* cells not yet answered */
+	stats st;
+	double job_ms_estimate[JOB_BUCKETS];
+	bool draining;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t drain_timer; /* --drain-timeout */
+	uv_timer_t drain_poll;  /* checks for the end of the drain */
+	uint64_t t_start_ns;
+};
+
+/* request.c: the one way out for every cell */
+
+/*
+ * Gives cell c its answer: takes a reference to a, counts the outcome, and
+ * sends the request's reply once its last cell is answered (which frees the
+ * request, and c with it).
+ */
+void cell_finish(server *s, cell *c, answer *a, bool cached, uint64_t batch_size, uint64_t wait_ns);
+
+/* ingress callback: decode, validate and route one request; takes msg. */
+void request_received(void *arg, ing_ctx *ctx, nng_msg *msg);
+
+/* Sends a reply built from an answer on a context, for requests with no cells yet. */
+void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code, const char *msg);
+
+/* batcher.c */
+
+/* Queues cell c for call (dedup first); answers c itself when that cannot be done. */
+void batcher_add(server *s, cell *c, const cb_call *call);
+/* Flushes every open batch now (shutdown). */
+void batcher_flush_all(server *s);
+void batcher_fini(server *s);
+/* Answers every waiting cell of it with a, removes it from the dedup table and frees it. */
+void item_finish(server *s, item *it, answer *a);
+
+/* job.c */
+
+const char *batch_state_name(batch_state st);
+void batch_set_state(batch *b, batch_state st);
+/* Takes a flushed batch upstream. */
+void job_submit(batch *b);
+/* Fails every item of b with a (takes a) and ends the batch. */
+void job_fail(batch *b, answer *a);
+/* Called when a batch ends: unlinks it and frees it once its timer handle is closed. */
+void batch_release(batch *b);
+
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,41 @@
+/* stats.h: the server's counters and latency histograms, encoded for op "stats". */
+#ifndef CB_STATS_H
+#define CB_STATS_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "cellbatch.h"
+
+/* Log-linear histogram of durations: 8 buckets per power of two of microseconds (~9% wide). */
+#define LATHIST_BUCKETS (8 * 40)
+
+typedef struct lathist {
+	uint64_t count;
+	uint64_t b[LATHIST_BUCKETS];
+} lathist;
+
+void lathist_add(lathist *h, uint64_t ns);
+/* The p-th percentile (0 < p < 100) in milliseconds; 0 when empty. */
+double lathist_pct(const lathist *h, double p);
+
+#define SIZE_BUCKETS 11 /* batch sizes up to 1, 2, 4, ... 1024 */
+#define CODE_SLOTS   16 /* CB_OK .. CB_EINTERNAL */
+
+typedef struct stats {
+	uint64_t requests;
+	uint64_t calls_received;
+	uint64_t answered[CODE_SLOTS]; /* indexed by cb_err */
+	uint64_t batches_sent;
+	uint64_t batch_items;
+	uint64_t size_hist[SIZE_BUCKETS];
+	uint64_t dedup_hits;
+	uint64_t submits, polls, http_errors;
+	lathist job, queued, total;
+} stats;
+
+unsigned stats_size_bucket(uint64_t size);
+void stats_count_answer(stats *st, cb_err code);
+
+#endif

@@ -1,0 +1,85 @@
+/* harness.h: integration tests' helpers — start the mock and cellbatchd in a temp dir, make
+ * concurrent calls. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "cbproto.h"
+
+#define IT_KEY "it-secret-key-7f3a9c41d2"
+
+typedef struct it_env {
+	char dir[256];
+	char url[512];        /* the server's ipc:// URL */
+	char server_log[300]; /* the server's stderr */
+	unsigned mock_port;
+	pid_t mock, server;
+} it_env;
+
+/* Makes the temp dir; the mock and server are started separately. */
+void it_init(it_env *e);
+/* Stops whatever runs (SIGKILL after a grace period) and removes the dir. */
+void it_fini(it_env *e);
+
+/* Starts the mock with extra args (NULL-terminated); waits for its port. Returns 0 or -1. */
+int it_start_mock(it_env *e, ...);
+/* Starts cellbatchd against the mock with extra args (NULL-terminated); waits until it answers
+ * ping. */
+int it_start_server(it_env *e, ...);
+
+/* Sends sig and waits up to timeout_ms; returns the exit status, or -1 (then SIGKILLs it). */
+int it_stop(pid_t *pid, int sig, int timeout_ms);
+
+/* The mock's counters; the caller owns the result. */
+json_t *it_mock_stats(it_env *e);
+/* POSTs a JSON config to the mock (e.g. "{\"faults\":[\"truncate@result:1\"],\"reset\":true}"). */
+int it_mock_config(it_env *e, const char *json);
+/* The mock's single-lookup answer for text: lat/lon/formatted, or found=false. */
+typedef struct it_place {
+	bool found;
+	double lat, lon;
+	char formatted[1200];
+} it_place;
+int it_mock_lookup(it_env *e, const char *text, it_place *out);
+
+/* One call to make; text for geocode, lat/lon for reverse. */
+typedef struct it_call {
+	cb_fn fn;
+	const char *text;
+	double lat, lon;
+	const char *lang; /* opts.lang or NULL */
+	uint64_t id;
+} it_call;
+
+/* A reply as bytes plus its decoded form; the decoded form points into the bytes. */
+typedef struct it_reply {
+	int nng_err; /* 0, or the transport error */
+	uint8_t *bytes;
+	size_t len;
+	cb_reply rep;
+	bool decoded;
+} it_reply;
+
+/*
+ * Sends all calls at once over one REQ socket (one context each, resend
+ * off) and waits for every reply up to timeout_ms. out has n slots; free
+ * them with it_replies_free.
+ */
+int it_calls(const char *url, const it_call *calls, size_t n, it_reply *out, int timeout_ms);
+/* Sends raw request bytes, returns the reply in out. */
+int it_raw(const char *url, const void *buf, size_t len, it_reply *out, int timeout_ms);
+void it_replies_free(it_reply *r, size_t n);
+
+/* The whole file as a NUL-terminated string (caller frees), or NULL. */
+char *it_slurp(const char *path, size_t *len);
+
+/* Milliseconds from a monotonic clock. */
+double it_now_ms(void);
+
+#endif
