@@ -98,7 +98,7 @@ static batch *batch_open(server *s, group *g)
 	b->g = g;
 	b->seq = ++s->batch_seq;
 	b->state = BATCH_OPEN;
-	b->t_first_ms = b->t_last_ms = uv_now(s->loop);
+	b->t_first_ms = b->t_last_ms = now_ns() / 1000000;
 	uv_timer_init(s->loop, &b->timer);
 	b->timer.data = b;
 	b->next = s->batches;
@@ -121,7 +121,7 @@ static void window_cb(uv_timer_t *t)
 {
 	batch *b = t->data;
 	server *s = b->s;
-	uint64_t now = uv_now(s->loop);
+	uint64_t now = now_ns() / 1000000;
 	uint64_t due_wait = b->t_first_ms + s->cfg.batch_wait_ms;
 	uint64_t due_idle = b->t_last_ms + s->cfg.batch_idle_ms;
 	uint64_t due = due_wait < due_idle ? due_wait : due_idle;
@@ -143,7 +143,8 @@ static item *item_new(const char *key, size_t keylen, const char *text, size_t t
 	if (it == NULL)
 		return NULL;
 	memcpy(it->buf, key, keylen);
-	memcpy(it->buf + keylen, text, text_len);
+	if (text_len > 0)
+		memcpy(it->buf + keylen, text, text_len);
 	it->buf[keylen + text_len] = '\0';
 	it->node.key = it->buf;
 	it->node.keylen = keylen;
@@ -216,7 +217,9 @@ void batcher_add(server *s, cell *c, const cb_call *call)
 	it->lon = call->lon;
 	it->b = b;
 	b->items[b->n++] = it;
-	b->t_last_ms = uv_now(s->loop);
+	/* not uv_now(): that is the loop's cached time, and one drain of the ingress
+	 * queue can outlast batch-idle while calls keep arriving */
+	b->t_last_ms = now_ns() / 1000000;
 	htab_insert(&s->items, &it->node);
 	waiter_add(it, c);
 	if (b->n >= s->cfg.batch_max)

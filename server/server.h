@@ -104,7 +104,7 @@ struct batch {
 	batch_state state;
 	item **items;
 	uint32_t n, cap;
-	uint64_t t_first_ms, t_last_ms; /* loop time of the first and last arrival */
+	uint64_t t_first_ms, t_last_ms; /* monotonic time of the first and last arrival */
 	uint64_t t_flush_ns, t_submit_ns, t_lastpend_ns;
 	uv_timer_t timer; /* the window while OPEN, the next poll while PENDING */
 	http_req *http;

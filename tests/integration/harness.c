@@ -68,19 +68,38 @@ int it_stop(pid_t *pid, int sig, int timeout_ms)
 	return -1;
 }
 
-void it_fini(it_env *e)
+/* Sanitizer reports land in the processes' stderr logs; a test must not pass over them. */
+static int log_clean(const char *path)
 {
-	char cmd[400];
+	char *log = it_slurp(path, NULL);
+	int rv = 0;
+
+	if (log != NULL &&
+	    (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error") != NULL)) {
+		fprintf(stderr, "sanitizer report in %s:\n%.4000s\n", path, log);
+		rv = -1;
+	}
+	free(log);
+	return rv;
+}
+
+int it_fini(it_env *e)
+{
+	char cmd[400], mock_log[300];
+	int rv;
 
 	it_stop(&e->server, SIGTERM, 5000);
 	it_stop(&e->mock, SIGTERM, 5000);
-	if (getenv("IT_KEEP") == NULL) {
+	snprintf(mock_log, sizeof(mock_log), "%s/mock.log", e->dir);
+	rv = log_clean(e->server_log) | log_clean(mock_log);
+	if (rv == 0 && getenv("IT_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", e->dir);
 	} else {
 		fprintf(stderr, "kept %s\n", e->dir);
 	}
+	return rv;
 }
 
 /* argv is NULL-terminated; stderr goes to log. */

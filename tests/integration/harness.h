@@ -24,8 +24,12 @@ typedef struct it_env {
 
 /* Makes the temp dir; the mock and server are started separately. */
 void it_init(it_env *e);
-/* Stops whatever runs (SIGKILL after a grace period) and removes the dir. */
-void it_fini(it_env *e);
+/*
+ * Stops whatever runs (SIGKILL after a grace period) and removes the dir.
+ * Returns -1 when a process's log holds a sanitizer report (then the dir
+ * is kept), else 0.
+ */
+int it_fini(it_env *e);
 
 /* Starts the mock with extra args (NULL-terminated); waits for its port. Returns 0 or -1. */
 int it_start_mock(it_env *e, ...);

@@ -44,9 +44,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	it_fini(*state);
+	int rv = it_fini(*state);
 	free(*state);
-	return 0;
+	return rv;
 }
 
 static void start(it_env *e, const char *pending, ...)

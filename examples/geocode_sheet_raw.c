@@ -1,0 +1,169 @@
+/* geocode_sheet_raw.c: geocodes a CSV's first column concurrently by speaking protocol v1 over nng
+ * directly, then prints the server's batch stats. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "cbproto.h"
+
+#define MAX_ROWS 10000
+
+/* The first field of a CSV line, unquoted ("" is a quote). Returns a new string. */
+static char *first_field(const char *line)
+{
+	char *out = malloc(strlen(line) + 1), *w = out;
+	const char *p = line;
+
+	if (*p == '"') {
+		for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+			if (*p == '"')
+				p++;
+			*w++ = *p;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '\n' && *p != '\r')
+			*w++ = *p++;
+	}
+	*w = '\0';
+	return out;
+}
+
+static nng_msg *encode(const cb_request *req)
+{
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	nng_msg *m = NULL;
+
+	msgpack_sbuffer_init(&b);
+	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+	if (cb_request_encode(&pk, req) == CB_OK && nng_msg_alloc(&m, b.size) == 0)
+		memcpy(nng_msg_body(m), b.data, b.size);
+	msgpack_sbuffer_destroy(&b);
+	return m;
+}
+
+static void print_stats(const msgpack_object *st)
+{
+	static const char *const keys[] = {
+	    "calls_received",   "batches_sent",   "batch_size_mean", "dedup_hits",
+	    "upstream_submits", "upstream_polls", "job_ms",          "latency_total_ms",
+	};
+	printf("\nbatch stats from the server:\n");
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		for (uint32_t i = 0; i < st->via.map.size; i++) {
+			const msgpack_object_kv *kv = &st->via.map.ptr[i];
+			if (kv->key.via.str.size != strlen(keys[k]) ||
+			    memcmp(kv->key.via.str.ptr, keys[k], kv->key.via.str.size) != 0)
+				continue;
+			printf("  %-18s ", keys[k]);
+			msgpack_object_print(stdout, kv->val);
+			printf("\n");
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char url[512], line[4096];
+	char *rows[MAX_ROWS];
+	nng_ctx ctx[MAX_ROWS];
+	nng_aio *aio[MAX_ROWS];
+	size_t n = 0, ok = 0;
+	nng_socket s;
+	FILE *f;
+	int rv;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SHEET.csv [URL]\n", argv[0]);
+		return 2;
+	}
+	if ((f = fopen(argv[1], "r")) == NULL) {
+		perror(argv[1]);
+		return 2;
+	}
+	if (fgets(line, sizeof(line), f) == NULL) /* header */
+		line[0] = '\0';
+	while (n < MAX_ROWS && fgets(line, sizeof(line), f) != NULL)
+		if (line[0] != '\n')
+			rows[n++] = first_field(line);
+	fclose(f);
+	if (argc > 2)
+		cb_url_normalize(argv[2], url, sizeof(url));
+	else
+		cb_default_url(url, sizeof(url));
+
+	if ((rv = nng_req0_open(&s)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_dial(s, url, NULL, 0)) != 0) {
+		fprintf(stderr, "cannot reach %s: %s\n", url, nng_strerror(rv));
+		return 3;
+	}
+	/* every cell at once, as a spreadsheet recalculation does */
+	for (size_t i = 0; i < n; i++) {
+		cb_request req = {.op = CB_OP_CALL, .has_id = true, .id = i};
+		req.call.fn = CB_FN_GEOCODE;
+		req.call.text = (cb_str){rows[i], (uint32_t)strlen(rows[i])};
+		nng_ctx_open(&ctx[i], s);
+		nng_aio_alloc(&aio[i], NULL, NULL);
+		nng_aio_set_timeout(aio[i], 30000);
+		nng_aio_set_msg(aio[i], encode(&req));
+		nng_ctx_send(ctx[i], aio[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		nng_aio_wait(aio[i]);
+		if (nng_aio_result(aio[i]) == 0)
+			nng_ctx_recv(ctx[i], aio[i]);
+	}
+	printf("%-52s %10s %11s  %s\n", "address", "lat", "lon", "result");
+	for (size_t i = 0; i < n; i++) {
+		cb_decode_error err;
+		cb_reply rep;
+		nng_msg *m;
+
+		nng_aio_wait(aio[i]);
+		if ((rv = nng_aio_result(aio[i])) != 0) {
+			printf("%-52.52s %10s %11s  %s\n", rows[i], "", "", nng_strerror(rv));
+			continue;
+		}
+		m = nng_aio_get_msg(aio[i]);
+		if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) != CB_OK)
+			printf("%-52.52s  bad reply: %s\n", rows[i], err.message);
+		else if (rep.err != CB_OK)
+			printf("%-52.52s %10s %11s  %s: %.*s\n", rows[i], "", "",
+			       cb_err_name(rep.err), (int)rep.message.len, rep.message.ptr);
+		else {
+			ok++;
+			printf("%-52.52s %10.5f %11.5f  %.*s (batch of %llu)\n", rows[i],
+			       rep.result.lat, rep.result.lon, (int)rep.result.formatted.len,
+			       rep.result.formatted.ptr, (unsigned long long)rep.meta.batch_size);
+		}
+		if (rv == 0)
+			cb_reply_free(&rep);
+		nng_msg_free(m);
+		nng_aio_free(aio[i]);
+		nng_ctx_close(ctx[i]);
+		free(rows[i]);
+	}
+	printf("%zu of %zu cells answered with a location\n", ok, n);
+
+	{
+		cb_request req = {.op = CB_OP_STATS};
+		nng_msg *m = encode(&req);
+		cb_decode_error err;
+		cb_reply rep;
+		if (nng_sendmsg(s, m, 0) == 0 && nng_recvmsg(s, &m, 0) == 0) {
+			if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) ==
+			        CB_OK &&
+			    rep.has_stats) {
+				print_stats(&rep.stats);
+				cb_reply_free(&rep);
+			}
+			nng_msg_free(m);
+		}
+	}
+	nng_close(s);
+	return ok == n ? 0 : 1;
+}
