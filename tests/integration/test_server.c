@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -103,6 +104,53 @@ static it_call *unique_calls(size_t n, size_t distinct)
 	return c;
 }
 
+/* Looks a key up in a msgpack map. */
+static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		if (kv->key.via.str.size == strlen(key) &&
+		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
+			return &kv->val;
+	}
+	fail_msg("stats has no key %s", key);
+	return NULL;
+}
+
+/* After one burst of n calls that formed one batch of size items. */
+static void check_server_stats(it_env *e, uint64_t n, uint64_t items)
+{
+	uint8_t req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa5, 's', 't', 'a', 't', 's'};
+	const msgpack_object *st, *hist;
+	char bucket[8];
+	it_reply r;
+	unsigned b = 1;
+
+	assert_int_equal(it_raw(e->url, req, sizeof(req), &r, TIMEOUT_MS), 0);
+	assert_true(r.decoded && r.rep.has_stats);
+	st = &r.rep.stats;
+	assert_int_equal(mp_get(st, "calls_received")->via.u64, n);
+	assert_int_equal(mp_get(st, "calls_answered")->via.u64, n);
+	assert_int_equal(mp_get(mp_get(st, "answered_by_code"), "OK")->via.u64, n);
+	assert_int_equal(mp_get(st, "calls_in_flight")->via.u64, 0);
+	assert_int_equal(mp_get(st, "batches_sent")->via.u64, 1);
+	assert_int_equal(mp_get(st, "upstream_submits")->via.u64, 1);
+	assert_true(mp_get(st, "upstream_polls")->via.u64 >= 1);
+	assert_int_equal(mp_get(st, "dedup_hits")->via.u64, n - items);
+	assert_float_equal(mp_get(st, "batch_size_mean")->via.f64, (double)items, 1e-9);
+	while (b < items)
+		b *= 2;
+	snprintf(bucket, sizeof(bucket), "%u", b);
+	hist = mp_get(st, "batch_size_hist");
+	assert_int_equal(hist->via.map.size, 11);
+	assert_int_equal(mp_get(hist, bucket)->via.u64, 1);
+	assert_true(mp_get(mp_get(st, "job_ms"), "p50")->via.f64 > 0);
+	assert_true(mp_get(mp_get(st, "latency_total_ms"), "p99")->via.f64 >=
+	            mp_get(mp_get(st, "latency_total_ms"), "p50")->via.f64);
+	assert_true(mp_get(mp_get(st, "latency_queued_ms"), "p95")->via.f64 > 0);
+	it_replies_free(&r, 1);
+}
+
 static void test_1000_unique_one_submit(void **state)
 {
 	it_env *e = *state;
@@ -117,6 +165,7 @@ static void test_1000_unique_one_submit(void **state)
 	assert_int_equal(stat_int(st, "submits"), 1);
 	assert_int_equal(stat_int(st, "items"), 1000);
 	json_decref(st);
+	check_server_stats(e, 1000, 1000);
 	it_replies_free(r, 1000);
 	free(r);
 	free(c);
@@ -136,8 +185,7 @@ static void test_2500_three_submits(void **state)
 	json_t *st, *sizes;
 	long sz[3];
 
-	/* a generous batch-wait so that only batch-max splits the burst */
-	start(e, "50ms", "--batch-wait", "2s", "--batch-idle", "200ms", NULL);
+	start(e, "50ms", NULL);
 	assert_int_equal(it_calls(e->url, c, 2500, r, TIMEOUT_MS), 0);
 	check_answers(e, c, r, 2500, 0);
 	st = it_mock_stats(e);
@@ -170,6 +218,7 @@ static void test_dedup_100_distinct(void **state)
 	assert_int_equal(stat_int(st, "submits"), 1);
 	assert_int_equal(stat_int(st, "items"), 100);
 	json_decref(st);
+	check_server_stats(e, 1000, 100);
 	it_replies_free(r, 1000);
 	free(r);
 	free(c);
@@ -311,6 +360,65 @@ static void test_upstream_failures(void **state)
 }
 
 /* A wrong key (the server's own) is UPSTREAM_AUTH without any fault injection. */
+/* The spec allows a submit to answer 200 with the results at once. */
+static void test_results_at_once(void **state)
+{
+	it_env *e = *state;
+	it_call *c = unique_calls(30, 30);
+	it_reply r[30];
+	json_t *st;
+
+	assert_int_equal(it_start_mock(e, "--immediate", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(it_calls(e->url, c, 30, r, TIMEOUT_MS), 0);
+	check_answers(e, c, r, 30, 30);
+	st = it_mock_stats(e);
+	assert_int_equal(stat_int(st, "submits"), 1);
+	assert_int_equal(stat_int(st, "polls"), 0);
+	json_decref(st);
+	it_replies_free(r, 30);
+	free(c);
+}
+
+static void test_job_timeout(void **state)
+{
+	it_env *e = *state;
+	it_call c = {.fn = CB_FN_GEOCODE, .text = "stuck forever", .id = 4};
+	it_reply r;
+
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", "--fault", "stuck@submit:1", NULL),
+	                 0);
+	assert_int_equal(it_start_server(e, "--job-timeout", "1s", "--poll-max", "200ms", NULL), 0);
+	assert_int_equal(it_calls(e->url, &c, 1, &r, TIMEOUT_MS), 0);
+	expect_all(&r, 1, CB_EUPSTREAM_ERROR);
+	assert_non_null(strstr(r.rep.message.ptr, "still pending after"));
+	it_replies_free(&r, 1);
+	next_batch_ok(e, 500);
+}
+
+/* ipc sockets are private to the user; a bare port listens on loopback TCP. */
+static void test_listen_addresses(void **state)
+{
+	it_env *e = *state;
+	uint8_t ping[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g'};
+	char path[300], port[16], tcp[64];
+	struct stat sb;
+	it_reply r;
+
+	snprintf(port, sizeof(port), "%d", 20000 + (int)(getpid() % 20000));
+	snprintf(tcp, sizeof(tcp), "tcp://127.0.0.1:%s", port);
+	assert_int_equal(it_start_mock(e, NULL), 0);
+	assert_int_equal(it_start_server(e, "--listen", port, NULL), 0);
+	snprintf(path, sizeof(path), "%s/cellbatch.sock", e->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(it_raw(tcp, ping, sizeof(ping), &r, TIMEOUT_MS), 0);
+	assert_true(r.decoded);
+	assert_int_equal(r.rep.err, CB_OK);
+	it_replies_free(&r, 1);
+}
+
 static void test_bad_key(void **state)
 {
 	it_env *e = *state;
@@ -517,6 +625,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_not_found_is_per_cell, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upstream_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_results_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_job_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_addresses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reverse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_calls_while_draining_get_shutting_down, setup,
