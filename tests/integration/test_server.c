@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -396,6 +399,20 @@ static void test_job_timeout(void **state)
 	next_batch_ok(e, 500);
 }
 
+/* A port the kernel just handed out and we released: free unless someone races us for it. */
+static int free_tcp_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
 /* ipc sockets are private to the user; a bare port listens on loopback TCP. */
 static void test_listen_addresses(void **state)
 {
@@ -405,7 +422,7 @@ static void test_listen_addresses(void **state)
 	struct stat sb;
 	it_reply r;
 
-	snprintf(port, sizeof(port), "%d", 20000 + (int)(getpid() % 20000));
+	snprintf(port, sizeof(port), "%d", free_tcp_port());
 	snprintf(tcp, sizeof(tcp), "tcp://127.0.0.1:%s", port);
 	assert_int_equal(it_start_mock(e, NULL), 0);
 	assert_int_equal(it_start_server(e, "--listen", port, NULL), 0);
