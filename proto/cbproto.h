@@ -25,8 +25,8 @@ typedef struct cb_str {
 
 typedef enum cb_op { CB_OP_CALL, CB_OP_MULTI, CB_OP_STATS, CB_OP_PING, CB_OP_COUNT } cb_op;
 
-/* The functions a call may name; the argument shape of each is in cb_fn_info. */
-typedef enum cb_fn { CB_FN_GEOCODE, CB_FN_REVERSE, CB_FN_COUNT } cb_fn;
+/* cb_fn, the functions a call may name, is public (cellbatch.h); the argument shape of each is in
+ * cb_fns. */
 
 typedef enum cb_args_kind {
 	CB_ARGS_TEXT,  /* [text] */
@@ -52,12 +52,12 @@ typedef struct cb_opts {
 	cb_str v[CB_OPT_COUNT]; /* ptr == NULL: option absent */
 } cb_opts;
 
-typedef struct cb_call {
+typedef struct cb_wire_call {
 	cb_fn fn;
 	cb_str text;     /* CB_ARGS_TEXT */
 	double lat, lon; /* CB_ARGS_LATLON */
 	cb_opts opts;
-} cb_call;
+} cb_wire_call;
 
 typedef struct cb_request {
 	cb_op op;
@@ -65,18 +65,18 @@ typedef struct cb_request {
 	uint64_t id;
 	bool has_deadline; /* deadline_ms given (call and multi) */
 	uint64_t deadline_ms;
-	cb_call call;   /* op == CB_OP_CALL */
-	cb_call *calls; /* op == CB_OP_MULTI: owned, freed by cb_request_free */
+	cb_wire_call call;   /* op == CB_OP_CALL */
+	cb_wire_call *calls; /* op == CB_OP_MULTI: owned, freed by cb_request_free */
 	uint32_t ncalls;
 } cb_request;
 
-typedef struct cb_result {
+typedef struct cb_wire_result {
 	double lat, lon;
 	cb_str formatted;
 	bool has_confidence;
 	double confidence;
 	cb_str result_type; /* ptr == NULL: absent */
-} cb_result;
+} cb_wire_result;
 
 typedef struct cb_meta {
 	bool cached;
@@ -95,7 +95,7 @@ typedef struct cb_reply {
 	cb_err err;
 	cb_str message;  /* failure text */
 	bool has_result; /* result and meta present */
-	cb_result result;
+	cb_wire_result result;
 	cb_meta meta;
 	struct cb_reply *results; /* multi: owned, freed by cb_reply_free */
 	uint32_t nresults;
@@ -155,7 +155,8 @@ void cb_reply_free(cb_reply *rep);
  * CB_ENOMEM; on failure the buffer holds a partial message to discard.
  */
 cb_err cb_request_encode(msgpack_packer *pk, const cb_request *req);
-cb_err cb_call_encode(msgpack_packer *pk, const cb_call *call); /* one element of multi calls */
+cb_err cb_call_encode(msgpack_packer *pk,
+                      const cb_wire_call *call); /* one element of multi calls */
 cb_err cb_reply_encode(msgpack_packer *pk, const cb_reply *rep);
 
 /* Appends an error reply {v, id?, ok=false, error{code, message}}. */

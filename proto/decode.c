@@ -224,7 +224,7 @@ static cb_err decode_opts(cb_decode_error *e, const char *prefix, const msgpack_
 
 /* The fields of one call, from the top-level map (prefix "") or an element of calls. */
 static cb_err decode_call(cb_decode_error *e, const char *prefix, const msgpack_object_map *m,
-                          cb_call *call)
+                          cb_wire_call *call)
 {
 	enum { F_FN, F_ARGS, F_OPTS, F_N };
 	field f[F_N] = {{"fn", NULL}, {"args", NULL}, {"opts", NULL}};
@@ -423,7 +423,7 @@ void cb_request_free(cb_request *req)
 /* Replies come from our own server, but a client still treats them as untrusted. */
 
 static cb_err walk_result(cb_decode_error *e, const char *prefix, const msgpack_object *o,
-                          cb_result *r)
+                          cb_wire_result *r)
 {
 	enum { F_LAT, F_LON, F_FORMATTED, F_CONF, F_TYPE, F_N };
 	field f[F_N] = {{"lat", NULL},

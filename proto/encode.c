@@ -34,7 +34,7 @@ static size_t opts_count(const cb_opts *o)
 }
 
 /* fn, args and opts of one call: the caller has already counted them into its map header. */
-static cb_err call_fields(msgpack_packer *pk, const cb_call *c)
+static cb_err call_fields(msgpack_packer *pk, const cb_wire_call *c)
 {
 	size_t nopts = opts_count(&c->opts);
 
@@ -62,12 +62,12 @@ static cb_err call_fields(msgpack_packer *pk, const cb_call *c)
 	return CB_OK;
 }
 
-static size_t call_field_count(const cb_call *c)
+static size_t call_field_count(const cb_wire_call *c)
 {
 	return 2 + (opts_count(&c->opts) > 0);
 }
 
-cb_err cb_call_encode(msgpack_packer *pk, const cb_call *call)
+cb_err cb_call_encode(msgpack_packer *pk, const cb_wire_call *call)
 {
 	TRY(msgpack_pack_map(pk, call_field_count(call)));
 	return call_fields(pk, call);
@@ -128,7 +128,7 @@ static cb_err error_map(msgpack_packer *pk, cb_err code, const char *msg, size_t
 	return CB_OK;
 }
 
-static cb_err result_and_meta(msgpack_packer *pk, const cb_result *r, const cb_meta *m)
+static cb_err result_and_meta(msgpack_packer *pk, const cb_wire_result *r, const cb_meta *m)
 {
 	TRY(cb_pack_cstr(pk, "result"));
 	TRY(msgpack_pack_map(pk, 3 + r->has_confidence + (r->result_type.ptr != NULL)));

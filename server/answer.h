@@ -13,7 +13,7 @@ typedef struct answer {
 	unsigned refs;  /* 0: static, never freed */
 	cb_err err;     /* CB_OK: result is valid */
 	cb_str message; /* failure text */
-	cb_result result;
+	cb_wire_result result;
 } answer;
 
 /* New answers start with one reference, which the caller owns. NULL: out of memory. */

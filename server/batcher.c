@@ -36,7 +36,7 @@ static void group_free(group *g)
 	free(g);
 }
 
-static group *group_get(server *s, const cb_call *call, const char *key, size_t keylen)
+static group *group_get(server *s, const cb_wire_call *call, const char *key, size_t keylen)
 {
 	htab_node *n = htab_find(&s->groups, key, keylen);
 	group *g;
@@ -172,7 +172,7 @@ static void waiter_add(item *it, cell *c)
 	it->nwaiters++;
 }
 
-void batcher_add(server *s, cell *c, const cb_call *call)
+void batcher_add(server *s, cell *c, const cb_wire_call *call)
 {
 	char key[ITEM_KEY_MAX];
 	size_t gkl = group_key(key, call->fn, &call->opts), kl = gkl;

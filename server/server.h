@@ -154,7 +154,7 @@ void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code,
 /* batcher.c */
 
 /* Queues cell c for call (dedup first); answers c itself when that cannot be done. */
-void batcher_add(server *s, cell *c, const cb_call *call);
+void batcher_add(server *s, cell *c, const cb_wire_call *call);
 /* Flushes every open batch now (shutdown). */
 void batcher_flush_all(server *s);
 void batcher_fini(server *s);

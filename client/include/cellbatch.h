@@ -1,10 +1,20 @@
-/* cellbatch.h: the public API of libcellbatch (error codes now; the client calls come with the
- * client issue). */
+/* cellbatch.h: the public API of libcellbatch — per-cell geocoding calls to a cellbatchd server. */
 #ifndef CELLBATCH_H
 #define CELLBATCH_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#define CELLBATCH_VERSION_MAJOR 0
+#define CELLBATCH_VERSION_MINOR 1
+
+#if defined(__GNUC__)
+#define CB_API __attribute__((visibility("default")))
+#else
+#define CB_API
 #endif
 
 /*
@@ -36,10 +46,108 @@ typedef enum cb_err {
 } cb_err;
 
 /* A human sentence for err; static storage, never NULL. */
-const char *cb_strerror(cb_err err);
+CB_API const char *cb_strerror(cb_err err);
 
 /* The wire spelling of err ("NOT_FOUND"), or NULL for local-only codes. */
-const char *cb_err_name(cb_err err);
+CB_API const char *cb_err_name(cb_err err);
+
+/* The functions a call can name. */
+typedef enum cb_fn {
+	CB_FN_GEOCODE, /* text -> location */
+	CB_FN_REVERSE, /* lat, lon -> address */
+	CB_FN_COUNT
+} cb_fn;
+
+typedef struct cb_client cb_client;
+
+typedef struct cb_client_options {
+	unsigned timeout_ms; /* default per-call timeout; 0: 60000 */
+	unsigned retries;    /* resends of a call after a lost connection; 0: 3 */
+} cb_client_options;
+
+/* One call, as a spreadsheet cell makes it. Strings are copied by the call functions. */
+typedef struct cb_call {
+	cb_fn fn;
+	const char *text; /* CB_FN_GEOCODE: 1 to 1024 bytes of UTF-8 */
+	double lat, lon;  /* CB_FN_REVERSE */
+	/* upstream options; NULL: not set. Calls with different options never share a batch. */
+	const char *lang, *type, *filter, *bias, *countrycodes;
+	unsigned timeout_ms; /* 0: the client's default; sent to the server as deadline_ms */
+} cb_call;
+
+/*
+ * The answer to one call. err is CB_OK with a location, or an error with
+ * message. In a done callback the strings are borrowed and valid only
+ * during the callback; results filled by the synchronous functions own
+ * their strings and are released with cb_result_free().
+ */
+typedef struct cb_result {
+	cb_err err;
+	const char *message; /* failure text; "" on success */
+	double lat, lon;
+	const char *formatted; /* "" when the upstream gave none */
+	int has_confidence;
+	double confidence;             /* 0..1 */
+	const char *result_type;       /* NULL when absent */
+	int cached;                    /* answered from the server's cache */
+	unsigned long long batch_size; /* items in the upstream batch that served it */
+	double wait_ms;                /* time spent in the server's batch window */
+} cb_result;
+
+/*
+ * Called exactly once per accepted call: with the result, an error from
+ * the server, CB_ETIMEOUT, CB_EUNREACHABLE when the connection was lost
+ * and could not be re-established in time, or CB_ECLOSED when the client
+ * is closed first. It runs on a library thread (possibly before
+ * cb_call_async returns); it must not block for long and must not call
+ * cb_client_close or the synchronous functions.
+ */
+typedef void (*cb_done_fn)(void *user, const cb_result *res);
+
+/*
+ * Connects to the server at url (NULL: $CELLBATCH_URL, else
+ * ipc://$XDG_RUNTIME_DIR/cellbatch.sock). Shorthands: "5555" is
+ * tcp://127.0.0.1:5555, "host:port" is tcp://, "/path" is ipc://.
+ * Returns CB_EUNREACHABLE when nothing listens there. The client is
+ * thread-safe; one client carries thousands of calls at once.
+ */
+CB_API cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts);
+
+/*
+ * Cancels every outstanding call: each one's done callback fires with
+ * CB_ECLOSED (or its real answer, if that won the race) before
+ * cb_client_close returns. Then frees the client.
+ */
+CB_API void cb_client_close(cb_client *c);
+
+/*
+ * Starts one call and returns at once, like a spreadsheet's async UDF.
+ * On CB_OK, done fires exactly once later. On any other return (CB_EINVAL,
+ * CB_ENOMEM, CB_ECLOSED) done is never called.
+ */
+CB_API cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *user);
+
+/*
+ * Makes one call and waits for its answer. Fills out (release with
+ * cb_result_free) and returns out->err. Must not be called from a done
+ * callback.
+ */
+CB_API cb_err cb_call_sync(cb_client *c, const cb_call *call, cb_result *out);
+CB_API cb_err cb_geocode(cb_client *c, const char *text, cb_result *out);
+CB_API cb_err cb_reverse(cb_client *c, double lat, double lon, cb_result *out);
+CB_API void cb_result_free(cb_result *r);
+
+/* Asks the server for its version; writes it to version (NUL-terminated). */
+CB_API cb_err cb_ping(cb_client *c, char *version, size_t cap);
+
+/*
+ * Fetches the server's stats map (see docs/stats.md) as msgpack bytes in
+ * *buf, which the caller frees with free().
+ */
+CB_API cb_err cb_stats(cb_client *c, void **buf, size_t *len);
+
+/* The library's version, e.g. "0.1.0". */
+CB_API const char *cb_version(void);
 
 #ifdef __cplusplus
 }

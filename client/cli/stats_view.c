@@ -1,0 +1,181 @@
+/* stats_view.c: renders the server's stats map as a readable table, or as JSON. */
+#include <stdio.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "stats_view.h"
+
+static const msgpack_object *get(const msgpack_object *map, const char *key)
+{
+	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
+		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
+			return &kv->val;
+	}
+	return NULL;
+}
+
+static double num(const msgpack_object *o)
+{
+	if (o == NULL)
+		return 0;
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return (double)o->via.u64;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return (double)o->via.i64;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return o->via.f64;
+	default:
+		return 0;
+	}
+}
+
+static double sub(const msgpack_object *map, const char *a, const char *b)
+{
+	return num(get(get(map, a), b));
+}
+
+static void json_string(FILE *f, const char *s, size_t n)
+{
+	putc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			putc(c, f);
+	}
+	putc('"', f);
+}
+
+void json_print(FILE *f, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		fputs("null", f);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		fputs(o->via.boolean ? "true" : "false", f);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		fprintf(f, "%llu", (unsigned long long)o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		fprintf(f, "%lld", (long long)o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		fprintf(f, "%.17g", o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		json_string(f, o->via.str.ptr, o->via.str.size);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		putc('[', f);
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			if (i)
+				putc(',', f);
+			json_print(f, &o->via.array.ptr[i]);
+		}
+		putc(']', f);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		putc('{', f);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+			if (i)
+				putc(',', f);
+			if (k->type == MSGPACK_OBJECT_STR)
+				json_string(f, k->via.str.ptr, k->via.str.size);
+			else
+				fputs("\"?\"", f);
+			putc(':', f);
+			json_print(f, &o->via.map.ptr[i].val);
+		}
+		putc('}', f);
+		break;
+	default:
+		fputs("null", f);
+	}
+}
+
+static void duration(FILE *f, double s)
+{
+	unsigned long t = (unsigned long)s;
+	if (t >= 3600)
+		fprintf(f, "%luh %02lum %02lus", t / 3600, t / 60 % 60, t % 60);
+	else if (t >= 60)
+		fprintf(f, "%lum %02lus", t / 60, t % 60);
+	else
+		fprintf(f, "%.1fs", s);
+}
+
+void stats_print_table(FILE *f, const msgpack_object *st)
+{
+	const msgpack_object *v = get(st, "version"), *codes = get(st, "answered_by_code");
+	const msgpack_object *queued = get(st, "queued"), *hist = get(st, "batch_size_hist");
+	double max = 0;
+
+	fprintf(f, "cellbatchd %.*s, up ",
+	        v && v->type == MSGPACK_OBJECT_STR ? (int)v->via.str.size : 1,
+	        v && v->type == MSGPACK_OBJECT_STR ? v->via.str.ptr : "?");
+	duration(f, num(get(st, "uptime_s")));
+	fprintf(f, "\n\n");
+	fprintf(f, "calls      received %.0f   answered %.0f   in flight %.0f\n",
+	        num(get(st, "calls_received")), num(get(st, "calls_answered")),
+	        num(get(st, "calls_in_flight")));
+	if (codes != NULL && codes->type == MSGPACK_OBJECT_MAP && codes->via.map.size > 0) {
+		fprintf(f, "           ");
+		for (uint32_t i = 0; i < codes->via.map.size; i++)
+			fprintf(f, "%.*s %.0f   ", (int)codes->via.map.ptr[i].key.via.str.size,
+			        codes->via.map.ptr[i].key.via.str.ptr,
+			        num(&codes->via.map.ptr[i].val));
+		fprintf(f, "\n");
+	}
+	fprintf(f, "batches    sent %.0f   mean size %.1f   dedup hits %.0f\n",
+	        num(get(st, "batches_sent")), num(get(st, "batch_size_mean")),
+	        num(get(st, "dedup_hits")));
+	fprintf(f, "upstream   submits %.0f   polls %.0f   HTTP errors %.0f\n",
+	        num(get(st, "upstream_submits")), num(get(st, "upstream_polls")),
+	        num(get(st, "upstream_http_errors")));
+	fprintf(f, "job time   p50 %.0f ms   p95 %.0f ms\n", sub(st, "job_ms", "p50"),
+	        sub(st, "job_ms", "p95"));
+	fprintf(f, "latency    in window  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n",
+	        sub(st, "latency_queued_ms", "p50"), sub(st, "latency_queued_ms", "p95"),
+	        sub(st, "latency_queued_ms", "p99"));
+	fprintf(f, "           total      p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n",
+	        sub(st, "latency_total_ms", "p50"), sub(st, "latency_total_ms", "p95"),
+	        sub(st, "latency_total_ms", "p99"));
+	if (queued != NULL && queued->type == MSGPACK_OBJECT_MAP) {
+		for (uint32_t i = 0; i < queued->via.map.size; i++)
+			fprintf(f, "%s%.*s: %.0f queued\n", i ? "           " : "open       ",
+			        (int)queued->via.map.ptr[i].key.via.str.size,
+			        queued->via.map.ptr[i].key.via.str.ptr,
+			        num(&queued->via.map.ptr[i].val));
+	}
+	if (hist == NULL || hist->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (uint32_t i = 0; i < hist->via.map.size; i++)
+		if (num(&hist->via.map.ptr[i].val) > max)
+			max = num(&hist->via.map.ptr[i].val);
+	fprintf(f, "\nbatch sizes (batches of up to N items)\n");
+	for (uint32_t i = 0; i < hist->via.map.size; i++) {
+		double n = num(&hist->via.map.ptr[i].val);
+		int bars = max > 0 ? (int)(n / max * 40 + 0.5) : 0;
+		fprintf(f, "  %5.*s | ", (int)hist->via.map.ptr[i].key.via.str.size,
+		        hist->via.map.ptr[i].key.via.str.ptr);
+		if (n > 0 && bars == 0)
+			bars = 1;
+		for (int b = 0; b < bars; b++)
+			fputs("█", f);
+		fprintf(f, "%s%.0f\n", bars ? " " : "", n);
+	}
+}

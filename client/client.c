@@ -1,0 +1,543 @@
+/* client.c: libcellbatch — one REQ socket, one nng context per call, callbacks exactly once. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "cbproto.h"
+#include "cellbatch.h"
+
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_RETRIES    3
+#define REPLY_MAX          (16u << 20)
+
+typedef enum pend_stage {
+	P_SENDING,   /* nng_ctx_send outstanding */
+	P_RECEIVING, /* nng_ctx_recv outstanding */
+} pend_stage;
+
+/* One outstanding call: owns its context, aio and encoded request (kept for resends). */
+typedef struct pend {
+	cb_client *c;
+	nng_ctx ctx;
+	nng_aio *aio;
+	pend_stage stage;
+	void *req;
+	size_t req_len;
+	nng_time deadline;
+	unsigned timeout_ms;
+	unsigned resends;
+	bool lost; /* the connection dropped at least once */
+	cb_done_fn done;
+	void *user;
+	struct pend *prev, *next;
+} pend;
+
+struct cb_client {
+	nng_socket sock;
+	nng_mtx *mu;
+	nng_cv *cv;
+	unsigned timeout_ms, retries;
+	uint64_t next_id;
+	size_t outstanding;
+	bool closing;
+	pend *head;
+};
+
+const char *cb_version(void)
+{
+	return CB_VERSION;
+}
+
+cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts)
+{
+	cb_client *c = calloc(1, sizeof(*c));
+	char buf[1024];
+	int rv;
+
+	if (c == NULL)
+		return CB_ENOMEM;
+	url = url != NULL ? cb_url_normalize(url, buf, sizeof(buf))
+	                  : cb_default_url(buf, sizeof(buf));
+	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->retries = opts && opts->retries ? opts->retries : DEFAULT_RETRIES;
+	c->next_id = ((uint64_t)nng_random() << 32) | nng_random();
+	if (nng_mtx_alloc(&c->mu) != 0 || nng_cv_alloc(&c->cv, c->mu) != 0)
+		goto nomem;
+	if ((rv = nng_req0_open(&c->sock)) != 0)
+		goto nomem;
+	/* nng 1.5.2 scans all pending requests on every resend: off, and we resend ourselves */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, REPLY_MAX);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500);
+	/* a blocking first dial, so that "nothing listens there" is an answer at once */
+	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+		nng_close(c->sock);
+		nng_cv_free(c->cv);
+		nng_mtx_free(c->mu);
+		free(c);
+		return rv == NNG_ENOMEM ? CB_ENOMEM : CB_EUNREACHABLE;
+	}
+	*out = c;
+	return CB_OK;
+nomem:
+	if (c->cv != NULL)
+		nng_cv_free(c->cv);
+	if (c->mu != NULL)
+		nng_mtx_free(c->mu);
+	free(c);
+	return CB_ENOMEM;
+}
+
+/* Delivers the one answer of p, then retires it. Runs on an nng thread. */
+static void pend_finish(pend *p, const cb_result *res)
+{
+	cb_client *c = p->c;
+
+	p->done(p->user, res);
+	nng_mtx_lock(c->mu);
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		c->head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	/* counted down after the callback, so close returns only once every callback ran */
+	if (--c->outstanding == 0)
+		nng_cv_wake(c->cv);
+	nng_mtx_unlock(c->mu);
+	nng_ctx_close(p->ctx);
+	nng_aio_reap(p->aio); /* an aio cannot be freed from its own callback */
+	free(p->req);
+	free(p);
+}
+
+static void pend_fail(pend *p, cb_err err, const char *message)
+{
+	cb_result r = {.err = err, .message = message, .formatted = ""};
+	pend_finish(p, &r);
+}
+
+static nng_duration remaining(const pend *p)
+{
+	nng_time now = nng_clock();
+	return now >= p->deadline ? 1 : (nng_duration)(p->deadline - now);
+}
+
+static void pend_send(pend *p)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, p->req_len) != 0) {
+		pend_fail(p, CB_ENOMEM, "out of memory");
+		return;
+	}
+	memcpy(nng_msg_body(m), p->req, p->req_len);
+	p->stage = P_SENDING;
+	nng_aio_set_msg(p->aio, m);
+	nng_aio_set_timeout(p->aio, remaining(p));
+	nng_ctx_send(p->ctx, p->aio);
+}
+
+static void fill_result(cb_result *r, const cb_reply *rep)
+{
+	memset(r, 0, sizeof(*r));
+	r->err = rep->err;
+	r->message = "";
+	r->formatted = "";
+	if (rep->err != CB_OK || !rep->has_result)
+		return;
+	r->lat = rep->result.lat;
+	r->lon = rep->result.lon;
+	r->has_confidence = rep->result.has_confidence;
+	r->confidence = rep->result.confidence;
+	r->cached = rep->meta.cached;
+	r->batch_size = rep->meta.batch_size;
+	r->wait_ms = rep->meta.wait_ms;
+}
+
+/* The reply's strings are not NUL-terminated in the message: copy them into one buffer. */
+static void deliver_reply(pend *p, nng_msg *m)
+{
+	cb_limits lim = {.max_bytes = REPLY_MAX};
+	cb_decode_error err;
+	cb_reply rep;
+	cb_result r;
+	char *strs;
+
+	if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), &lim, &rep, &err) != CB_OK) {
+		nng_msg_free(m);
+		pend_fail(p, CB_EPROTO, err.message);
+		return;
+	}
+	fill_result(&r, &rep);
+	strs = malloc((size_t)rep.message.len + rep.result.formatted.len +
+	              rep.result.result_type.len + 3);
+	if (strs == NULL) {
+		cb_reply_free(&rep);
+		nng_msg_free(m);
+		pend_fail(p, CB_ENOMEM, "out of memory");
+		return;
+	}
+	{
+		char *w = strs;
+		const cb_str parts[3] = {rep.message, rep.result.formatted, rep.result.result_type};
+		const char **dst[3] = {&r.message, &r.formatted, &r.result_type};
+		for (int i = 0; i < 3; i++) {
+			if (parts[i].ptr != NULL)
+				memcpy(w, parts[i].ptr, parts[i].len);
+			w[parts[i].len] = '\0';
+			if (parts[i].ptr != NULL || i < 2)
+				*dst[i] = w;
+			w += parts[i].len + 1;
+		}
+	}
+	cb_reply_free(&rep);
+	nng_msg_free(m);
+	pend_finish(p, &r);
+	free(strs);
+}
+
+/* A lost connection is retried with the same request (and id) while time and retries remain. */
+static void pend_error(pend *p, int rv)
+{
+	cb_client *c = p->c;
+	bool closing;
+	char msg[160];
+
+	nng_mtx_lock(c->mu);
+	closing = c->closing;
+	nng_mtx_unlock(c->mu);
+	if (closing || rv == NNG_ECANCELED) {
+		pend_fail(p, CB_ECLOSED, "the client was closed before the answer came");
+		return;
+	}
+	if (rv == NNG_ETIMEDOUT) {
+		if (p->lost)
+			snprintf(msg, sizeof(msg),
+			         "the connection to the server was lost and not re-established "
+			         "within %u ms (%u resends)",
+			         p->timeout_ms, p->resends);
+		else
+			snprintf(msg, sizeof(msg), "no answer within %u ms", p->timeout_ms);
+		pend_fail(p, p->lost ? CB_EUNREACHABLE : CB_ETIMEOUT, msg);
+		return;
+	}
+	if (p->resends < c->retries && nng_clock() < p->deadline) {
+		p->resends++;
+		p->lost = true;
+		pend_send(p);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "the connection to the server was lost: %s (%u resends)",
+	         nng_strerror(rv), p->resends);
+	pend_fail(p, CB_EUNREACHABLE, msg);
+}
+
+static void pend_cb(void *arg)
+{
+	pend *p = arg;
+	int rv = nng_aio_result(p->aio);
+
+	if (rv != 0) {
+		if (p->stage == P_SENDING)
+			nng_msg_free(nng_aio_get_msg(p->aio));
+		pend_error(p, rv);
+		return;
+	}
+	if (p->stage == P_SENDING) {
+		p->stage = P_RECEIVING;
+		nng_aio_set_timeout(p->aio, remaining(p));
+		nng_ctx_recv(p->ctx, p->aio);
+		return;
+	}
+	deliver_reply(p, nng_aio_get_msg(p->aio));
+}
+
+static cb_err encode_call(const cb_call *call, uint64_t id, unsigned timeout_ms, void **out,
+                          size_t *len)
+{
+	cb_request req = {.op = CB_OP_CALL, .has_id = true, .id = id};
+	const char *opts[CB_OPT_COUNT] = {call->lang, call->type, call->filter, call->bias,
+	                                  call->countrycodes};
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	cb_err rv;
+
+	if ((unsigned)call->fn >= CB_FN_COUNT)
+		return CB_EINVAL;
+	req.call.fn = call->fn;
+	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
+		if (call->text == NULL)
+			return CB_EINVAL;
+		req.call.text = (cb_str){call->text, (uint32_t)strlen(call->text)};
+	} else {
+		req.call.lat = call->lat;
+		req.call.lon = call->lon;
+	}
+	for (int i = 0; i < CB_OPT_COUNT; i++)
+		if (opts[i] != NULL)
+			req.call.opts.v[i] = (cb_str){opts[i], (uint32_t)strlen(opts[i])};
+	req.has_deadline = true;
+	req.deadline_ms = timeout_ms;
+	msgpack_sbuffer_init(&b);
+	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+	if ((rv = cb_request_encode(&pk, &req)) != CB_OK) {
+		msgpack_sbuffer_destroy(&b);
+		return rv;
+	}
+	*len = b.size; /* release empties b */
+	*out = msgpack_sbuffer_release(&b);
+	return CB_OK;
+}
+
+cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *user)
+{
+	pend *p;
+	cb_err rv;
+	uint64_t id;
+
+	if (c == NULL || call == NULL || done == NULL)
+		return CB_EINVAL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return CB_ENOMEM;
+	p->c = c;
+	p->done = done;
+	p->user = user;
+	p->timeout_ms = call->timeout_ms ? call->timeout_ms : c->timeout_ms;
+	p->deadline = nng_clock() + p->timeout_ms;
+	nng_mtx_lock(c->mu);
+	id = c->next_id++;
+	nng_mtx_unlock(c->mu);
+	if ((rv = encode_call(call, id, p->timeout_ms, &p->req, &p->req_len)) != CB_OK)
+		goto fail;
+	rv = CB_ENOMEM;
+	if (nng_ctx_open(&p->ctx, c->sock) != 0)
+		goto fail;
+	if (nng_aio_alloc(&p->aio, pend_cb, p) != 0) {
+		nng_ctx_close(p->ctx);
+		goto fail;
+	}
+	nng_mtx_lock(c->mu);
+	if (c->closing) {
+		nng_mtx_unlock(c->mu);
+		nng_aio_free(p->aio);
+		nng_ctx_close(p->ctx);
+		rv = CB_ECLOSED;
+		goto fail;
+	}
+	p->next = c->head;
+	if (c->head != NULL)
+		c->head->prev = p;
+	c->head = p;
+	c->outstanding++;
+	nng_mtx_unlock(c->mu);
+	pend_send(p);
+	return CB_OK;
+fail:
+	free(p->req);
+	free(p);
+	return rv;
+}
+
+void cb_client_close(cb_client *c)
+{
+	if (c == NULL)
+		return;
+	nng_mtx_lock(c->mu);
+	c->closing = true;
+	/* cancellation completes on nng's task threads, never inline, so holding mu is safe */
+	for (pend *p = c->head; p != NULL; p = p->next)
+		nng_aio_cancel(p->aio);
+	while (c->outstanding > 0)
+		nng_cv_wait(c->cv);
+	nng_mtx_unlock(c->mu);
+	nng_close(c->sock);
+	nng_cv_free(c->cv);
+	nng_mtx_free(c->mu);
+	free(c);
+}
+
+/* ------------------------------------------------------------ synchronous calls */
+
+typedef struct waiter {
+	nng_mtx *mu;
+	nng_cv *cv;
+	bool done;
+	cb_result *out;
+} waiter;
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static void sync_done(void *user, const cb_result *res)
+{
+	waiter *w = user;
+	cb_result r = *res;
+
+	r.message = dup_or_null(res->message);
+	r.formatted = dup_or_null(res->formatted);
+	r.result_type = dup_or_null(res->result_type);
+	nng_mtx_lock(w->mu);
+	*w->out = r;
+	w->done = true;
+	nng_cv_wake(w->cv);
+	nng_mtx_unlock(w->mu);
+}
+
+cb_err cb_call_sync(cb_client *c, const cb_call *call, cb_result *out)
+{
+	waiter w = {.out = out};
+	cb_err rv;
+
+	memset(out, 0, sizeof(*out));
+	if (nng_mtx_alloc(&w.mu) != 0)
+		return out->err = CB_ENOMEM;
+	if (nng_cv_alloc(&w.cv, w.mu) != 0) {
+		nng_mtx_free(w.mu);
+		return out->err = CB_ENOMEM;
+	}
+	if ((rv = cb_call_async(c, call, sync_done, &w)) == CB_OK) {
+		nng_mtx_lock(w.mu);
+		while (!w.done)
+			nng_cv_wait(w.cv);
+		nng_mtx_unlock(w.mu);
+		rv = out->err;
+	} else {
+		out->err = rv;
+	}
+	nng_cv_free(w.cv);
+	nng_mtx_free(w.mu);
+	return rv;
+}
+
+cb_err cb_geocode(cb_client *c, const char *text, cb_result *out)
+{
+	cb_call call = {.fn = CB_FN_GEOCODE, .text = text};
+	return cb_call_sync(c, &call, out);
+}
+
+cb_err cb_reverse(cb_client *c, double lat, double lon, cb_result *out)
+{
+	cb_call call = {.fn = CB_FN_REVERSE, .lat = lat, .lon = lon};
+	return cb_call_sync(c, &call, out);
+}
+
+void cb_result_free(cb_result *r)
+{
+	free((char *)r->message);
+	free((char *)r->formatted);
+	free((char *)r->result_type);
+	r->message = r->formatted = r->result_type = NULL;
+}
+
+/* ------------------------------------------------------------ ping and stats */
+
+/* One request/reply on its own context; the caller frees *reply with cb_reply_free and the msg. */
+static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *rep)
+{
+	cb_request req = {.op = op};
+	cb_limits lim = {.max_bytes = REPLY_MAX};
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	cb_decode_error err;
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	nng_msg *m = NULL;
+	cb_err rv = CB_ENOMEM;
+	int nrv;
+
+	msgpack_sbuffer_init(&b);
+	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+	if (cb_request_encode(&pk, &req) != CB_OK || nng_msg_alloc(&m, b.size) != 0)
+		goto out;
+	memcpy(nng_msg_body(m), b.data, b.size);
+	if (nng_ctx_open(&ctx, c->sock) != 0)
+		goto out;
+	if (nng_aio_alloc(&aio, NULL, NULL) != 0)
+		goto out_ctx;
+	nng_aio_set_timeout(aio, (nng_duration)c->timeout_ms);
+	nng_aio_set_msg(aio, m);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((nrv = nng_aio_result(aio)) != 0)
+		goto fail;
+	m = NULL; /* the socket has it now */
+	nng_aio_set_timeout(aio, (nng_duration)c->timeout_ms);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((nrv = nng_aio_result(aio)) != 0)
+		goto fail;
+	*reply_msg = nng_aio_get_msg(aio);
+	rv = cb_reply_decode(nng_msg_body(*reply_msg), nng_msg_len(*reply_msg), &lim, rep, &err);
+	if (rv != CB_OK) {
+		nng_msg_free(*reply_msg);
+		rv = CB_EPROTO;
+	} else if (rep->err != CB_OK) {
+		rv = rep->err;
+		cb_reply_free(rep);
+		nng_msg_free(*reply_msg);
+	}
+	goto out_aio;
+fail:
+	rv = nrv == NNG_ETIMEDOUT ? CB_ETIMEOUT : CB_EUNREACHABLE;
+out_aio:
+	nng_aio_free(aio);
+out_ctx:
+	nng_ctx_close(ctx);
+out:
+	if (m != NULL)
+		nng_msg_free(m);
+	msgpack_sbuffer_destroy(&b);
+	return rv;
+}
+
+cb_err cb_ping(cb_client *c, char *version, size_t cap)
+{
+	nng_msg *m;
+	cb_reply rep;
+	cb_err rv = roundtrip(c, CB_OP_PING, &m, &rep);
+
+	if (rv != CB_OK)
+		return rv;
+	if (cap > 0)
+		snprintf(version, cap, "%.*s", (int)rep.version.len,
+		         rep.version.ptr ? rep.version.ptr : "");
+	cb_reply_free(&rep);
+	nng_msg_free(m);
+	return CB_OK;
+}
+
+cb_err cb_stats(cb_client *c, void **buf, size_t *len)
+{
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	nng_msg *m;
+	cb_reply rep;
+	cb_err rv = roundtrip(c, CB_OP_STATS, &m, &rep);
+
+	if (rv != CB_OK)
+		return rv;
+	if (!rep.has_stats) {
+		rv = CB_EPROTO;
+	} else {
+		msgpack_sbuffer_init(&b);
+		msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+		if (msgpack_pack_object(&pk, rep.stats) != 0) {
+			msgpack_sbuffer_destroy(&b);
+			rv = CB_ENOMEM;
+		} else {
+			*len = b.size; /* release empties b */
+			*buf = msgpack_sbuffer_release(&b);
+		}
+	}
+	cb_reply_free(&rep);
+	nng_msg_free(m);
+	return rv;
+}
