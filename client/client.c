@@ -30,8 +30,11 @@ typedef struct pend {
 	nng_time deadline;
 	unsigned timeout_ms;
 	unsigned resends;
-	bool lost; /* the connection dropped at least once */
-	cb_done_fn done;
+	bool lost;              /* the connection dropped at least once */
+	size_t n;               /* calls in the message: 1, or a multi's count */
+	cb_done_fn done;        /* a single call */
+	cb_multi_done_fn mdone; /* a multi call */
+	cb_result *errs;        /* multi: n results kept for failures, so failing never allocates */
 	void *user;
 	struct pend *prev, *next;
 } pend;
@@ -98,7 +101,10 @@ static void pend_finish(pend *p, const cb_result *res)
 {
 	cb_client *c = p->c;
 
-	p->done(p->user, res);
+	if (p->mdone != NULL)
+		p->mdone(p->user, res, p->n);
+	else
+		p->done(p->user, res);
 	nng_mtx_lock(c->mu);
 	if (p->prev != NULL)
 		p->prev->next = p->next;
@@ -113,13 +119,21 @@ static void pend_finish(pend *p, const cb_result *res)
 	nng_ctx_close(p->ctx);
 	nng_aio_reap(p->aio); /* an aio cannot be freed from its own callback */
 	free(p->req);
+	free(p->errs);
 	free(p);
 }
 
 static void pend_fail(pend *p, cb_err err, const char *message)
 {
 	cb_result r = {.err = err, .message = message, .formatted = ""};
-	pend_finish(p, &r);
+
+	if (p->errs == NULL) {
+		pend_finish(p, &r);
+		return;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		p->errs[i] = r;
+	pend_finish(p, p->errs);
 }
 
 static nng_duration remaining(const pend *p)
@@ -143,12 +157,28 @@ static void pend_send(pend *p)
 	nng_ctx_send(p->ctx, p->aio);
 }
 
-static void fill_result(cb_result *r, const cb_reply *rep)
+static size_t str_bytes(const cb_reply *r)
 {
+	return (size_t)r->message.len + r->result.formatted.len + r->result.result_type.len + 3;
+}
+
+/* The reply's strings are not NUL-terminated in the message: copies them to *w. */
+static void fill_result(cb_result *r, const cb_reply *rep, char **w)
+{
+	const cb_str parts[3] = {rep->message, rep->result.formatted, rep->result.result_type};
+	const char **dst[3] = {&r->message, &r->formatted, &r->result_type};
+
 	memset(r, 0, sizeof(*r));
 	r->err = rep->err;
-	r->message = "";
-	r->formatted = "";
+	for (int i = 0; i < 3; i++) {
+		if (parts[i].ptr != NULL)
+			memcpy(*w, parts[i].ptr, parts[i].len);
+		(*w)[parts[i].len] = '\0';
+		/* message and formatted are "" when absent, result_type NULL */
+		if (parts[i].ptr != NULL || i < 2)
+			*dst[i] = *w;
+		*w += parts[i].len + 1;
+	}
 	if (rep->err != CB_OK || !rep->has_result)
 		return;
 	r->lat = rep->result.lat;
@@ -160,45 +190,51 @@ static void fill_result(cb_result *r, const cb_reply *rep)
 	r->wait_ms = rep->meta.wait_ms;
 }
 
-/* The reply's strings are not NUL-terminated in the message: copy them into one buffer. */
 static void deliver_reply(pend *p, nng_msg *m)
 {
 	cb_limits lim = {.max_bytes = REPLY_MAX};
+	const cb_reply *parts;
 	cb_decode_error err;
 	cb_reply rep;
-	cb_result r;
-	char *strs;
+	cb_result one, *res = &one;
+	size_t n = 1, bytes = 0;
+	char *strs = NULL, *w;
 
 	if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), &lim, &rep, &err) != CB_OK) {
 		nng_msg_free(m);
 		pend_fail(p, CB_EPROTO, err.message);
 		return;
 	}
-	fill_result(&r, &rep);
-	strs = malloc((size_t)rep.message.len + rep.result.formatted.len +
-	              rep.result.result_type.len + 3);
-	if (strs == NULL) {
+	parts = &rep;
+	if (p->mdone != NULL && rep.err == CB_OK) {
+		if (!rep.is_multi || rep.nresults != p->n) {
+			cb_reply_free(&rep);
+			nng_msg_free(m);
+			pend_fail(p, CB_EPROTO, "the server answered a multi with the wrong count");
+			return;
+		}
+		parts = rep.results;
+		n = p->n;
+		res = p->errs; /* free to reuse: this is the success path */
+	} else if (p->mdone != NULL) {
+		n = 1; /* the whole message failed: every call gets that error */
+	}
+	for (size_t i = 0; i < n; i++)
+		bytes += str_bytes(&parts[i]);
+	if ((w = strs = malloc(bytes)) == NULL) {
 		cb_reply_free(&rep);
 		nng_msg_free(m);
 		pend_fail(p, CB_ENOMEM, "out of memory");
 		return;
 	}
-	{
-		char *w = strs;
-		const cb_str parts[3] = {rep.message, rep.result.formatted, rep.result.result_type};
-		const char **dst[3] = {&r.message, &r.formatted, &r.result_type};
-		for (int i = 0; i < 3; i++) {
-			if (parts[i].ptr != NULL)
-				memcpy(w, parts[i].ptr, parts[i].len);
-			w[parts[i].len] = '\0';
-			if (parts[i].ptr != NULL || i < 2)
-				*dst[i] = w;
-			w += parts[i].len + 1;
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		fill_result(&res[i], &parts[i], &w);
 	cb_reply_free(&rep);
 	nng_msg_free(m);
-	pend_finish(p, &r);
+	if (p->mdone != NULL && n == 1 && p->n != 1)
+		pend_fail(p, one.err, one.message);
+	else
+		pend_finish(p, res);
 	free(strs);
 }
 
@@ -258,62 +294,87 @@ static void pend_cb(void *arg)
 	deliver_reply(p, nng_aio_get_msg(p->aio));
 }
 
-static cb_err encode_call(const cb_call *call, uint64_t id, unsigned timeout_ms, void **out,
-                          size_t *len)
+static cb_err to_wire(const cb_call *call, cb_wire_call *w)
 {
-	cb_request req = {.op = CB_OP_CALL, .has_id = true, .id = id};
 	const char *opts[CB_OPT_COUNT] = {call->lang, call->type, call->filter, call->bias,
 	                                  call->countrycodes};
-	msgpack_sbuffer b;
-	msgpack_packer pk;
-	cb_err rv;
 
 	if ((unsigned)call->fn >= CB_FN_COUNT)
 		return CB_EINVAL;
-	req.call.fn = call->fn;
+	memset(w, 0, sizeof(*w));
+	w->fn = call->fn;
 	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
 		if (call->text == NULL)
 			return CB_EINVAL;
-		req.call.text = (cb_str){call->text, (uint32_t)strlen(call->text)};
+		w->text = (cb_str){call->text, (uint32_t)strlen(call->text)};
 	} else {
-		req.call.lat = call->lat;
-		req.call.lon = call->lon;
+		w->lat = call->lat;
+		w->lon = call->lon;
 	}
 	for (int i = 0; i < CB_OPT_COUNT; i++)
 		if (opts[i] != NULL)
-			req.call.opts.v[i] = (cb_str){opts[i], (uint32_t)strlen(opts[i])};
+			w->opts.v[i] = (cb_str){opts[i], (uint32_t)strlen(opts[i])};
+	return CB_OK;
+}
+
+/* Encodes one call (multi == false) or a multi of n calls; *out is malloc'd. */
+static cb_err encode_calls(const cb_call *calls, size_t n, bool multi, uint64_t id,
+                           unsigned timeout_ms, void **out, size_t *len)
+{
+	cb_request req = {.op = multi ? CB_OP_MULTI : CB_OP_CALL, .has_id = true, .id = id};
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	cb_err rv = CB_OK;
+
+	if (multi && (req.calls = calloc(n, sizeof(*req.calls))) == NULL)
+		return CB_ENOMEM;
+	req.ncalls = (uint32_t)n;
+	for (size_t i = 0; i < n && rv == CB_OK; i++)
+		rv = to_wire(&calls[i], multi ? &req.calls[i] : &req.call);
 	req.has_deadline = true;
 	req.deadline_ms = timeout_ms;
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if ((rv = cb_request_encode(&pk, &req)) != CB_OK) {
-		msgpack_sbuffer_destroy(&b);
-		return rv;
+	if (rv == CB_OK && (rv = cb_request_encode(&pk, &req)) == CB_OK) {
+		*len = b.size; /* release empties b */
+		*out = msgpack_sbuffer_release(&b);
 	}
-	*len = b.size; /* release empties b */
-	*out = msgpack_sbuffer_release(&b);
-	return CB_OK;
+	msgpack_sbuffer_destroy(&b);
+	free(req.calls);
+	return rv;
 }
 
-cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *user)
+/* Starts a call or a multi; done or mdone is set. */
+static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb_done_fn done,
+                    cb_multi_done_fn mdone, void *user)
 {
+	unsigned timeout = 0;
 	pend *p;
 	cb_err rv;
 	uint64_t id;
 
-	if (c == NULL || call == NULL || done == NULL)
+	if (c == NULL || calls == NULL || (done == NULL && mdone == NULL) || n == 0 ||
+	    n > CB_MAX_MULTI)
 		return CB_EINVAL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return CB_ENOMEM;
 	p->c = c;
+	p->n = n;
 	p->done = done;
+	p->mdone = mdone;
 	p->user = user;
-	p->timeout_ms = call->timeout_ms ? call->timeout_ms : c->timeout_ms;
+	for (size_t i = 0; i < n; i++)
+		if (calls[i].timeout_ms > timeout)
+			timeout = calls[i].timeout_ms;
+	p->timeout_ms = timeout ? timeout : c->timeout_ms;
 	p->deadline = nng_clock() + p->timeout_ms;
+	rv = CB_ENOMEM;
+	if (multi && (p->errs = calloc(n, sizeof(*p->errs))) == NULL)
+		goto fail;
 	nng_mtx_lock(c->mu);
 	id = c->next_id++;
 	nng_mtx_unlock(c->mu);
-	if ((rv = encode_call(call, id, p->timeout_ms, &p->req, &p->req_len)) != CB_OK)
+	if ((rv = encode_calls(calls, n, multi, id, p->timeout_ms, &p->req, &p->req_len)) != CB_OK)
 		goto fail;
 	rv = CB_ENOMEM;
 	if (nng_ctx_open(&p->ctx, c->sock) != 0)
@@ -340,8 +401,20 @@ cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *u
 	return CB_OK;
 fail:
 	free(p->req);
+	free(p->errs);
 	free(p);
 	return rv;
+}
+
+cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *user)
+{
+	return start(c, call, 1, false, done, NULL, user);
+}
+
+cb_err cb_multi_async(cb_client *c, const cb_call *calls, size_t n, cb_multi_done_fn done,
+                      void *user)
+{
+	return start(c, calls, n, true, NULL, done, user);
 }
 
 void cb_client_close(cb_client *c)

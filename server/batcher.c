@@ -126,6 +126,15 @@ static void window_cb(uv_timer_t *t)
 	uint64_t due_idle = b->t_last_ms + s->cfg.batch_idle_ms;
 	uint64_t due = due_wait < due_idle ? due_wait : due_idle;
 
+	if (now >= due && due == due_idle && due_idle < due_wait) {
+		/* calls may be waiting in the ingress queue behind a busy loop turn */
+		ingress_poll(s->in);
+		if (b->state != BATCH_OPEN)
+			return; /* they filled it, and it left on batch-max */
+		now = now_ns() / 1000000;
+		due_idle = b->t_last_ms + s->cfg.batch_idle_ms;
+		due = due_wait < due_idle ? due_wait : due_idle;
+	}
 	if (now >= due) {
 		log_debug("batch %llu %s: window closed with %u items (%s)",
 		          (unsigned long long)b->seq, b->g->label, b->n,

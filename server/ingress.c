@@ -151,9 +151,8 @@ static void handle_done(ingress *in, ing_ctx *c)
 		ctx_recv(c);
 }
 
-static void async_cb(uv_async_t *h)
+void ingress_poll(ingress *in)
 {
-	ingress *in = h->data;
 	ing_ctx *c;
 
 	/* wake-ups coalesce: take the whole queue every time */
@@ -166,6 +165,11 @@ static void async_cb(uv_async_t *h)
 		handle_done(in, c);
 		c = next;
 	}
+}
+
+static void async_cb(uv_async_t *h)
+{
+	ingress_poll(h->data);
 }
 
 void ingress_reply(ing_ctx *c, nng_msg *msg)

@@ -35,6 +35,13 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 /* Sends msg as the reply on ctx; takes msg in every case. Loop thread only. */
 void ingress_reply(ing_ctx *ctx, nng_msg *msg);
 
+/*
+ * Hands every request already received to the callback now, instead of on
+ * the next wake-up. Loop thread only; for decisions that must not overlook
+ * arrivals waiting in the queue (libuv runs timers before I/O).
+ */
+void ingress_poll(ingress *in);
+
 /* Contexts holding a request, and replies handed to nng but not yet completed. */
 size_t ingress_held(const ingress *in);
 size_t ingress_sending(const ingress *in);

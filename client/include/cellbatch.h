@@ -127,6 +127,20 @@ CB_API void cb_client_close(cb_client *c);
  */
 CB_API cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *user);
 
+/* Called exactly once per accepted multi call, with n results in the calls' order. */
+typedef void (*cb_multi_done_fn)(void *user, const cb_result *results, size_t n);
+
+/*
+ * Sends n calls (1 to 10000) as one message, so that they reach the
+ * server's batch window together, and returns at once. done fires exactly
+ * once with one result per call; when the message as a whole fails (BUSY,
+ * timeout, lost connection, close) every result carries that error. The
+ * timeout is the largest of the calls' timeout_ms (0: the client's).
+ * Same return rules as cb_call_async.
+ */
+CB_API cb_err cb_multi_async(cb_client *c, const cb_call *calls, size_t n, cb_multi_done_fn done,
+                             void *user);
+
 /*
  * Makes one call and waits for its answer. Fills out (release with
  * cb_result_free) and returns out->err. Must not be called from a done

@@ -1,0 +1,365 @@
+/* test_client.c: libcellbatch and the cellbatch command against real cellbatchd + mock processes.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "cellbatch.h"
+#include "csv.h"
+#include "harness.h"
+
+#define N_CALLS 200
+
+/* Counts every callback per call, so "exactly once" is checked, not assumed. */
+typedef struct tally {
+	atomic_int fired[N_CALLS];
+	cb_err err[N_CALLS];
+	char message[N_CALLS][160];
+	atomic_int total;
+} tally;
+
+typedef struct slot {
+	tally *t;
+	int i;
+} slot;
+
+static slot slots[N_CALLS];
+
+static void count_cb(void *user, const cb_result *res)
+{
+	slot *s = user;
+	s->t->err[s->i] = res->err;
+	snprintf(s->t->message[s->i], sizeof(s->t->message[0]), "%s", res->message);
+	atomic_fetch_add(&s->t->fired[s->i], 1);
+	atomic_fetch_add(&s->t->total, 1);
+}
+
+static void start_calls(cb_client *c, tally *t, int n, unsigned timeout_ms, const char *prefix)
+{
+	char text[128];
+
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < n; i++) {
+		cb_call call = {.fn = CB_FN_GEOCODE, .text = text, .timeout_ms = timeout_ms};
+		snprintf(text, sizeof(text), "%s %d, Rue Ü", prefix, i);
+		slots[i] = (slot){t, i};
+		assert_int_equal(cb_call_async(c, &call, count_cb, &slots[i]), CB_OK);
+	}
+}
+
+/* Waits for n callbacks, then a little longer, and checks that none fired twice or never. */
+static void expect_once(tally *t, int n, cb_err want, int wait_ms)
+{
+	double end = it_now_ms() + wait_ms;
+
+	while (atomic_load(&t->total) < n && it_now_ms() < end)
+		usleep(5000);
+	usleep(300000); /* a late second callback would show up here */
+	assert_int_equal(atomic_load(&t->total), n);
+	for (int i = 0; i < n; i++) {
+		if (atomic_load(&t->fired[i]) != 1)
+			fail_msg("call %d: callback fired %d times", i, atomic_load(&t->fired[i]));
+		if (t->err[i] != want)
+			fail_msg("call %d: want %s, got %s (%s)", i, cb_strerror(want),
+			         cb_strerror(t->err[i]), t->message[i]);
+	}
+}
+
+static int setup(void **state)
+{
+	it_env *e = calloc(1, sizeof(*e));
+	it_init(e);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int rv = it_fini(*state);
+	free(*state);
+	return rv;
+}
+
+static void test_once_on_success(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+	tally t;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	start_calls(c, &t, N_CALLS, 0, "success");
+	expect_once(&t, N_CALLS, CB_OK, 10000);
+	cb_client_close(c);
+}
+
+static void test_once_on_upstream_error(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+	tally t;
+
+	assert_int_equal(
+	    it_start_mock(e, "--pending", "50ms", "--fault", "status=500@submit:*", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	start_calls(c, &t, N_CALLS, 0, "failing");
+	expect_once(&t, N_CALLS, CB_EUPSTREAM_ERROR, 10000);
+	assert_non_null(strstr(t.message[0], "HTTP 500"));
+	cb_client_close(c);
+}
+
+static void test_once_on_timeout(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+	tally t;
+
+	assert_int_equal(it_start_mock(e, "--pending", "10s", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	start_calls(c, &t, N_CALLS, 300, "slow");
+	expect_once(&t, N_CALLS, CB_ETIMEOUT, 5000);
+	cb_client_close(c);
+}
+
+static void test_once_when_server_killed(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+	tally t;
+
+	assert_int_equal(it_start_mock(e, "--pending", "10s", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	start_calls(c, &t, N_CALLS, 1500, "killed");
+	usleep(200000); /* every call is upstream now */
+	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
+	expect_once(&t, N_CALLS, CB_EUNREACHABLE, 5000);
+	assert_non_null(strstr(t.message[0], "connection to the server was lost"));
+	cb_client_close(c);
+}
+
+/* A call whose connection dropped is resent with the same id once a server is back. */
+static void test_resend_after_restart(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+	tally t;
+
+	assert_int_equal(it_start_mock(e, "--pending", "1500ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	start_calls(c, &t, N_CALLS, 20000, "restarted");
+	usleep(200000);
+	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
+	assert_int_equal(it_mock_config(e, "{\"pending_ms\":50}"), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	expect_once(&t, N_CALLS, CB_OK, 15000);
+	cb_client_close(c);
+}
+
+static void test_once_on_close(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+	tally t;
+
+	assert_int_equal(it_start_mock(e, "--pending", "10s", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	start_calls(c, &t, N_CALLS, 0, "closing");
+	usleep(100000);
+	cb_client_close(c);
+	/* every callback has run by the time close returns */
+	assert_int_equal(atomic_load(&t.total), N_CALLS);
+	expect_once(&t, N_CALLS, CB_ECLOSED, 0);
+}
+
+static void test_open_unreachable(void **state)
+{
+	it_env *e = *state;
+	cb_client *c;
+
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_EUNREACHABLE);
+}
+
+static void test_sync_and_ping(void **state)
+{
+	it_env *e = *state;
+	char version[32];
+	cb_client *c;
+	cb_result r;
+	void *buf;
+	size_t len;
+
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	assert_int_equal(cb_ping(c, version, sizeof(version)), CB_OK);
+	assert_string_equal(version, cb_version());
+	assert_int_equal(cb_geocode(c, "Tour Eiffel Champ de Mars, Paris", &r), CB_OK);
+	assert_float_equal(r.lat, 48.8584, 1e-9);
+	assert_string_equal(r.formatted, "Tour Eiffel Champ de Mars, Paris");
+	assert_string_equal(r.result_type, "amenity");
+	assert_int_equal(r.batch_size, 1);
+	cb_result_free(&r);
+	assert_int_equal(cb_reverse(c, -89.9, 0, &r), CB_ENOT_FOUND);
+	assert_string_equal(r.message, "no result for this input");
+	cb_result_free(&r);
+	assert_int_equal(cb_stats(c, &buf, &len), CB_OK);
+	assert_true(len > 100);
+	free(buf);
+	cb_client_close(c);
+}
+
+/* ------------------------------------------------------------ the cellbatch command */
+
+static int run_cli(it_env *e, const char *args, const char *out_path)
+{
+	char cmd[2048];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "CELLBATCH_URL='%s' '%s' %s > '%s' 2>'%s.err'", e->url, CLI_BIN,
+	         args, out_path, out_path);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *nasty(int i, char *buf, size_t cap)
+{
+	switch (i % 4) {
+	case 0:
+		snprintf(buf, cap, "%d Main Street, Springfield, IL", i);
+		break;
+	case 1:
+		snprintf(buf, cap, "The \"Old Mill\" %d, Mill Lane", i);
+		break;
+	case 2:
+		snprintf(buf, cap, "東京都千代田区丸の内 %d-1", i);
+		break;
+	default:
+		snprintf(buf, cap, "Красная площадь %d, Москва, \"Россия\"", i);
+		break;
+	}
+	return buf;
+}
+
+static void test_cli_10000_lines(void **state)
+{
+	it_env *e = *state;
+	char in_path[300], out_path[300], buf[200], args[400];
+	csv_record rec = {0};
+	json_t *st;
+	FILE *f;
+	int n = 0;
+
+	assert_int_equal(it_start_mock(e, "--pending", "100ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	snprintf(in_path, sizeof(in_path), "%s/in.txt", e->dir);
+	snprintf(out_path, sizeof(out_path), "%s/out.csv", e->dir);
+	f = fopen(in_path, "w");
+	for (int i = 0; i < 10000; i++)
+		fprintf(f, "%s\n", nasty(i, buf, sizeof(buf)));
+	fclose(f);
+	snprintf(args, sizeof(args), "geocode -f '%s'", in_path);
+	assert_int_equal(run_cli(e, args, out_path), 0);
+
+	f = fopen(out_path, "r");
+	assert_non_null(f);
+	assert_int_equal(csv_read(f, &rec), 1);
+	assert_int_equal(rec.n, 6);
+	assert_string_equal(rec.fields[0], "address");
+	assert_string_equal(rec.fields[5], "status");
+	while (csv_read(f, &rec) == 1) {
+		nasty(n, buf, sizeof(buf));
+		if (strcmp(rec.fields[0], buf) != 0)
+			fail_msg("row %d: '%s', want '%s'", n, rec.fields[0], buf);
+		assert_string_equal(rec.fields[5], "OK");
+		/* the mock echoes the address into formatted: the text survived both ways */
+		assert_non_null(strstr(rec.fields[3], buf));
+		n++;
+	}
+	csv_record_free(&rec);
+	fclose(f);
+	assert_int_equal(n, 10000);
+	st = it_mock_stats(e);
+	if (json_integer_value(json_object_get(st, "submits")) != 10) {
+		char *dump = json_dumps(st, JSON_COMPACT);
+		print_message("mock stats: %s\n", dump);
+		free(dump);
+	}
+	assert_int_equal(json_integer_value(json_object_get(st, "submits")), 10);
+	assert_int_equal(json_integer_value(json_object_get(st, "items")), 10000);
+	json_decref(st);
+}
+
+static void test_cli_column_and_exit_codes(void **state)
+{
+	it_env *e = *state;
+	char in_path[300], out_path[300], args[400];
+	char *out;
+	FILE *f;
+
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	snprintf(in_path, sizeof(in_path), "%s/sheet.csv", e->dir);
+	snprintf(out_path, sizeof(out_path), "%s/out.csv", e->dir);
+	f = fopen(in_path, "w");
+	fputs("id,where,note\r\n1,\"221B Baker St, London, England\",\"multi\nline\"\r\n"
+	      "2,\"1 Nowhere Lane\",x\r\n",
+	      f);
+	fclose(f);
+	snprintf(args, sizeof(args), "geocode -f '%s' --column where", in_path);
+	assert_int_equal(run_cli(e, args, out_path), 1); /* one cell not found */
+	out = it_slurp(out_path, NULL);
+	assert_string_equal(out, "id,where,note,lat,lon,formatted,confidence,status\n"
+	                         "1,\"221B Baker St, London, England\",\"multi\nline\",51.5238000,"
+	                         "-0.1586000,\"221B Baker St, London, England\",1.000,OK\n"
+	                         "2,1 Nowhere Lane,x,,,,,NOT_FOUND\n");
+	free(out);
+	assert_int_equal(run_cli(e, "geocode --column where", out_path), 2);
+	assert_int_equal(run_cli(e, "frobnicate", out_path), 2);
+	assert_int_equal(run_cli(e, "stats --json", out_path), 0);
+	out = it_slurp(out_path, NULL);
+	assert_non_null(strstr(out, "\"batch_size_hist\":{\"1\":"));
+	free(out);
+	assert_int_equal(run_cli(e, "stats", out_path), 0);
+	out = it_slurp(out_path, NULL);
+	assert_non_null(strstr(out, "batch sizes"));
+	assert_non_null(strstr(out, "█"));
+	free(out);
+	assert_int_equal(it_stop(&e->server, SIGTERM, 5000), 0);
+	assert_int_equal(run_cli(e, "ping", out_path), 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_once_on_success, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_upstream_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_once_when_server_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resend_after_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_unreachable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_and_ping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cli_10000_lines, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cli_column_and_exit_codes, setup, teardown),
+	};
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return cmocka_run_group_tests_name("client", tests, NULL, NULL);
+}
