@@ -1,0 +1,48 @@
+#!/bin/sh
+# check_install.sh: installs the build to a prefix, moves it, and builds consumers with pkg-config and with find_package.
+# Usage: check_install.sh SOURCE_DIR BUILD_DIR
+set -eu
+src=$1 build=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/first" >/dev/null
+mv "$tmp/first" "$tmp/moved" # the install must not remember where it was put
+prefix=$tmp/moved
+test -f "$prefix/include/cellbatch.h"
+test -x "$prefix/bin/cellbatch"
+test -x "$prefix/bin/cellbatchd"
+pc=$(find "$prefix" -name cellbatch.pc)
+libdir=$(dirname "$(dirname "$pc")")
+
+# Each consumer must link and run; with no server it exits 3 ("cannot reach cellbatchd").
+expect_unreachable() {
+	status=0
+	LD_LIBRARY_PATH=$libdir CELLBATCH_URL="ipc://$tmp/none.sock" "$1" x 2>"$tmp/err" || status=$?
+	[ "$status" -eq 3 ] && grep -q "cannot reach cellbatchd" "$tmp/err" ||
+		{ echo "$1: exit $status: $(cat "$tmp/err")" >&2; exit 1; }
+}
+pcdir=$(dirname "$pc")
+
+# pkg-config, shared library
+cc -o "$tmp/pc_shared" "$src/examples/sync_lookup.c" $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs cellbatch)
+expect_unreachable "$tmp/pc_shared"
+
+# pkg-config, static library (Libs.private carries nng and msgpack-c)
+cc -o "$tmp/pc_static" "$src/examples/sync_lookup.c" $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags cellbatch) \
+	"$libdir/libcellbatch.a" $(PKG_CONFIG_PATH=$pcdir pkg-config --static --libs-only-l cellbatch | sed 's/-lcellbatch//')
+expect_unreachable "$tmp/pc_static"
+
+# CMake package
+mkdir -p "$tmp/consumer"
+cp "$src/examples/sync_lookup.c" "$tmp/consumer/"
+cat >"$tmp/consumer/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.21)
+project(consumer C)
+find_package(cellbatch 0.1 REQUIRED)
+add_executable(consumer sync_lookup.c)
+target_link_libraries(consumer PRIVATE cellbatch::cellbatch)
+CM
+cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$tmp/consumer/build" >/dev/null
+expect_unreachable "$tmp/consumer/build/consumer"
+echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix"
