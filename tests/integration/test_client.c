@@ -189,6 +189,78 @@ static void test_once_on_close(void **state)
 	expect_once(&t, N_CALLS, CB_ECLOSED, 0);
 }
 
+#define THREADS    4
+#define PER_THREAD 1000
+
+typedef struct thread_arg {
+	cb_client *c;
+	int t;
+	atomic_int *fired; /* THREADS * PER_THREAD counters */
+	atomic_int *ok;
+} thread_arg;
+
+typedef struct call_slot {
+	thread_arg *a;
+	int i;
+} call_slot;
+
+static void thread_cb(void *user, const cb_result *res)
+{
+	call_slot *cs = user;
+	atomic_fetch_add(&cs->a->fired[cs->i], 1);
+	if (res->err == CB_OK)
+		atomic_fetch_add(cs->a->ok, 1);
+}
+
+static void *caller_thread(void *arg)
+{
+	thread_arg *a = arg;
+	call_slot *cs = calloc(PER_THREAD, sizeof(*cs));
+	char text[64];
+
+	for (int k = 0; k < PER_THREAD; k++) {
+		cb_call call = {.fn = CB_FN_GEOCODE, .text = text};
+		snprintf(text, sizeof(text), "thread %d street %d", a->t, k);
+		cs[k] = (call_slot){a, a->t * PER_THREAD + k};
+		if (cb_call_async(a->c, &call, thread_cb, &cs[k]) != CB_OK)
+			atomic_fetch_add(&a->fired[cs[k].i], 100); /* shows up as a failure */
+	}
+	return cs; /* freed by the test once every callback ran */
+}
+
+/* One client shared by several threads, thousands of calls in flight at once. */
+static void test_threads_share_a_client(void **state)
+{
+	it_env *e = *state;
+	static atomic_int fired[THREADS * PER_THREAD];
+	atomic_int ok = 0;
+	thread_arg args[THREADS];
+	pthread_t th[THREADS];
+	void *slots_mem[THREADS];
+	cb_client *c;
+	double end;
+
+	assert_int_equal(it_start_mock(e, "--pending", "200ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	for (int t = 0; t < THREADS; t++) {
+		args[t] = (thread_arg){c, t, fired, &ok};
+		pthread_create(&th[t], NULL, caller_thread, &args[t]);
+	}
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], &slots_mem[t]);
+	for (end = it_now_ms() + 20000;
+	     atomic_load(&ok) < THREADS * PER_THREAD && it_now_ms() < end;)
+		usleep(5000);
+	cb_client_close(c);
+	for (int i = 0; i < THREADS * PER_THREAD; i++)
+		if (atomic_load(&fired[i]) != 1)
+			fail_msg("call %d: callback fired %d times", i, atomic_load(&fired[i]));
+	assert_int_equal(atomic_load(&ok), THREADS * PER_THREAD);
+	for (int t = 0; t < THREADS; t++)
+		free(slots_mem[t]);
+}
+
 static void test_open_unreachable(void **state)
 {
 	it_env *e = *state;
@@ -356,6 +428,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_resend_after_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_once_on_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_unreachable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads_share_a_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_and_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_10000_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_column_and_exit_codes, setup, teardown),
