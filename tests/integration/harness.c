@@ -102,6 +102,23 @@ int it_fini(it_env *e)
 	return rv;
 }
 
+int it_setup(void **state)
+{
+	it_env *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -1;
+	it_init(e);
+	*state = e;
+	return 0;
+}
+
+int it_teardown(void **state)
+{
+	int rv = it_fini(*state);
+	free(*state);
+	return rv;
+}
+
 /* argv is NULL-terminated; stderr goes to log. */
 static pid_t spawn(char **argv, const char *log)
 {

@@ -31,6 +31,11 @@ void it_init(it_env *e);
  */
 int it_fini(it_env *e);
 
+/* cmocka-shaped fixture: a fresh it_env in *state, and its it_fini (failing on sanitizer reports).
+ */
+int it_setup(void **state);
+int it_teardown(void **state);
+
 /* Starts the mock with extra args (NULL-terminated); waits for its port. Returns 0 or -1. */
 int it_start_mock(it_env *e, ...);
 /* Starts cellbatchd against the mock with extra args (NULL-terminated); waits until it answers

@@ -77,19 +77,18 @@ static void expect_once(tally *t, int n, cb_err want, int wait_ms)
 	}
 }
 
-static int setup(void **state)
+/* A mock with these arguments, a server, and a client connected to it. */
+static cb_client *fixture(it_env *e, const char *pending, const char *fault)
 {
-	it_env *e = calloc(1, sizeof(*e));
-	it_init(e);
-	*state = e;
-	return 0;
-}
+	cb_client *c;
 
-static int teardown(void **state)
-{
-	int rv = it_fini(*state);
-	free(*state);
-	return rv;
+	if (fault != NULL)
+		assert_int_equal(it_start_mock(e, "--pending", pending, "--fault", fault, NULL), 0);
+	else
+		assert_int_equal(it_start_mock(e, "--pending", pending, NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	return c;
 }
 
 static void test_once_on_success(void **state)
@@ -98,9 +97,7 @@ static void test_once_on_success(void **state)
 	cb_client *c;
 	tally t;
 
-	assert_int_equal(it_start_mock(e, "--pending", "50ms", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "50ms", NULL);
 	start_calls(c, &t, N_CALLS, 0, "success");
 	expect_once(&t, N_CALLS, CB_OK, 10000);
 	cb_client_close(c);
@@ -128,9 +125,7 @@ static void test_once_on_timeout(void **state)
 	cb_client *c;
 	tally t;
 
-	assert_int_equal(it_start_mock(e, "--pending", "10s", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "10s", NULL);
 	start_calls(c, &t, N_CALLS, 300, "slow");
 	expect_once(&t, N_CALLS, CB_ETIMEOUT, 5000);
 	cb_client_close(c);
@@ -142,9 +137,7 @@ static void test_once_when_server_killed(void **state)
 	cb_client *c;
 	tally t;
 
-	assert_int_equal(it_start_mock(e, "--pending", "10s", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "10s", NULL);
 	start_calls(c, &t, N_CALLS, 1500, "killed");
 	usleep(200000); /* every call is upstream now */
 	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
@@ -160,9 +153,7 @@ static void test_resend_after_restart(void **state)
 	cb_client *c;
 	tally t;
 
-	assert_int_equal(it_start_mock(e, "--pending", "1500ms", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "1500ms", NULL);
 	start_calls(c, &t, N_CALLS, 20000, "restarted");
 	usleep(200000);
 	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
@@ -178,9 +169,7 @@ static void test_once_on_close(void **state)
 	cb_client *c;
 	tally t;
 
-	assert_int_equal(it_start_mock(e, "--pending", "10s", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "10s", NULL);
 	start_calls(c, &t, N_CALLS, 0, "closing");
 	usleep(100000);
 	cb_client_close(c);
@@ -240,9 +229,7 @@ static void test_threads_share_a_client(void **state)
 	cb_client *c;
 	double end;
 
-	assert_int_equal(it_start_mock(e, "--pending", "200ms", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "200ms", NULL);
 	for (int t = 0; t < THREADS; t++) {
 		args[t] = (thread_arg){c, t, fired, &ok};
 		pthread_create(&th[t], NULL, caller_thread, &args[t]);
@@ -278,9 +265,7 @@ static void test_sync_and_ping(void **state)
 	void *buf;
 	size_t len;
 
-	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
-	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	c = fixture(e, "20ms", NULL);
 	assert_int_equal(cb_ping(c, version, sizeof(version)), CB_OK);
 	assert_string_equal(version, cb_version());
 	assert_int_equal(cb_geocode(c, "Tour Eiffel Champ de Mars, Paris", &r), CB_OK);
@@ -421,17 +406,17 @@ static void test_cli_column_and_exit_codes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_once_on_success, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_once_on_upstream_error, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_once_on_timeout, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_once_when_server_killed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_resend_after_restart, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_once_on_close, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_open_unreachable, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_threads_share_a_client, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sync_and_ping, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cli_10000_lines, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cli_column_and_exit_codes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_success, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_upstream_error, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_timeout, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_once_when_server_killed, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_resend_after_restart, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_once_on_close, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_open_unreachable, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_threads_share_a_client, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_and_ping, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_cli_10000_lines, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_cli_column_and_exit_codes, it_setup, it_teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return cmocka_run_group_tests_name("client", tests, NULL, NULL);

@@ -38,21 +38,6 @@ static long stat_int(json_t *stats, const char *key)
 	return (long)json_integer_value(json_object_get(stats, key));
 }
 
-static int setup(void **state)
-{
-	it_env *e = calloc(1, sizeof(*e));
-	it_init(e);
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	int rv = it_fini(*state);
-	free(*state);
-	return rv;
-}
-
 static void start(it_env *e, const char *pending, ...)
 {
 	va_list ap;
@@ -634,23 +619,23 @@ static void test_hostile_over_socket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_1000_unique_one_submit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_2500_three_submits, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_100_distinct, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_options_split_batches, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_idle_flush, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_not_found_is_per_cell, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_upstream_failures, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_key, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_results_at_once, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_job_timeout, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_listen_addresses, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reverse, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_calls_while_draining_get_shutting_down, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_key_never_leaks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hostile_over_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_1000_unique_one_submit, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_2500_three_submits, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_100_distinct, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_options_split_batches, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_flush, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_not_found_is_per_cell, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_upstream_failures, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_key, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_results_at_once, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_job_timeout, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_addresses, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_reverse, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_sigterm_drains, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_calls_while_draining_get_shutting_down, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_never_leaks, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_over_socket, it_setup, it_teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
