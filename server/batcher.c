@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
+#include "job.h"
 #include "log.h"
 #include "normalize.h"
 #include "server.h"
@@ -72,15 +74,17 @@ fail:
 
 static void window_cb(uv_timer_t *t);
 
+/* The window closed or the batch is full: hand it to the dispatcher (an empty one just ends). */
 static void batch_flush(batch *b)
 {
-	server *s = b->s;
-
-	b->g->open = NULL;
-	b->t_flush_ns = now_ns();
 	uv_timer_stop(&b->timer);
-	job_submit(b);
-	(void)s;
+	if (b->n == 0) {
+		batch_release(b);
+		return;
+	}
+	if (b->n >= b->s->cfg.batch_max)
+		b->g->open = NULL;
+	dispatch_flush(b);
 }
 
 static batch *batch_open(server *s, group *g)
@@ -231,8 +235,13 @@ void batcher_add(server *s, cell *c, const cb_wire_call *call)
 	b->t_last_ms = now_ns() / 1000000;
 	htab_insert(&s->items, &it->node);
 	waiter_add(it, c);
-	if (b->n >= s->cfg.batch_max)
-		batch_flush(b);
+	if (b->n >= s->cfg.batch_max) {
+		if (b->state == BATCH_OPEN)
+			batch_flush(b);
+		else
+			g->open =
+			    NULL; /* full while waiting for a slot: later calls start a new batch */
+	}
 	return;
 oom:
 	finish_now(s, c, NULL);
@@ -247,6 +256,8 @@ void item_finish(server *s, item *it, answer *a)
 		cell *c = it->waiters;
 		uint64_t wait = t_flush > c->r->t_arrive_ns ? t_flush - c->r->t_arrive_ns : 0;
 		it->waiters = c->wnext;
+		if (it->waiters != NULL)
+			it->waiters->wprev = NULL;
 		cell_finish(s, c, a, false, size, wait);
 	}
 	free(it);
@@ -254,10 +265,45 @@ void item_finish(server *s, item *it, answer *a)
 
 void batcher_flush_all(server *s)
 {
-	for (size_t i = 0; i < s->groups.nbuckets; i++)
-		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
-			if (((group *)n)->open != NULL)
-				batch_flush(((group *)n)->open);
+	for (size_t i = 0; i < s->groups.nbuckets; i++) {
+		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
+			batch *b = ((group *)n)->open;
+			if (b != NULL && b->state == BATCH_OPEN)
+				batch_flush(b);
+		}
+	}
+}
+
+void batcher_drop_waiter(server *s, cell *c)
+{
+	item *it = c->it;
+	batch *b;
+
+	if (it == NULL)
+		return;
+	if (c->wprev != NULL)
+		c->wprev->wnext = c->wnext;
+	else
+		it->waiters = c->wnext;
+	if (c->wnext != NULL)
+		c->wnext->wprev = c->wprev;
+	c->it = NULL;
+	if (--it->nwaiters > 0)
+		return;
+	b = it->b;
+	if (b->state != BATCH_OPEN && b->state != BATCH_QUEUED)
+		return; /* upstream already: its late result is dropped when it comes */
+	/* nobody wants it any more and it has not left: take it out of the batch */
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (b->items[i] == it) {
+			b->items[i] = b->items[--b->n];
+			break;
+		}
+	}
+	htab_remove(&s->items, &it->node);
+	free(it);
+	if (b->n == 0 && b->state == BATCH_QUEUED)
+		batch_release(b);
 }
 
 void batcher_fini(server *s)

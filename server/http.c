@@ -77,6 +77,11 @@ static void check_done(http *h)
 		if (resp.code != CURLE_OK)
 			resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(resp.code);
 		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &resp.status);
+		{
+			long e = 0;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_OS_ERRNO, &e);
+			resp.os_errno = (int)e;
+		}
 		resp.body = r->body ? r->body : "";
 		resp.len = r->len;
 		resp.retry_after_s = r->retry_after_s;

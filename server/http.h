@@ -17,6 +17,7 @@ typedef struct http_resp {
 	const char *body;  /* NUL-terminated; valid during the callback only */
 	size_t len;
 	long retry_after_s; /* Retry-After in seconds, -1 when absent */
+	int os_errno;       /* the system error behind a transport failure, or 0 */
 } http_resp;
 
 /* Called on the loop thread exactly once per started request, unless it was cancelled. */

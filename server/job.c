@@ -1,19 +1,25 @@
-/* job.c: one upstream batch job per batch — submit, poll while pending, fan the results out. */
+/* job.c: the upstream job of one batch — submit, poll while pending, retry what is transient, fan
+ * the results out. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
+#include "dispatch.h"
 #include "functions.h"
+#include "job.h"
 #include "log.h"
-#include "server.h"
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
 #define POLL_STEP_MIN_MS      20
+#define BACKOFF_BASE_MS       500
+#define BACKOFF_CAP_MS        30000
 
 static const char *const state_names[] = {
-    [BATCH_OPEN] = "OPEN",       [BATCH_SUBMITTING] = "SUBMITTING",
-    [BATCH_PENDING] = "PENDING", [BATCH_POLLING] = "POLLING",
+    [BATCH_OPEN] = "OPEN",       [BATCH_QUEUED] = "QUEUED",   [BATCH_SUBMITTING] = "SUBMITTING",
+    [BATCH_PENDING] = "PENDING", [BATCH_POLLING] = "POLLING", [BATCH_RETRY_WAIT] = "RETRY_WAIT",
     [BATCH_DONE] = "DONE",       [BATCH_FAILED] = "FAILED",
 };
 
@@ -33,6 +39,8 @@ static void batch_closed_cb(uv_handle_t *h)
 {
 	batch *b = h->data;
 	free(b->items);
+	free(b->body);
+	free(b->query);
 	free(b);
 }
 
@@ -46,16 +54,15 @@ void batch_release(batch *b)
 		s->batches = b->next;
 	if (b->next != NULL)
 		b->next->prev = b->prev;
+	if (b->g->open == b)
+		b->g->open = NULL;
 	if (b->http != NULL) {
 		http_cancel(b->http);
 		b->http = NULL;
 	}
+	dispatch_cancel(b);
+	dispatch_release(b);
 	uv_close((uv_handle_t *)&b->timer, batch_closed_cb);
-}
-
-static unsigned size_bucket(uint32_t n)
-{
-	return stats_size_bucket(n);
 }
 
 static void batch_end(batch *b, batch_state st)
@@ -68,7 +75,7 @@ static void batch_end(batch *b, batch_state st)
 	         (unsigned long long)b->seq, b->g->label, b->n, b->job_id[0] ? b->job_id : "-",
 	         st == BATCH_DONE ? "done" : "failed", ms, b->polls);
 	if (st == BATCH_DONE) {
-		double *est = &s->job_ms_estimate[size_bucket(b->n)];
+		double *est = &s->job_ms_estimate[stats_size_bucket(b->n)];
 		/* the job ended between the last pending answer and this one */
 		double lo =
 		    b->t_lastpend_ns ? (double)(b->t_lastpend_ns - b->t_submit_ns) / 1e6 : 0;
@@ -92,29 +99,79 @@ void job_fail(batch *b, answer *a)
 	batch_end(b, BATCH_FAILED);
 }
 
+/* ------------------------------------------------------------ answers of the upstream */
+
+typedef enum verdict {
+	V_OK,        /* the answer was used */
+	V_TRANSIENT, /* worth repeating the request */
+	V_PERMANENT, /* the batch failed with *a */
+} verdict;
+
 /* Geoapify's error body is {"statusCode", "error", "message"}; fall back to the raw start. */
-static answer *http_failure(const http_resp *r)
+static void upstream_message(const http_resp *r, char *out, size_t cap)
 {
 	json_t *j = json_loadb(r->body, r->len, 0, NULL);
 	json_t *m = json_object_get(j, "message");
-	answer *a;
 
-	if (r->code != CURLE_OK)
-		a = answer_error(CB_EUPSTREAM_ERROR, "upstream request failed: %s", r->error);
-	else if (r->status == 401)
-		a = answer_error(CB_EUPSTREAM_AUTH, "upstream rejected the API key (HTTP 401: %s)",
-		                 json_is_string(m) ? json_string_value(m) : "Unauthorized");
-	else if (json_is_string(m))
-		a = answer_error(CB_EUPSTREAM_ERROR, "upstream HTTP %ld: %s", r->status,
-		                 json_string_value(m));
+	if (json_is_string(m))
+		snprintf(out, cap, "%s", json_string_value(m));
 	else
-		a = answer_error(CB_EUPSTREAM_ERROR, "upstream HTTP %ld: %.120s", r->status,
-		                 r->body);
+		snprintf(out, cap, "%.120s", r->body);
 	json_decref(j);
-	return a;
 }
 
-static void fan_out(batch *b, const http_resp *r)
+/* "cannot connect to 127.0.0.1:8080 (Connection refused)" or curl's own sentence. */
+static void transport_cause(const server *s, const http_resp *r, char *out, size_t cap)
+{
+	if (r->code == CURLE_COULDNT_CONNECT) {
+		const char *host = strstr(s->cfg.upstream, "://");
+		host = host ? host + 3 : s->cfg.upstream;
+		snprintf(out, cap, "cannot connect to %s (%s)", host,
+		         r->os_errno ? strerror(r->os_errno) : "refused");
+	} else {
+		snprintf(out, cap, "%s", r->error);
+	}
+}
+
+static bool is_quota(const server *s, const char *message)
+{
+	return s->cfg.quota_match[0] != '\0' && strcasestr(message, s->cfg.quota_match) != NULL;
+}
+
+/*
+ * Sorts an HTTP failure. Transient: transport errors, 429 (unless the quota
+ * is gone), 5xx. Everything else fails the batch at once; *a is its answer.
+ */
+static verdict classify_failure(batch *b, const http_resp *r, char *cause, size_t cap, answer **a)
+{
+	server *s = b->s;
+	char msg[256];
+
+	if (r->code != CURLE_OK) {
+		transport_cause(s, r, cause, cap);
+		/* a request that may have reached the upstream can have created a job */
+		b->resubmit = b->state == BATCH_SUBMITTING && r->code != CURLE_COULDNT_CONNECT &&
+		              r->code != CURLE_COULDNT_RESOLVE_HOST;
+		return V_TRANSIENT;
+	}
+	upstream_message(r, msg, sizeof(msg));
+	snprintf(cause, cap, "HTTP %ld: %s", r->status, msg);
+	if (r->status == 429 && is_quota(s, msg)) {
+		*a = answer_error(CB_EQUOTA_EXCEEDED, "upstream quota exhausted (HTTP 429: %s)",
+		                  msg);
+		return V_PERMANENT;
+	}
+	if (r->status == 429 || r->status >= 500)
+		return V_TRANSIENT;
+	if (r->status == 401)
+		*a = answer_error(CB_EUPSTREAM_AUTH, "upstream rejected the API key (HTTP 401: %s)",
+		                  msg);
+	else
+		*a = answer_error(CB_EUPSTREAM_ERROR, "upstream HTTP %ld: %s", r->status, msg);
+	return V_PERMANENT;
+}
+
+static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 {
 	server *s = b->s;
 	json_error_t jerr;
@@ -122,17 +179,18 @@ static void fan_out(batch *b, const http_resp *r)
 	const batch_fn *fn = &batch_fns[b->g->fn];
 
 	if (arr == NULL) {
-		job_fail(b, answer_error(CB_EUPSTREAM_ERROR,
-		                         "upstream sent invalid JSON (%s at line %d, column %d)",
-		                         jerr.text, jerr.line, jerr.column));
-		return;
+		/* a cut-off answer: asking again is safe (results stay for 24 h) */
+		snprintf(cause, cap, "upstream sent invalid JSON (%s at line %d, column %d)",
+		         jerr.text, jerr.line, jerr.column);
+		b->resubmit = b->state == BATCH_SUBMITTING;
+		return V_TRANSIENT;
 	}
 	if (!json_is_array(arr) || json_array_size(arr) != b->n) {
 		job_fail(b, answer_error(CB_EUPSTREAM_ERROR,
 		                         "upstream returned %zu results for a batch of %u",
 		                         json_is_array(arr) ? json_array_size(arr) : 0, b->n));
 		json_decref(arr);
-		return;
+		return V_OK;
 	}
 	for (uint32_t i = 0; i < b->n; i++) {
 		json_t *obj = json_array_get(arr, i);
@@ -152,9 +210,39 @@ static void fan_out(batch *b, const http_resp *r)
 	}
 	json_decref(arr);
 	batch_end(b, BATCH_DONE);
+	return V_OK;
 }
 
-static void poll_start(uv_timer_t *t);
+/* ------------------------------------------------------------ requests */
+
+static void send_submit(batch *b);
+static void send_poll(batch *b);
+static void response_cb(void *arg, const http_resp *r);
+
+static void start_request(batch *b, const char *method, const char *query, const char *body)
+{
+	server *s = b->s;
+	char url[2048];
+	http_opts o = {
+	    .method = method,
+	    .url = url,
+	    .body = body,
+	    .body_len = body ? strlen(body) : 0,
+	    .api_key = s->cfg.api_key,
+	    .timeout_ms = (long)s->cfg.http_timeout_ms,
+	};
+
+	snprintf(url, sizeof(url), "%s%s%s", s->cfg.upstream, batch_fns[b->g->fn].path, query);
+	if (http_start(s->http, &o, response_cb, b, &b->http) != 0)
+		job_fail(b, answer_error(CB_EINTERNAL, "cannot start an HTTP request"));
+}
+
+static void poll_timer_cb(uv_timer_t *t)
+{
+	batch *b = t->data;
+	batch_set_state(b, BATCH_POLLING);
+	dispatch_request(b, send_poll);
+}
 
 /* Arms the timer for the next poll, or fails the job when it would outlive --job-timeout. */
 static void schedule_poll(batch *b, uint64_t delay_ms)
@@ -172,13 +260,13 @@ static void schedule_poll(batch *b, uint64_t delay_ms)
 		delay_ms = s->cfg.job_timeout_ms - elapsed;
 	batch_set_state(b, BATCH_PENDING);
 	b->t_lastpend_ns = now_ns();
-	uv_timer_start(&b->timer, poll_start, delay_ms, 0);
+	uv_timer_start(&b->timer, poll_timer_cb, delay_ms, 0);
 }
 
 /* The first poll goes out when recent jobs of this size were done; then steps grow x1.5. */
 static uint64_t first_poll_delay(batch *b)
 {
-	double est = b->s->job_ms_estimate[size_bucket(b->n)];
+	double est = b->s->job_ms_estimate[stats_size_bucket(b->n)];
 	double spent = (double)(now_ns() - b->t_submit_ns) / 1e6;
 	double d = (est > 0 ? est : FIRST_POLL_DEFAULT_MS) - spent;
 
@@ -209,90 +297,138 @@ static bool pending_body(batch *b, const http_resp *r)
 	return ok;
 }
 
+static void retry_timer_cb(uv_timer_t *t)
+{
+	batch *b = t->data;
+	bool submit = b->job_id[0] == '\0';
+
+	batch_set_state(b, submit ? BATCH_SUBMITTING : BATCH_POLLING);
+	dispatch_request(b, submit ? send_submit : send_poll);
+}
+
+/* Full jitter: a uniform delay up to base * 2^attempt, capped; Retry-After wins. */
+static uint64_t backoff_ms(unsigned attempt, long retry_after_s)
+{
+	uint64_t ceiling = BACKOFF_BASE_MS;
+
+	if (retry_after_s >= 0)
+		return (uint64_t)retry_after_s * 1000;
+	for (unsigned i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
+		ceiling *= 2;
+	if (ceiling > BACKOFF_CAP_MS)
+		ceiling = BACKOFF_CAP_MS;
+	return (uint64_t)(((double)rand() / RAND_MAX) * (double)ceiling);
+}
+
+static void retry_or_fail(batch *b, const char *cause, long retry_after_s)
+{
+	server *s = b->s;
+	uint64_t delay;
+
+	if (b->attempts >= s->cfg.retries) {
+		job_fail(b, answer_error(CB_EUPSTREAM_ERROR, "upstream %s after %u retries", cause,
+		                         b->attempts));
+		return;
+	}
+	delay = backoff_ms(b->attempts, retry_after_s);
+	b->attempts++;
+	s->st.retries++;
+	log_warn("batch %llu %s: %s; retry %u of %u in %llu ms", (unsigned long long)b->seq,
+	         b->g->label, cause, b->attempts, s->cfg.retries, (unsigned long long)delay);
+	batch_set_state(b, BATCH_RETRY_WAIT);
+	uv_timer_start(&b->timer, retry_timer_cb, delay, 0);
+}
+
 static void response_cb(void *arg, const http_resp *r)
 {
 	batch *b = arg;
 	server *s = b->s;
 	bool submit = b->state == BATCH_SUBMITTING;
+	char cause[512];
+	answer *a = NULL;
+	verdict v;
 
 	b->http = NULL;
-	if (r->code != CURLE_OK || (r->status != 200 && r->status != 202)) {
-		s->st.http_errors++;
-		job_fail(b, http_failure(r));
+	if (r->code == CURLE_OK && r->status == 200) {
+		if ((v = fan_out(b, r, cause, sizeof(cause))) == V_TRANSIENT)
+			retry_or_fail(b, cause, -1);
 		return;
 	}
-	if (r->status == 200) {
-		fan_out(b, r);
+	if (r->code == CURLE_OK && r->status == 202) {
+		if (submit && !pending_body(b, r)) {
+			job_fail(
+			    b, answer_error(CB_EUPSTREAM_ERROR,
+			                    "upstream accepted the batch without a job id: %.120s",
+			                    r->body));
+			return;
+		}
+		b->attempts = 0;
+		schedule_poll(b, submit ? first_poll_delay(b) : next_poll_delay(b));
 		return;
 	}
-	if (submit && !pending_body(b, r)) {
-		job_fail(b, answer_error(CB_EUPSTREAM_ERROR,
-		                         "upstream accepted the batch without a job id: %.120s",
-		                         r->body));
-		return;
-	}
-	schedule_poll(b, submit ? first_poll_delay(b) : next_poll_delay(b));
+	s->st.http_errors++;
+	if (classify_failure(b, r, cause, sizeof(cause), &a) == V_PERMANENT)
+		job_fail(b, a);
+	else
+		retry_or_fail(b, cause, r->retry_after_s);
 }
 
-static int start_request(batch *b, const char *method, const char *query, const char *body,
-                         size_t body_len)
+static void send_submit(batch *b)
 {
 	server *s = b->s;
-	char url[2048];
-	http_opts o = {
-	    .method = method,
-	    .url = url,
-	    .body = body,
-	    .body_len = body_len,
-	    .api_key = s->cfg.api_key,
-	    .timeout_ms = (long)s->cfg.http_timeout_ms,
-	};
 
-	snprintf(url, sizeof(url), "%s%s%s", s->cfg.upstream, batch_fns[b->g->fn].path, query);
-	return http_start(s->http, &o, response_cb, b, &b->http);
+	if (b->t_submit_ns == 0)
+		b->t_submit_ns = now_ns();
+	if (b->resubmit) {
+		s->st.resubmits++;
+		log_warn(
+		    "batch %llu %s: resubmitting a batch whose earlier submit may have reached "
+		    "the upstream (it may be billed twice)",
+		    (unsigned long long)b->seq, b->g->label);
+		b->resubmit = false;
+	}
+	s->st.submits++;
+	start_request(b, "POST", b->query, b->body);
 }
 
-static void poll_start(uv_timer_t *t)
+static void send_poll(batch *b)
 {
-	batch *b = t->data;
 	char query[96];
 
-	batch_set_state(b, BATCH_POLLING);
 	b->polls++;
 	b->s->st.polls++;
 	snprintf(query, sizeof(query), "?id=%s", b->job_id);
-	if (start_request(b, "GET", query, NULL, 0) != 0)
-		job_fail(b, answer_error(CB_EINTERNAL, "cannot start an HTTP request"));
+	start_request(b, "GET", query, NULL);
 }
 
 /* The options become query parameters, URL-escaped. */
-static int build_query(const group *g, char *out, size_t cap)
+static char *build_query(const group *g)
 {
+	char buf[4 * CB_OPT_COUNT * CB_TEXT_MAX];
 	size_t n = 0;
 
-	out[0] = '\0';
+	buf[0] = '\0';
 	for (int i = 0; i < CB_OPT_COUNT; i++) {
 		char *esc;
 		int w;
 		if (g->opt[i] == NULL)
 			continue;
 		if ((esc = curl_easy_escape(NULL, g->opt[i], 0)) == NULL)
-			return -1;
-		w = snprintf(out + n, cap - n, "%c%s=%s", n ? '&' : '?', cb_opt_names[i], esc);
+			return NULL;
+		w = snprintf(buf + n, sizeof(buf) - n, "%c%s=%s", n ? '&' : '?', cb_opt_names[i],
+		             esc);
 		curl_free(esc);
-		if (w < 0 || (size_t)w >= cap - n)
-			return -1;
+		if (w < 0 || (size_t)w >= sizeof(buf) - n)
+			return NULL;
 		n += (size_t)w;
 	}
-	return 0;
+	return strdup(buf);
 }
 
 void job_submit(batch *b)
 {
 	server *s = b->s;
 	json_t *arr = json_array();
-	char *body = NULL;
-	char query[4 * CB_OPT_COUNT * CB_TEXT_MAX];
 
 	s->st.batches_sent++;
 	s->st.batch_items += b->n;
@@ -303,18 +439,13 @@ void job_submit(batch *b)
 	for (uint32_t i = 0; i < b->n; i++)
 		if (json_array_append_new(arr, batch_fns[b->g->fn].item_json(b->items[i])) != 0)
 			goto oom;
-	if ((body = json_dumps(arr, JSON_COMPACT)) == NULL ||
-	    build_query(b->g, query, sizeof(query)))
-		goto oom;
-	b->t_submit_ns = now_ns();
-	s->st.submits++;
-	if (start_request(b, "POST", query, body, strlen(body)) != 0)
+	if ((b->body = json_dumps(arr, JSON_COMPACT)) == NULL ||
+	    (b->query = build_query(b->g)) == NULL)
 		goto oom;
 	json_decref(arr);
-	free(body);
+	dispatch_request(b, send_submit);
 	return;
 oom:
 	json_decref(arr);
-	free(body);
 	job_fail(b, answer_error(CB_EINTERNAL, "cannot build the upstream request"));
 }

@@ -10,6 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "dispatch.h"
+#include "job.h"
 #include "log.h"
 #include "server.h"
 
@@ -33,6 +35,8 @@ static void usage(FILE *f)
 	    "                        a bare port means tcp://127.0.0.1:PORT\n"
 	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
 	    "  --max-message BYTES   largest request accepted (1048576)\n"
+	    "  --call-timeout DUR    answer TIMEOUT when a call has no result after this long,\n"
+	    "                        unless the call sets deadline_ms (60s)\n"
 	    "\n"
 	    "Batching\n"
 	    "  --batch-max N         unique items per upstream batch, at most 1000 (1000)\n"
@@ -45,6 +49,15 @@ static void usage(FILE *f)
 	    "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
 	    "  --job-timeout DUR     give up on a job pending this long (10m)\n"
 	    "  --http-timeout DUR    give up on one HTTP request after this long (30s)\n"
+	    "  --max-jobs N          upstream jobs at once (4)\n"
+	    "  --rate R              upstream requests per second, submits and polls (5)\n"
+	    "  --burst N             requests allowed at once above the rate (5)\n"
+	    "  --retries N           retries of a request after 429, 5xx, a connection error\n"
+	    "                        or a timeout; backoff 500ms x 2^n with full jitter, capped\n"
+	    "                        at 30s; a Retry-After header wins (4)\n"
+	    "  --quota-match TEXT    a 429 whose message contains TEXT (any case) means the\n"
+	    "                        quota is exhausted: QUOTA_EXCEEDED at once, no retry\n"
+	    "                        (\"Quota exceeded\"; empty: never)\n"
 	    "\n"
 	    "Process\n"
 	    "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
@@ -129,6 +142,12 @@ enum {
 	OPT_HTTP_TIMEOUT,
 	OPT_DRAIN_TIMEOUT,
 	OPT_LOG_LEVEL,
+	OPT_MAX_JOBS,
+	OPT_RATE,
+	OPT_BURST,
+	OPT_RETRIES,
+	OPT_QUOTA_MATCH,
+	OPT_CALL_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -145,6 +164,12 @@ static const struct option long_opts[] = {
     {"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"max-jobs", required_argument, NULL, OPT_MAX_JOBS},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"quota-match", required_argument, NULL, OPT_QUOTA_MATCH},
+    {"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -168,6 +193,12 @@ static int parse_args(int argc, char **argv, config *c)
 	    .http_timeout_ms = 30000,
 	    .max_message = CB_MAX_BYTES_DEFAULT,
 	    .upstream = "https://api.geoapify.com",
+	    .call_timeout_ms = 60000,
+	    .max_jobs = 4,
+	    .rate = 5,
+	    .burst = 5,
+	    .retries = 4,
+	    .quota_match = "Quota exceeded",
 	};
 	while ((o = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		int bad = 0;
@@ -220,6 +251,31 @@ static int parse_args(int argc, char **argv, config *c)
 		case OPT_LOG_LEVEL:
 			bad = log_level_parse(optarg, &log_threshold);
 			break;
+		case OPT_MAX_JOBS:
+			bad = parse_count(optarg, &v) || v == 0 || v > 10000;
+			c->max_jobs = (unsigned)v;
+			break;
+		case OPT_RATE: {
+			char *end;
+			c->rate = strtod(optarg, &end);
+			bad = *end != '\0' || !(c->rate > 0);
+			break;
+		}
+		case OPT_BURST:
+			bad = parse_count(optarg, &v) || v == 0 || v > 100000;
+			c->burst = (unsigned)v;
+			break;
+		case OPT_RETRIES:
+			bad = parse_count(optarg, &v) || v > 100;
+			c->retries = (unsigned)v;
+			break;
+		case OPT_QUOTA_MATCH:
+			c->quota_match = optarg;
+			break;
+		case OPT_CALL_TIMEOUT:
+			bad =
+			    parse_duration(optarg, &c->call_timeout_ms) || c->call_timeout_ms == 0;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -259,9 +315,14 @@ static int parse_args(int argc, char **argv, config *c)
 
 static void stop_loop(server *s)
 {
+	/* jobs whose cells all timed out may still be polling: end them before the HTTP client */
+	while (s->batches != NULL)
+		job_fail(s->batches, answer_error(CB_ESHUTTING_DOWN, "the server stopped"));
 	ingress_close(s->in);
 	s->in = NULL;
 	http_close(s->http);
+	dispatch_fini(s);
+	deadlines_fini(s);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
@@ -354,6 +415,9 @@ int main(int argc, char **argv)
 	    /* larger than the cap so that an oversize request still gets its reply */
 	    .max_recv = s->cfg.max_message * 2 + 65536,
 	};
+	dispatch_init(s);
+	deadlines_init(s);
+	srand((unsigned)now_ns());
 	if (ingress_open(&s->in, &loop, &icfg, request_received, s) != 0)
 		return 1;
 	uv_signal_init(&loop, &s->sigterm);
@@ -364,10 +428,11 @@ int main(int argc, char **argv)
 	uv_timer_init(&loop, &s->drain_timer);
 	uv_timer_init(&loop, &s->drain_poll);
 	s->drain_timer.data = s->drain_poll.data = s;
-	log_info("cellbatchd %s: upstream %s, batch-max %u, batch-wait %llu ms, batch-idle %llu ms",
-	         CB_VERSION, s->cfg.upstream, s->cfg.batch_max,
-	         (unsigned long long)s->cfg.batch_wait_ms,
-	         (unsigned long long)s->cfg.batch_idle_ms);
+	log_info(
+	    "cellbatchd %s: upstream %s, batch-max %u, batch-wait %llu ms, batch-idle %llu ms, "
+	    "max-jobs %u, rate %g/s, burst %u",
+	    CB_VERSION, s->cfg.upstream, s->cfg.batch_max, (unsigned long long)s->cfg.batch_wait_ms,
+	    (unsigned long long)s->cfg.batch_idle_ms, s->cfg.max_jobs, s->cfg.rate, s->cfg.burst);
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 

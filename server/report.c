@@ -16,13 +16,26 @@ static int pack_pcts(msgpack_packer *pk, const char *key, const lathist *h, int 
 	return rv;
 }
 
+/* Items of a group not yet upstream: in its open batch and in batches waiting for a slot. */
+static uint64_t queued_items(const server *s, const group *g)
+{
+	uint64_t n = 0;
+	for (const batch *b = s->batches; b != NULL; b = b->next)
+		if (b->g == g && (b->state == BATCH_OPEN || b->state == BATCH_QUEUED))
+			n += b->n;
+	return n;
+}
+
 int report_pack(server *s, msgpack_packer *pk)
 {
 	const stats *st = &s->st;
 	uint64_t answered = 0;
 	unsigned codes = 0;
-	size_t ngroups = 0;
+	size_t ngroups = 0, waiting = 0;
 	int rv = 0;
+
+	for (batch *b = s->slot_head; b != NULL; b = b->qnext)
+		waiting++;
 
 	for (unsigned i = 0; i < CODE_SLOTS; i++) {
 		answered += st->answered[i];
@@ -30,9 +43,9 @@ int report_pack(server *s, msgpack_packer *pk)
 	}
 	for (size_t i = 0; i < s->groups.nbuckets; i++)
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
-			ngroups += ((group *)n)->open != NULL;
+			ngroups += queued_items(s, (group *)n) > 0;
 
-	rv |= msgpack_pack_map(pk, 18);
+	rv |= msgpack_pack_map(pk, 28);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
 	rv |= cb_pack_cstr(pk, "version") | cb_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", st->requests);
@@ -48,9 +61,9 @@ int report_pack(server *s, msgpack_packer *pk)
 	rv |= cb_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
 	for (size_t i = 0; i < s->groups.nbuckets; i++) {
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
-			group *g = (group *)n;
-			if (g->open != NULL)
-				rv |= KV_U(pk, g->label, g->open->n);
+			uint64_t q = queued_items(s, (group *)n);
+			if (q > 0)
+				rv |= KV_U(pk, ((group *)n)->label, q);
 		}
 	}
 	rv |= KV_U(pk, "batches_sent", st->batches_sent);
@@ -66,6 +79,16 @@ int report_pack(server *s, msgpack_packer *pk)
 	rv |= KV_U(pk, "upstream_submits", st->submits);
 	rv |= KV_U(pk, "upstream_polls", st->polls);
 	rv |= KV_U(pk, "upstream_http_errors", st->http_errors);
+	rv |= KV_U(pk, "upstream_retries", st->retries);
+	rv |= KV_U(pk, "upstream_resubmits", st->resubmits);
+	rv |= KV_U(pk, "rate_limit_waits", st->rate_waits);
+	rv |= KV_U(pk, "busy_rejections", st->busy);
+	rv |= KV_U(pk, "timeouts", st->timeouts);
+	rv |= KV_U(pk, "calls_in_flight_max", s->pending_high_water);
+	rv |= KV_U(pk, "jobs_active", s->jobs_active);
+	rv |= KV_U(pk, "batches_waiting_for_slot", waiting);
+	rv |= pack_pcts(pk, "slot_wait_ms", &st->slot_wait, 0);
+	rv |= KV_U(pk, "max_jobs", s->cfg.max_jobs);
 	rv |= pack_pcts(pk, "job_ms", &st->job, 0);
 	rv |= pack_pcts(pk, "latency_queued_ms", &st->queued, 1);
 	rv |= pack_pcts(pk, "latency_total_ms", &st->total, 1);

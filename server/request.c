@@ -48,6 +48,135 @@ static void reply_from_cell(cb_reply *rep, const cell *c)
 	}
 }
 
+/* ------------------------------------------------------------ deadlines: a min-heap of requests */
+
+static void heap_swap(server *s, size_t i, size_t j)
+{
+	request *t = s->deadlines[i];
+	s->deadlines[i] = s->deadlines[j];
+	s->deadlines[j] = t;
+	s->deadlines[i]->heap_idx = i;
+	s->deadlines[j]->heap_idx = j;
+}
+
+static void heap_up(server *s, size_t i)
+{
+	while (i > 0 && s->deadlines[(i - 1) / 2]->deadline_ns > s->deadlines[i]->deadline_ns) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(server *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->ndeadlines &&
+		    s->deadlines[l]->deadline_ns < s->deadlines[m]->deadline_ns)
+			m = l;
+		if (r < s->ndeadlines &&
+		    s->deadlines[r]->deadline_ns < s->deadlines[m]->deadline_ns)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+static void deadline_timer_cb(uv_timer_t *t);
+
+/* Arms the one timer for the earliest deadline. */
+static void deadline_arm(server *s)
+{
+	uint64_t now = now_ns(), due;
+
+	if (s->ndeadlines == 0) {
+		uv_timer_stop(&s->deadline_timer);
+		return;
+	}
+	due = s->deadlines[0]->deadline_ns;
+	uv_timer_start(&s->deadline_timer, deadline_timer_cb,
+	               due > now ? (due - now + 999999) / 1000000 : 0, 0);
+}
+
+static int deadline_add(server *s, request *r)
+{
+	if (s->ndeadlines == s->deadlines_cap) {
+		size_t cap = s->deadlines_cap ? s->deadlines_cap * 2 : 1024;
+		request **d = realloc(s->deadlines, cap * sizeof(*d));
+		if (d == NULL)
+			return -1;
+		s->deadlines = d;
+		s->deadlines_cap = cap;
+	}
+	r->heap_idx = s->ndeadlines;
+	s->deadlines[s->ndeadlines++] = r;
+	heap_up(s, r->heap_idx);
+	if (r->heap_idx == 0)
+		deadline_arm(s);
+	return 0;
+}
+
+static void deadline_remove(server *s, request *r)
+{
+	size_t i = r->heap_idx;
+
+	if (i == SIZE_MAX)
+		return;
+	r->heap_idx = SIZE_MAX;
+	if (i != --s->ndeadlines) {
+		s->deadlines[i] = s->deadlines[s->ndeadlines];
+		s->deadlines[i]->heap_idx = i;
+		heap_up(s, i);
+		heap_down(s, s->deadlines[i]->heap_idx);
+	}
+}
+
+/* Every cell still waiting when its deadline passes gets TIMEOUT now, even while upstream. */
+static void deadline_timer_cb(uv_timer_t *t)
+{
+	server *s = t->data;
+	uint64_t now = now_ns();
+
+	while (s->ndeadlines > 0 && s->deadlines[0]->deadline_ns <= now) {
+		request *r = s->deadlines[0];
+		uint32_t n = r->ncells, left = r->nleft;
+		answer *a = answer_error_or_oom(
+		    answer_error(CB_ETIMEOUT, "no answer within %.0f ms",
+		                 (double)(r->deadline_ns - r->t_arrive_ns) / 1e6));
+
+		deadline_remove(s, r);
+		s->st.timeouts += left;
+		/* the last cell_finish frees r: count down a local, not r->nleft */
+		for (uint32_t i = 0; i < n && left > 0; i++) {
+			cell *c = &r->cells[i];
+			if (c->a != NULL)
+				continue;
+			left--;
+			batcher_drop_waiter(s, c);
+			cell_finish(s, c, a, false, 0, 0);
+		}
+		answer_unref(a);
+	}
+	deadline_arm(s);
+}
+
+void deadlines_init(server *s)
+{
+	uv_timer_init(s->loop, &s->deadline_timer);
+	s->deadline_timer.data = s;
+}
+
+void deadlines_fini(server *s)
+{
+	uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+	free(s->deadlines);
+	s->deadlines = NULL;
+}
+
+/* ------------------------------------------------------------ replies */
+
 /* Encodes and sends the reply of a request whose cells are all answered, then frees it. */
 static void request_reply(server *s, request *r)
 {
@@ -78,6 +207,7 @@ static void request_reply(server *s, request *r)
 	msgpack_sbuffer_destroy(&buf);
 	for (uint32_t i = 0; i < r->ncells; i++)
 		answer_unref(r->cells[i].a);
+	deadline_remove(s, r);
 	free(r);
 }
 
@@ -152,6 +282,7 @@ static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
 	if (s->pending + n > s->cfg.max_pending) {
 		char text[128];
 		s->st.answered[CB_EBUSY] += n;
+		s->st.busy += n;
 		snprintf(text, sizeof(text), "%llu calls pending, the limit is %llu",
 		         (unsigned long long)s->pending, (unsigned long long)s->cfg.max_pending);
 		reply_error(s, ctx, req->has_id, req->id, CB_EBUSY, text);
@@ -168,8 +299,19 @@ static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
 	r->id = req->id;
 	r->multi = req->op == CB_OP_MULTI;
 	r->t_arrive_ns = now_ns();
+	r->deadline_ns = r->t_arrive_ns +
+	                 (req->has_deadline ? req->deadline_ms : s->cfg.call_timeout_ms) * 1000000;
 	r->ncells = r->nleft = n;
+	r->heap_idx = SIZE_MAX;
+	if (deadline_add(s, r) != 0) {
+		free(r);
+		s->st.answered[CB_EINTERNAL] += n;
+		reply_error(s, ctx, req->has_id, req->id, CB_EINTERNAL, "out of memory");
+		return;
+	}
 	s->pending += n;
+	if (s->pending > s->pending_high_water)
+		s->pending_high_water = s->pending;
 	for (uint32_t i = 0; i < n; i++)
 		r->cells[i].r = r;
 	/* the last add may answer the whole request and free r: touch nothing of r after it */

@@ -28,6 +28,12 @@ typedef struct config {
 	uint64_t job_timeout_ms;
 	uint64_t drain_timeout_ms;
 	uint64_t http_timeout_ms;
+	uint64_t call_timeout_ms; /* default deadline of a call */
+	unsigned max_jobs;        /* upstream jobs at once */
+	double rate;              /* upstream requests per second (submits and polls) */
+	unsigned burst;
+	unsigned retries;        /* per upstream request, for transient failures */
+	const char *quota_match; /* a 429 whose message contains this means the quota is gone */
 	size_t max_message;
 	const char *upstream; /* base URL, no trailing slash */
 	char *api_key;        /* owned; never logged */
@@ -57,6 +63,8 @@ struct request {
 	uint64_t id;
 	bool multi;
 	uint64_t t_arrive_ns;
+	uint64_t deadline_ns;
+	size_t heap_idx; /* in server.deadlines; SIZE_MAX when not there */
 	uint32_t ncells, nleft;
 	cell cells[];
 };
@@ -90,9 +98,11 @@ struct item {
  */
 typedef enum batch_state {
 	BATCH_OPEN,       /* filling in its group's window */
-	BATCH_SUBMITTING, /* POST in flight */
+	BATCH_QUEUED,     /* window closed, waiting for a job slot; still filling */
+	BATCH_SUBMITTING, /* POST waiting for the rate limiter or in flight */
 	BATCH_PENDING,    /* job accepted, waiting for the next poll */
-	BATCH_POLLING,    /* GET in flight */
+	BATCH_POLLING,    /* GET waiting for the rate limiter or in flight */
+	BATCH_RETRY_WAIT, /* backing off before repeating the failed request */
 	BATCH_DONE,       /* results fanned out */
 	BATCH_FAILED,     /* every waiting cell got the failure */
 } batch_state;
@@ -106,11 +116,18 @@ struct batch {
 	uint32_t n, cap;
 	uint64_t t_first_ms, t_last_ms; /* monotonic time of the first and last arrival */
 	uint64_t t_flush_ns, t_submit_ns, t_lastpend_ns;
-	uv_timer_t timer; /* the window while OPEN, the next poll while PENDING */
+	uv_timer_t timer; /* the window while OPEN, the next poll while PENDING, the backoff */
 	http_req *http;
+	char *body;  /* the submit's JSON, kept for resubmits */
+	char *query; /* the options as URL query parameters */
 	char job_id[64];
 	unsigned polls;
+	unsigned attempts; /* failed tries of the current request */
+	bool resubmit;     /* the last submit may have reached the upstream */
 	uint64_t poll_step_ms;
+	bool has_slot, in_slot_queue, in_rate_queue;
+	batch *qnext, *rnext; /* slot queue, rate queue */
+	void (*rate_send)(batch *b);
 	batch *prev, *next; /* server.batches */
 };
 
@@ -127,6 +144,17 @@ struct server {
 	batch *batches;
 	uint64_t batch_seq;
 	uint64_t pending; /* cells not yet answered */
+	uint64_t pending_high_water;
+	/* dispatch: job slots and the rate limiter */
+	unsigned jobs_active;
+	batch *slot_head, *slot_tail;
+	batch *rate_head, *rate_tail;
+	uint64_t tat_ns;
+	uv_timer_t rate_timer;
+	/* call deadlines: a min-heap of requests, one timer */
+	request **deadlines;
+	size_t ndeadlines, deadlines_cap;
+	uv_timer_t deadline_timer;
 	stats st;
 	double job_ms_estimate[JOB_BUCKETS];
 	bool draining;
@@ -155,22 +183,18 @@ void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code,
 
 /* Queues cell c for call (dedup first); answers c itself when that cannot be done. */
 void batcher_add(server *s, cell *c, const cb_wire_call *call);
+/* Detaches a cell that is about to be answered otherwise (deadline); an item nobody waits for
+ * leaves a batch that has not gone upstream. */
+void batcher_drop_waiter(server *s, cell *c);
 /* Flushes every open batch now (shutdown). */
 void batcher_flush_all(server *s);
 void batcher_fini(server *s);
 /* Answers every waiting cell of it with a, removes it from the dedup table and frees it. */
 void item_finish(server *s, item *it, answer *a);
 
-/* job.c */
-
-const char *batch_state_name(batch_state st);
-void batch_set_state(batch *b, batch_state st);
-/* Takes a flushed batch upstream. */
-void job_submit(batch *b);
-/* Fails every item of b with a (takes a) and ends the batch. */
-void job_fail(batch *b, answer *a);
-/* Called when a batch ends: unlinks it and frees it once its timer handle is closed. */
-void batch_release(batch *b);
+/* request.c */
+void deadlines_init(server *s);
+void deadlines_fini(server *s);
 
 uint64_t now_ns(void);
 

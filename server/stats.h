@@ -32,7 +32,9 @@ typedef struct stats {
 	uint64_t size_hist[SIZE_BUCKETS];
 	uint64_t dedup_hits;
 	uint64_t submits, polls, http_errors;
-	lathist job, queued, total;
+	uint64_t retries, resubmits, rate_waits;
+	uint64_t busy, timeouts;
+	lathist job, queued, total, slot_wait;
 } stats;
 
 unsigned stats_size_bucket(uint64_t size);

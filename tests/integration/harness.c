@@ -190,14 +190,19 @@ static int ping(const char *url)
 int it_start_server(it_env *e, ...)
 {
 	char upstream[64];
-	char *argv[MAX_ARGS] = {SERVER_BIN, "--listen",    e->url, "--upstream",
-	                        upstream,   "--log-level", "info"};
+	/*
+	 * Tests assert how bursts form batches; on two shared cores under ASan a
+	 * 5 ms scheduling gap can end a burst early, so the idle rule gets 50 ms
+	 * here. test_idle_flush passes the 5 ms default explicitly (last wins).
+	 */
+	char *argv[MAX_ARGS] = {SERVER_BIN,    "--listen", e->url,         "--upstream", upstream,
+	                        "--log-level", "info",     "--batch-idle", "50ms"};
 	va_list ap;
 	double end;
 
 	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u", e->mock_port);
 	va_start(ap, e);
-	collect_args(argv, 7, ap);
+	collect_args(argv, 9, ap);
 	va_end(ap);
 	setenv("GEOAPIFY_API_KEY", IT_KEY, 1);
 	e->server = spawn(argv, e->server_log);

@@ -69,6 +69,7 @@ static struct {
 	int nfaults;
 	/* counters since the last reset */
 	unsigned long requests, submits, polls, results, items, faults_fired, jobs_made;
+	unsigned long accepted;    /* submits that created a job, since the last reset */
 	unsigned long window[256]; /* request times (ms), a ring: enough for any rate under test */
 	unsigned long max_per_second;
 	json_t *submit_sizes;
@@ -515,6 +516,17 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 	M.items += n;
 	json_array_append_new(M.submit_sizes, json_integer((json_int_t)n));
 	f = fault_for(W_SUBMIT, M.submits);
+	if (f != NULL && f->kind == F_STATUS) {
+		/* refused: no job exists, as with the real API */
+		enum MHD_Result rv;
+		pthread_mutex_unlock(&M.mu);
+		json_decref(in);
+		json_decref(out);
+		apply_fault(c, f, &rv);
+		return rv;
+	}
+	/* accepted: a close or slow fault below loses the answer, not the job */
+	M.accepted++;
 	jb = calloc(1, sizeof(*jb));
 	snprintf(jb->id, sizeof(jb->id), "%016llx%016llx", (unsigned long long)M.id_seed,
 	         (unsigned long long)++M.jobs_made);
@@ -612,19 +624,19 @@ static json_t *stats_json(void)
 {
 	json_t *j;
 	pthread_mutex_lock(&M.mu);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "requests",
-	              (json_int_t)M.requests, "submits", (json_int_t)M.submits, "polls",
-	              (json_int_t)M.polls, "items", (json_int_t)M.items, "results",
-	              (json_int_t)M.results, "faults_fired", (json_int_t)M.faults_fired,
-	              "max_requests_per_second", (json_int_t)M.max_per_second, "submit_sizes",
-	              M.submit_sizes);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "jobs",
+	              (json_int_t)M.accepted, "requests", (json_int_t)M.requests, "submits",
+	              (json_int_t)M.submits, "polls", (json_int_t)M.polls, "items",
+	              (json_int_t)M.items, "results", (json_int_t)M.results, "faults_fired",
+	              (json_int_t)M.faults_fired, "max_requests_per_second",
+	              (json_int_t)M.max_per_second, "submit_sizes", M.submit_sizes);
 	pthread_mutex_unlock(&M.mu);
 	return j;
 }
 
 static void reset_counters(void)
 {
-	M.requests = M.submits = M.polls = M.results = M.items = M.faults_fired = 0;
+	M.requests = M.submits = M.polls = M.results = M.items = M.faults_fired = M.accepted = 0;
 	M.max_per_second = 0;
 	memset(M.window, 0, sizeof(M.window));
 	json_array_clear(M.submit_sizes);

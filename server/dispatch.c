@@ -1,0 +1,152 @@
+/* dispatch.c: between batcher and upstream — job slots (--max-jobs) and one GCRA rate limiter for
+ * every request. */
+#include "dispatch.h"
+#include "job.h"
+#include "log.h"
+
+/*
+ * GCRA ("virtual scheduling"): a request at time t conforms when
+ * t >= TAT - tau, and then moves TAT to max(TAT, t) + T, with T = 1/rate
+ * and tau = (burst - 1) * T. Submits and polls share it, as they share the
+ * upstream's limit.
+ */
+static uint64_t interval_ns(const server *s)
+{
+	return (uint64_t)(1e9 / s->cfg.rate);
+}
+
+static uint64_t tolerance_ns(const server *s)
+{
+	return (uint64_t)(s->cfg.burst - 1) * interval_ns(s);
+}
+
+static void rate_timer_cb(uv_timer_t *t);
+
+/* Sends what conforms now, then arms the timer for the next waiting request. */
+static void rate_pump(server *s)
+{
+	while (s->rate_head != NULL) {
+		uint64_t now = now_ns(),
+		         due = s->tat_ns > tolerance_ns(s) ? s->tat_ns - tolerance_ns(s) : 0;
+		batch *b = s->rate_head;
+
+		if (now < due) {
+			/* whole milliseconds, rounded up, plus one: never early */
+			uv_timer_start(&s->rate_timer, rate_timer_cb,
+			               (due - now + 999999) / 1000000 + 1, 0);
+			return;
+		}
+		s->tat_ns = (s->tat_ns > now ? s->tat_ns : now) + interval_ns(s);
+		s->rate_head = b->rnext;
+		if (s->rate_head == NULL)
+			s->rate_tail = NULL;
+		b->in_rate_queue = false;
+		b->rate_send(b);
+	}
+}
+
+static void rate_timer_cb(uv_timer_t *t)
+{
+	rate_pump(t->data);
+}
+
+void dispatch_request(batch *b, void (*send)(batch *b))
+{
+	server *s = b->s;
+
+	b->rate_send = send;
+	b->rnext = NULL;
+	b->in_rate_queue = true;
+	if (s->rate_tail != NULL)
+		s->rate_tail->rnext = b;
+	else
+		s->rate_head = b;
+	s->rate_tail = b;
+	if (s->rate_head != b || now_ns() + tolerance_ns(s) < s->tat_ns)
+		s->st.rate_waits++;
+	rate_pump(s);
+}
+
+static void start_job(batch *b)
+{
+	server *s = b->s;
+
+	s->jobs_active++;
+	b->has_slot = true;
+	if (b->g->open == b)
+		b->g->open = NULL; /* it stops filling once it leaves */
+	lathist_add(&s->st.slot_wait, now_ns() - b->t_flush_ns);
+	b->t_flush_ns = now_ns(); /* a cell's wait_ms runs until its batch leaves */
+	job_submit(b);
+}
+
+void dispatch_flush(batch *b)
+{
+	server *s = b->s;
+
+	b->t_flush_ns = now_ns();
+	if (s->jobs_active < s->cfg.max_jobs && s->slot_head == NULL) {
+		start_job(b);
+		return;
+	}
+	batch_set_state(b, BATCH_QUEUED);
+	b->qnext = NULL;
+	b->in_slot_queue = true;
+	if (s->slot_tail != NULL)
+		s->slot_tail->qnext = b;
+	else
+		s->slot_head = b;
+	s->slot_tail = b;
+}
+
+void dispatch_release(batch *b)
+{
+	server *s = b->s;
+
+	if (!b->has_slot)
+		return;
+	b->has_slot = false;
+	s->jobs_active--;
+	while (s->jobs_active < s->cfg.max_jobs && s->slot_head != NULL) {
+		batch *next = s->slot_head;
+		s->slot_head = next->qnext;
+		if (s->slot_head == NULL)
+			s->slot_tail = NULL;
+		next->in_slot_queue = false;
+		start_job(next);
+	}
+}
+
+/* The queues are short (batches, not cells), so a walk is fine. */
+void dispatch_cancel(batch *b)
+{
+	server *s = b->s;
+	batch **pp, *prev;
+
+	if (b->in_slot_queue) {
+		for (pp = &s->slot_head, prev = NULL; *pp != b; prev = *pp, pp = &(*pp)->qnext)
+			;
+		*pp = b->qnext;
+		if (s->slot_tail == b)
+			s->slot_tail = prev;
+	}
+	if (b->in_rate_queue) {
+		for (pp = &s->rate_head, prev = NULL; *pp != b; prev = *pp, pp = &(*pp)->rnext)
+			;
+		*pp = b->rnext;
+		if (s->rate_tail == b)
+			s->rate_tail = prev;
+	}
+	b->in_slot_queue = b->in_rate_queue = false;
+}
+
+void dispatch_init(server *s)
+{
+	uv_timer_init(s->loop, &s->rate_timer);
+	s->rate_timer.data = s;
+}
+
+void dispatch_fini(server *s)
+{
+	uv_close((uv_handle_t *)&s->rate_timer, NULL);
+}
