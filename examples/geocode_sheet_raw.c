@@ -48,8 +48,8 @@ static nng_msg *encode(const cb_request *req)
 static void print_stats(const msgpack_object *st)
 {
 	static const char *const keys[] = {
-	    "calls_received",   "batches_sent",   "batch_size_mean", "dedup_hits",
-	    "upstream_submits", "upstream_polls", "job_ms",          "latency_total_ms",
+	    "calls_received", "batches_sent", "batch_size_mean",  "dedup_hits", "upstream_submits",
+	    "upstream_polls", "job_ms",       "latency_total_ms", "cache",
 	};
 	printf("\nbatch stats from the server:\n");
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "dispatch.h"
 #include "job.h"
 #include "log.h"
@@ -192,6 +193,7 @@ void batcher_add(server *s, cell *c, const cb_wire_call *call)
 	const char *text = NULL;
 	size_t text_len = 0;
 	htab_node *n;
+	answer *a;
 	group *g;
 	item *it;
 	batch *b;
@@ -204,6 +206,12 @@ void batcher_add(server *s, cell *c, const cb_wire_call *call)
 		                       call->lon);
 	}
 
+	/* the cache and dedup share one key: fn, options and the normal form of the argument */
+	if (s->cache != NULL && (a = cache_get(s->cache, key, kl)) != NULL) {
+		cell_finish(s, c, a, true, 0, 0);
+		answer_unref(a);
+		return;
+	}
 	if ((n = htab_find(&s->items, key, kl)) != NULL) {
 		s->st.dedup_hits++;
 		waiter_add((item *)n, c);

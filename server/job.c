@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "cache.h"
 #include "dispatch.h"
 #include "functions.h"
 #include "job.h"
@@ -192,6 +193,9 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 		json_decref(arr);
 		return V_OK;
 	}
+	/* one database transaction per batch; late results of timed-out cells are kept too */
+	if (s->cache != NULL)
+		cache_begin(s->cache);
 	for (uint32_t i = 0; i < b->n; i++) {
 		json_t *obj = json_array_get(arr, i);
 		answer *a;
@@ -205,9 +209,13 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 		else
 			a = batch_fn_parse_result(obj);
 		a = answer_error_or_oom(a);
+		if (s->cache != NULL)
+			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen, a);
 		item_finish(s, b->items[i], a);
 		answer_unref(a);
 	}
+	if (s->cache != NULL)
+		cache_commit(s->cache);
 	json_decref(arr);
 	batch_end(b, BATCH_DONE);
 	return V_OK;

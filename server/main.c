@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
+#include "cache.h"
 #include "dispatch.h"
 #include "job.h"
 #include "log.h"
@@ -59,18 +61,42 @@ static void usage(FILE *f)
 	    "                        quota is exhausted: QUOTA_EXCEEDED at once, no retry\n"
 	    "                        (\"Quota exceeded\"; empty: never)\n"
 	    "\n"
+	    "Cache\n"
+	    "  --cache-entries N     answers kept in memory, least recently used go (1000000)\n"
+	    "  --cache-ttl DUR       how long a result is reused (30d)\n"
+	    "  --cache-negative-ttl DUR  how long a NOT_FOUND is reused (1d)\n"
+	    "  --cache-db PATH       persistent cache (default: "
+	    "$XDG_CACHE_HOME/cellbatch/cache.db,\n"
+	    "                        else ~/.cache/cellbatch/cache.db); unusable: memory only\n"
+	    "  --no-cache-db         keep the cache in memory only\n"
+	    "\n"
 	    "Process\n"
 	    "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
 	    "  --log-level LEVEL     error, warn, info or debug (info)\n"
 	    "  -h, --help            show this help and exit\n"
 	    "  -V, --version         show the version and exit\n"
 	    "\n"
-	    "DUR is a number with an optional unit: ms (the default), s, m or h.\n"
+	    "DUR is a number with an optional unit: ms (the default), s, m, h or d.\n"
 	    "The API key is never written to logs, stats or replies.\n",
 	    cb_default_url(def, sizeof(def)));
 }
 
-/* "250", "250ms", "5s", "10m", "1h" -> milliseconds. */
+/* $XDG_CACHE_HOME/cellbatch/cache.db, else ~/.cache/cellbatch/cache.db, else none. */
+static const char *default_cache_db(void)
+{
+	static char path[4096];
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(path, sizeof(path), "%s/cellbatch/cache.db", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(path, sizeof(path), "%s/.cache/cellbatch/cache.db", home);
+	else
+		return NULL;
+	return path;
+}
+
+/* "250", "250ms", "5s", "10m", "1h", "30d" -> milliseconds. */
 static int parse_duration(const char *s, uint64_t *out)
 {
 	char *end;
@@ -91,6 +117,8 @@ static int parse_duration(const char *s, uint64_t *out)
 		mul = 60000;
 	else if (strcmp(end, "h") == 0)
 		mul = 3600000;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400000;
 	else
 		return -1;
 	*out = v * mul;
@@ -148,6 +176,11 @@ enum {
 	OPT_RETRIES,
 	OPT_QUOTA_MATCH,
 	OPT_CALL_TIMEOUT,
+	OPT_CACHE_ENTRIES,
+	OPT_CACHE_TTL,
+	OPT_CACHE_NEG_TTL,
+	OPT_CACHE_DB,
+	OPT_NO_CACHE_DB,
 };
 
 static const struct option long_opts[] = {
@@ -170,6 +203,11 @@ static const struct option long_opts[] = {
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"quota-match", required_argument, NULL, OPT_QUOTA_MATCH},
     {"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
+    {"cache-entries", required_argument, NULL, OPT_CACHE_ENTRIES},
+    {"cache-ttl", required_argument, NULL, OPT_CACHE_TTL},
+    {"cache-negative-ttl", required_argument, NULL, OPT_CACHE_NEG_TTL},
+    {"cache-db", required_argument, NULL, OPT_CACHE_DB},
+    {"no-cache-db", no_argument, NULL, OPT_NO_CACHE_DB},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -179,6 +217,7 @@ static const struct option long_opts[] = {
 static int parse_args(int argc, char **argv, config *c)
 {
 	const char *key_file = NULL;
+	bool no_db = false;
 	uint64_t v;
 	int o;
 
@@ -199,6 +238,9 @@ static int parse_args(int argc, char **argv, config *c)
 	    .burst = 5,
 	    .retries = 4,
 	    .quota_match = "Quota exceeded",
+	    .cache_entries = 1000000,
+	    .cache_ttl_ms = 30ull * 86400000,
+	    .cache_neg_ttl_ms = 86400000,
 	};
 	while ((o = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		int bad = 0;
@@ -272,6 +314,23 @@ static int parse_args(int argc, char **argv, config *c)
 		case OPT_QUOTA_MATCH:
 			c->quota_match = optarg;
 			break;
+		case OPT_CACHE_ENTRIES:
+			bad = parse_count(optarg, &v) || v == 0;
+			c->cache_entries = (size_t)v;
+			break;
+		case OPT_CACHE_TTL:
+			bad = parse_duration(optarg, &c->cache_ttl_ms);
+			break;
+		case OPT_CACHE_NEG_TTL:
+			bad = parse_duration(optarg, &c->cache_neg_ttl_ms);
+			break;
+		case OPT_CACHE_DB:
+			c->cache_db = optarg;
+			no_db = false;
+			break;
+		case OPT_NO_CACHE_DB:
+			no_db = true;
+			break;
 		case OPT_CALL_TIMEOUT:
 			bad =
 			    parse_duration(optarg, &c->call_timeout_ms) || c->call_timeout_ms == 0;
@@ -301,6 +360,10 @@ static int parse_args(int argc, char **argv, config *c)
 		c->listen[0] = cb_default_url(url_bufs[0], sizeof(url_bufs[0]));
 		c->nlisten = 1;
 	}
+	if (!no_db && c->cache_db == NULL)
+		c->cache_db = default_cache_db();
+	if (no_db)
+		c->cache_db = NULL;
 	if (key_file != NULL) {
 		if ((c->api_key = read_key_file(key_file)) == NULL)
 			return 2;
@@ -313,6 +376,13 @@ static int parse_args(int argc, char **argv, config *c)
 	return 0;
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void stop_loop(server *s)
 {
 	/* jobs whose cells all timed out may still be polling: end them before the HTTP client */
@@ -323,6 +393,8 @@ static void stop_loop(server *s)
 	http_close(s->http);
 	dispatch_fini(s);
 	deadlines_fini(s);
+	cache_close(s->cache);
+	s->cache = NULL;
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
@@ -417,6 +489,19 @@ int main(int argc, char **argv)
 	};
 	dispatch_init(s);
 	deadlines_init(s);
+	{
+		cache_config cc = {
+		    .max_entries = s->cfg.cache_entries,
+		    .ttl_ms = s->cfg.cache_ttl_ms,
+		    .neg_ttl_ms = s->cfg.cache_neg_ttl_ms,
+		    .db_path = s->cfg.cache_db,
+		    .now_ms = wall_ms,
+		};
+		if (cache_open(&s->cache, &cc) != 0) {
+			log_error("cannot allocate the cache");
+			return 1;
+		}
+	}
 	srand((unsigned)now_ns());
 	if (ingress_open(&s->in, &loop, &icfg, request_received, s) != 0)
 		return 1;

@@ -1,6 +1,7 @@
 /* report.c: the map that op "stats" returns; its keys are documented in docs/stats.md. */
 #include <string.h>
 
+#include "cache.h"
 #include "server.h"
 
 #define KV_U(pk, k, v) (cb_pack_cstr(pk, k) | msgpack_pack_uint64(pk, (uint64_t)(v)))
@@ -26,6 +27,27 @@ static uint64_t queued_items(const server *s, const group *g)
 	return n;
 }
 
+static int pack_cache(server *s, msgpack_packer *pk)
+{
+	cache_stats cs = {.db_bytes = -1};
+	const char *path = s->cache ? cache_db_path(s->cache) : NULL;
+	int rv;
+
+	if (s->cache != NULL)
+		cache_get_stats(s->cache, &cs);
+	rv = cb_pack_cstr(pk, "cache") | msgpack_pack_map(pk, 8);
+	rv |= KV_U(pk, "hits", cs.hits);
+	rv |= KV_U(pk, "negative_hits", cs.neg_hits);
+	rv |= KV_U(pk, "misses", cs.misses);
+	rv |= KV_U(pk, "db_hits", cs.db_hits);
+	rv |= KV_U(pk, "entries", cs.entries);
+	rv |= KV_U(pk, "evictions", cs.evictions);
+	rv |= cb_pack_cstr(pk, "db_bytes") | msgpack_pack_int64(pk, cs.db_bytes);
+	rv |= cb_pack_cstr(pk, "db");
+	rv |= path ? cb_pack_cstr(pk, path) : msgpack_pack_nil(pk);
+	return rv;
+}
+
 int report_pack(server *s, msgpack_packer *pk)
 {
 	const stats *st = &s->st;
@@ -45,7 +67,7 @@ int report_pack(server *s, msgpack_packer *pk)
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
 			ngroups += queued_items(s, (group *)n) > 0;
 
-	rv |= msgpack_pack_map(pk, 28);
+	rv |= msgpack_pack_map(pk, 29);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
 	rv |= cb_pack_cstr(pk, "version") | cb_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", st->requests);
@@ -90,6 +112,7 @@ int report_pack(server *s, msgpack_packer *pk)
 	rv |= pack_pcts(pk, "slot_wait_ms", &st->slot_wait, 0);
 	rv |= KV_U(pk, "max_jobs", s->cfg.max_jobs);
 	rv |= pack_pcts(pk, "job_ms", &st->job, 0);
+	rv |= pack_cache(s, pk);
 	rv |= pack_pcts(pk, "latency_queued_ms", &st->queued, 1);
 	rv |= pack_pcts(pk, "latency_total_ms", &st->total, 1);
 	return rv;

@@ -34,6 +34,9 @@ typedef struct config {
 	unsigned burst;
 	unsigned retries;        /* per upstream request, for transient failures */
 	const char *quota_match; /* a 429 whose message contains this means the quota is gone */
+	size_t cache_entries;
+	uint64_t cache_ttl_ms, cache_neg_ttl_ms;
+	const char *cache_db; /* NULL: --no-cache-db */
 	size_t max_message;
 	const char *upstream; /* base URL, no trailing slash */
 	char *api_key;        /* owned; never logged */
@@ -156,6 +159,7 @@ struct server {
 	size_t ndeadlines, deadlines_cap;
 	uv_timer_t deadline_timer;
 	stats st;
+	struct cache *cache;
 	double job_ms_estimate[JOB_BUCKETS];
 	bool draining;
 	uv_signal_t sigterm, sigint;

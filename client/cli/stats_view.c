@@ -154,6 +154,19 @@ void stats_print_table(FILE *f, const msgpack_object *st)
 	fprintf(f, "           total      p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n",
 	        sub(st, "latency_total_ms", "p50"), sub(st, "latency_total_ms", "p95"),
 	        sub(st, "latency_total_ms", "p99"));
+	{
+		const msgpack_object *c = get(st, "cache"), *db = get(c, "db");
+		fprintf(f,
+		        "cache      hits %.0f   negative hits %.0f   misses %.0f   entries %.0f   "
+		        "evictions %.0f\n",
+		        num(get(c, "hits")), num(get(c, "negative_hits")), num(get(c, "misses")),
+		        num(get(c, "entries")), num(get(c, "evictions")));
+		if (db != NULL && db->type == MSGPACK_OBJECT_STR)
+			fprintf(f, "           %.*s, %.1f MiB\n", (int)db->via.str.size,
+			        db->via.str.ptr, num(get(c, "db_bytes")) / 1048576.0);
+		else
+			fprintf(f, "           no database (memory only)\n");
+	}
 	if (queued != NULL && queued->type == MSGPACK_OBJECT_MAP) {
 		for (uint32_t i = 0; i < queued->via.map.size; i++)
 			fprintf(f, "%s%.*s: %.0f queued\n", i ? "           " : "open       ",

@@ -189,20 +189,23 @@ static int ping(const char *url)
 
 int it_start_server(it_env *e, ...)
 {
-	char upstream[64];
+	char upstream[64], cache_db[300];
 	/*
 	 * Tests assert how bursts form batches; on two shared cores under ASan a
 	 * 5 ms scheduling gap can end a burst early, so the idle rule gets 50 ms
 	 * here. test_idle_flush passes the 5 ms default explicitly (last wins).
 	 */
-	char *argv[MAX_ARGS] = {SERVER_BIN,    "--listen", e->url,         "--upstream", upstream,
-	                        "--log-level", "info",     "--batch-idle", "50ms"};
+	char *argv[MAX_ARGS] = {SERVER_BIN, "--listen",    e->url,  "--upstream",
+	                        upstream,   "--log-level", "info",  "--batch-idle",
+	                        "50ms",     "--cache-db",  cache_db};
 	va_list ap;
 	double end;
 
 	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u", e->mock_port);
+	/* a cache of the test's own: answers must not leak between tests or runs */
+	snprintf(cache_db, sizeof(cache_db), "%s/cache.db", e->dir);
 	va_start(ap, e);
-	collect_args(argv, 9, ap);
+	collect_args(argv, 11, ap);
 	va_end(ap);
 	setenv("GEOAPIFY_API_KEY", IT_KEY, 1);
 	e->server = spawn(argv, e->server_log);

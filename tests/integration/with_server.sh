@@ -22,7 +22,8 @@ until [ -s "$dir/port" ]; do
 done
 export CELLBATCH_URL="ipc://$dir/cellbatch.sock"
 export MOCK_URL="http://127.0.0.1:$(cat "$dir/port")"
-GEOAPIFY_API_KEY=test-key "$server_bin" --listen "$CELLBATCH_URL" --upstream "$MOCK_URL" 2>"$dir/server.log" &
+GEOAPIFY_API_KEY=test-key "$server_bin" --listen "$CELLBATCH_URL" --upstream "$MOCK_URL" \
+	--cache-db "$dir/cache.db" 2>"$dir/server.log" &
 server_pid=$!
 i=0
 until [ -S "$dir/cellbatch.sock" ]; do

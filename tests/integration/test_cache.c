@@ -1,0 +1,229 @@
+/* test_cache.c: the result cache — repeat passes, restarts, TTLs, negative entries, eviction, a
+ * broken database. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define TIMEOUT_MS 30000
+
+static char text_buf[10000][64];
+
+static it_call *cells(int n, int base)
+{
+	it_call *c = calloc((size_t)n, sizeof(*c));
+	for (int i = 0; i < n; i++) {
+		snprintf(text_buf[i], sizeof(text_buf[0]), "%d Cache Lane, Memoryville", base + i);
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = text_buf[i], .id = (uint64_t)i};
+	}
+	return c;
+}
+
+static long mock_stat(it_env *e, const char *key)
+{
+	json_t *st = it_mock_stats(e);
+	long v = (long)json_integer_value(json_object_get(st, key));
+	json_decref(st);
+	return v;
+}
+
+/* Makes the calls; every one must succeed; returns how many came from the cache. */
+static int pass(it_env *e, it_call *c, int n, double *ms)
+{
+	it_reply *r = calloc((size_t)n, sizeof(*r));
+	double t0 = it_now_ms();
+	int cached = 0;
+
+	assert_int_equal(it_calls(e->url, c, (size_t)n, r, TIMEOUT_MS), 0);
+	if (ms != NULL)
+		*ms = it_now_ms() - t0;
+	for (int i = 0; i < n; i++) {
+		if (!r[i].decoded || r[i].rep.id != c[i].id)
+			fail_msg("call %d: no reply of its own", i);
+		if (r[i].rep.err != CB_OK)
+			fail_msg("call %d: %s", i, cb_err_name(r[i].rep.err));
+		cached += r[i].rep.meta.cached;
+		if (r[i].rep.meta.cached)
+			assert_int_equal(r[i].rep.meta.batch_size, 0);
+	}
+	it_replies_free(r, (size_t)n);
+	free(r);
+	return cached;
+}
+
+static void test_second_pass_is_free(void **state)
+{
+	it_env *e = *state;
+	it_call *c = cells(10000, 0);
+	double first, second;
+
+	assert_int_equal(it_start_mock(e, "--pending", "100ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(pass(e, c, 10000, &first), 0);
+	assert_int_equal(mock_stat(e, "submits"), 10);
+	assert_int_equal(pass(e, c, 10000, &second), 10000);
+	assert_int_equal(mock_stat(e, "submits"), 10); /* not one more */
+	print_message("10000 unique: first pass %.0f ms (10 submits), second %.0f ms from cache\n",
+	              first, second);
+	free(c);
+}
+
+static void test_restart_keeps_answers(void **state)
+{
+	it_env *e = *state;
+	it_call *c = cells(1000, 50000);
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(pass(e, c, 1000, NULL), 0);
+	assert_int_equal(mock_stat(e, "submits"), 1);
+	assert_int_equal(it_stop(&e->server, SIGTERM, 10000), 0);
+	/* same database, fresh process: nothing in memory, everything on disk */
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(pass(e, c, 1000, NULL), 1000);
+	assert_int_equal(mock_stat(e, "submits"), 1);
+	free(c);
+}
+
+/* Expiry by short TTLs: results after 1.5 s, NOT_FOUND after 0.5 s. */
+static void test_ttl_and_negative_ttl(void **state)
+{
+	it_env *e = *state;
+	it_call c[2] = {{.fn = CB_FN_GEOCODE, .text = "221B Baker St, London, England", .id = 1},
+	                {.fn = CB_FN_GEOCODE, .text = "1 Nowhere Lane", .id = 2}};
+	it_reply r[2];
+
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(
+	    it_start_server(e, "--cache-ttl", "1500ms", "--cache-negative-ttl", "500ms", NULL), 0);
+	assert_int_equal(it_calls(e->url, c, 2, r, TIMEOUT_MS), 0);
+	assert_int_equal(r[1].rep.err, CB_ENOT_FOUND);
+	it_replies_free(r, 2);
+	assert_int_equal(mock_stat(e, "items"), 2);
+
+	/* both cached, the miss too */
+	assert_int_equal(it_calls(e->url, c, 2, r, TIMEOUT_MS), 0);
+	assert_true(r[0].rep.meta.cached);
+	assert_int_equal(r[1].rep.err, CB_ENOT_FOUND);
+	it_replies_free(r, 2);
+	assert_int_equal(mock_stat(e, "items"), 2);
+
+	/* 0.8 s: the negative entry expired, the result not */
+	usleep(800000);
+	assert_int_equal(it_calls(e->url, c, 2, r, TIMEOUT_MS), 0);
+	assert_true(r[0].rep.meta.cached);
+	assert_int_equal(r[1].rep.err, CB_ENOT_FOUND);
+	it_replies_free(r, 2);
+	assert_int_equal(mock_stat(e, "items"), 3);
+
+	/* 1.7 s: the result expired as well (the item asked at 0.8 s is fresh again) */
+	usleep(900000);
+	assert_int_equal(it_calls(e->url, c, 1, r, TIMEOUT_MS), 0);
+	assert_false(r[0].rep.meta.cached);
+	it_replies_free(r, 1);
+	assert_int_equal(mock_stat(e, "items"), 4);
+}
+
+/* Only results and NOT_FOUND are cached, never a failure. */
+static void test_errors_not_cached(void **state)
+{
+	it_env *e = *state;
+	it_call *c = cells(5, 70000);
+	it_reply r[5];
+
+	assert_int_equal(
+	    it_start_mock(e, "--pending", "20ms", "--fault", "status=401@submit:1", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(it_calls(e->url, c, 5, r, TIMEOUT_MS), 0);
+	assert_int_equal(r[0].rep.err, CB_EUPSTREAM_AUTH);
+	it_replies_free(r, 5);
+	assert_int_equal(pass(e, c, 5, NULL), 0); /* asked upstream again, and now answered */
+	assert_int_equal(mock_stat(e, "submits"), 2);
+	free(c);
+}
+
+static void test_lru_eviction(void **state)
+{
+	it_env *e = *state;
+	it_call *c = cells(20, 80000);
+
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, "--cache-entries", "10", "--no-cache-db", NULL), 0);
+	assert_int_equal(pass(e, c, 20, NULL), 0);
+	/* the ten most recent stay in memory, the first ten were evicted */
+	assert_int_equal(pass(e, c + 10, 10, NULL), 10);
+	assert_int_equal(pass(e, c, 10, NULL), 0);
+	assert_int_equal(mock_stat(e, "submits"), 2);
+	free(c);
+}
+
+static void test_corrupt_database(void **state)
+{
+	it_env *e = *state;
+	it_call *c = cells(50, 90000);
+	char path[300], *log;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cache.db", e->dir);
+	f = fopen(path, "w");
+	for (int i = 0; i < 2000; i++)
+		fputs("this is not an SQLite database ", f);
+	fclose(f);
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(pass(e, c, 50, NULL), 0);
+	assert_int_equal(pass(e, c, 50, NULL), 50); /* memory still caches */
+	log = it_slurp(e->server_log, NULL);
+	assert_non_null(strstr(log, "warn"));
+	assert_non_null(strstr(log, "caching in memory only"));
+	print_message("%s", strstr(log, "cache database"));
+	free(log);
+	free(c);
+}
+
+static void test_unwritable_database(void **state)
+{
+	it_env *e = *state;
+	it_call *c = cells(10, 95000);
+	char blocker[300], path[300], *log;
+	FILE *f;
+
+	/* the database's directory would have to be created where a file is */
+	snprintf(blocker, sizeof(blocker), "%s/blocker", e->dir);
+	snprintf(path, sizeof(path), "%s/blocker/cache.db", e->dir);
+	f = fopen(blocker, "w");
+	fclose(f);
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, "--cache-db", path, NULL), 0);
+	assert_int_equal(pass(e, c, 10, NULL), 0);
+	assert_int_equal(pass(e, c, 10, NULL), 10);
+	log = it_slurp(e->server_log, NULL);
+	assert_non_null(strstr(log, "caching in memory only"));
+	free(log);
+	free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_second_pass_is_free, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_keeps_answers, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_ttl_and_negative_ttl, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_errors_not_cached, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_lru_eviction, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_database, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_unwritable_database, it_setup, it_teardown),
+	};
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
+}
