@@ -152,6 +152,29 @@ static void test_errors_not_cached(void **state)
 	free(c);
 }
 
+/* A cell that timed out while its batch was upstream: the late result still lands in the cache. */
+static void test_late_result_is_kept(void **state)
+{
+	it_env *e = *state;
+	it_call c = {.fn = CB_FN_GEOCODE,
+	             .text = "Statue of Liberty, Liberty Island New York, NY 10004",
+	             .id = 7};
+	it_reply r;
+
+	assert_int_equal(it_start_mock(e, "--pending", "1s", NULL), 0);
+	assert_int_equal(it_start_server(e, "--call-timeout", "300ms", NULL), 0);
+	assert_int_equal(it_calls(e->url, &c, 1, &r, TIMEOUT_MS), 0);
+	assert_int_equal(r.rep.err, CB_ETIMEOUT);
+	it_replies_free(&r, 1);
+	usleep(1800000); /* the job finishes with nobody waiting */
+	assert_int_equal(it_calls(e->url, &c, 1, &r, TIMEOUT_MS), 0);
+	assert_int_equal(r.rep.err, CB_OK);
+	assert_true(r.rep.meta.cached);
+	assert_float_equal(r.rep.result.lat, 40.6892, 1e-9);
+	it_replies_free(&r, 1);
+	assert_int_equal(mock_stat(e, "submits"), 1);
+}
+
 static void test_lru_eviction(void **state)
 {
 	it_env *e = *state;
@@ -220,6 +243,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_answers, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_ttl_and_negative_ttl, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_errors_not_cached, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_late_result_is_kept, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_eviction, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_database, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable_database, it_setup, it_teardown),
