@@ -14,6 +14,7 @@
 #include "log.h"
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
+#define FIRST_STEP_DEFAULT_MS 50
 #define POLL_STEP_MIN_MS      20
 #define BACKOFF_BASE_MS       500
 #define BACKOFF_CAP_MS        30000
@@ -66,6 +67,26 @@ void batch_release(batch *b)
 	uv_close((uv_handle_t *)&b->timer, batch_closed_cb);
 }
 
+/*
+ * The poll schedule's estimate, per power-of-two batch size: when to send
+ * the first poll, in ms after the submit. A job known to have finished
+ * between a pending poll and a done one is aimed at the middle next time;
+ * one that was already done at the first poll is aimed 3% earlier, so the
+ * estimate stays close above the real job time instead of drifting up.
+ */
+static void learn_job_time(batch *b)
+{
+	double *est = &b->s->job_ms_estimate[stats_size_bucket(b->n)];
+	double done = (double)(b->t_poll_sent_ns - b->t_submit_ns) / 1e6;
+
+	if (b->polls == 0)
+		return; /* answered at submit: nothing learned about polling */
+	if (b->t_pend_sent_ns == 0)
+		*est = *est > 0 ? *est * 0.97 : done;
+	else
+		*est = ((double)(b->t_pend_sent_ns - b->t_submit_ns) / 1e6 + done) / 2;
+}
+
 static void batch_end(batch *b, batch_state st)
 {
 	server *s = b->s;
@@ -76,12 +97,7 @@ static void batch_end(batch *b, batch_state st)
 	         (unsigned long long)b->seq, b->g->label, b->n, b->job_id[0] ? b->job_id : "-",
 	         st == BATCH_DONE ? "done" : "failed", ms, b->polls);
 	if (st == BATCH_DONE) {
-		double *est = &s->job_ms_estimate[stats_size_bucket(b->n)];
-		/* the job ended between the last pending answer and this one */
-		double lo =
-		    b->t_lastpend_ns ? (double)(b->t_lastpend_ns - b->t_submit_ns) / 1e6 : 0;
-		double seen = (lo + ms) / 2;
-		*est = *est > 0 ? 0.7 * *est + 0.3 * seen : seen;
+		learn_job_time(b);
 		lathist_add(&s->st.job, now_ns() - b->t_submit_ns);
 	}
 	batch_release(b);
@@ -267,7 +283,6 @@ static void schedule_poll(batch *b, uint64_t delay_ms)
 	if (elapsed + delay_ms > s->cfg.job_timeout_ms)
 		delay_ms = s->cfg.job_timeout_ms - elapsed;
 	batch_set_state(b, BATCH_PENDING);
-	b->t_lastpend_ns = now_ns();
 	uv_timer_start(&b->timer, poll_timer_cb, delay_ms, 0);
 }
 
@@ -278,7 +293,8 @@ static uint64_t first_poll_delay(batch *b)
 	double spent = (double)(now_ns() - b->t_submit_ns) / 1e6;
 	double d = (est > 0 ? est : FIRST_POLL_DEFAULT_MS) - spent;
 
-	b->poll_step_ms = (uint64_t)(est > 0 ? est / 8 : FIRST_POLL_DEFAULT_MS / 2);
+	/* with an estimate, a miss costs one small step (5%), not a whole period */
+	b->poll_step_ms = (uint64_t)(est > 0 ? est / 20 : FIRST_STEP_DEFAULT_MS);
 	if (b->poll_step_ms < POLL_STEP_MIN_MS)
 		b->poll_step_ms = POLL_STEP_MIN_MS;
 	return d > 1 ? (uint64_t)d : 1;
@@ -371,6 +387,8 @@ static void response_cb(void *arg, const http_resp *r)
 			return;
 		}
 		b->attempts = 0;
+		if (!submit)
+			b->t_pend_sent_ns = b->t_poll_sent_ns;
 		schedule_poll(b, submit ? first_poll_delay(b) : next_poll_delay(b));
 		return;
 	}
@@ -405,6 +423,7 @@ static void send_poll(batch *b)
 
 	b->polls++;
 	b->s->st.polls++;
+	b->t_poll_sent_ns = now_ns();
 	snprintf(query, sizeof(query), "?id=%s", b->job_id);
 	start_request(b, "GET", query, NULL);
 }

@@ -118,7 +118,9 @@ struct batch {
 	item **items;
 	uint32_t n, cap;
 	uint64_t t_first_ms, t_last_ms; /* monotonic time of the first and last arrival */
-	uint64_t t_flush_ns, t_submit_ns, t_lastpend_ns;
+	uint64_t t_flush_ns, t_submit_ns;
+	uint64_t t_poll_sent_ns; /* the last poll's send time */
+	uint64_t t_pend_sent_ns; /* send time of the last poll that found the job pending */
 	uv_timer_t timer; /* the window while OPEN, the next poll while PENDING, the backoff */
 	http_req *http;
 	char *body;  /* the submit's JSON, kept for resubmits */
