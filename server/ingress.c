@@ -155,15 +155,23 @@ void ingress_poll(ingress *in)
 {
 	ing_ctx *c;
 
-	/* wake-ups coalesce: take the whole queue every time */
-	nng_mtx_lock(in->mtx);
-	c = in->done_head;
-	in->done_head = in->done_tail = NULL;
-	nng_mtx_unlock(in->mtx);
-	while (c != NULL) {
-		ing_ctx *next = c->next_done;
-		handle_done(in, c);
-		c = next;
+	/*
+	 * Wake-ups coalesce: take the whole queue, and take it again while
+	 * handling it filled it, so that a busy stream costs one wake-up (an
+	 * eventfd write and an epoll round) per burst rather than per message.
+	 */
+	for (;;) {
+		nng_mtx_lock(in->mtx);
+		c = in->done_head;
+		in->done_head = in->done_tail = NULL;
+		nng_mtx_unlock(in->mtx);
+		if (c == NULL)
+			return;
+		while (c != NULL) {
+			ing_ctx *next = c->next_done;
+			handle_done(in, c);
+			c = next;
+		}
 	}
 }
 
