@@ -1,6 +1,8 @@
 /* harness.c: integration tests' helpers — start the mock and cellbatchd in a temp dir, make
  * concurrent calls. */
 #include <errno.h>
+#include <setjmp.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <curl/curl.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -291,6 +294,26 @@ static json_t *http_json(it_env *e, const char *path, const char *post)
 json_t *it_mock_stats(it_env *e)
 {
 	return http_json(e, "/mock/stats", NULL);
+}
+
+long it_mock_stat(it_env *e, const char *key)
+{
+	json_t *st = it_mock_stats(e);
+	long v = (long)json_integer_value(json_object_get(st, key));
+	json_decref(st);
+	return v;
+}
+
+const msgpack_object *it_mp_get(const msgpack_object *map, const char *key)
+{
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
+		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
+			return &kv->val;
+	}
+	fail_msg("stats has no key %s", key);
+	return NULL;
 }
 
 int it_mock_config(it_env *e, const char *json)

@@ -47,6 +47,10 @@ int it_stop(pid_t *pid, int sig, int timeout_ms);
 
 /* The mock's counters; the caller owns the result. */
 json_t *it_mock_stats(it_env *e);
+/* One counter of the mock's (0 when missing). */
+long it_mock_stat(it_env *e, const char *key);
+/* A key of a msgpack map (the server's stats); a missing key fails the running cmocka test. */
+const msgpack_object *it_mp_get(const msgpack_object *map, const char *key);
 /* POSTs a JSON config to the mock (e.g. "{\"faults\":[\"truncate@result:1\"],\"reset\":true}"). */
 int it_mock_config(it_env *e, const char *json);
 /* The mock's single-lookup answer for text: lat/lon/formatted, or found=false. */

@@ -29,14 +29,6 @@ static it_call *cells(int n, int base)
 	return c;
 }
 
-static long mock_stat(it_env *e, const char *key)
-{
-	json_t *st = it_mock_stats(e);
-	long v = (long)json_integer_value(json_object_get(st, key));
-	json_decref(st);
-	return v;
-}
-
 /* Makes the calls; every one must succeed; returns how many came from the cache. */
 static int pass(it_env *e, it_call *c, int n, double *ms)
 {
@@ -70,9 +62,9 @@ static void test_second_pass_is_free(void **state)
 	assert_int_equal(it_start_mock(e, "--pending", "100ms", NULL), 0);
 	assert_int_equal(it_start_server(e, NULL), 0);
 	assert_int_equal(pass(e, c, 10000, &first), 0);
-	assert_int_equal(mock_stat(e, "submits"), 10);
+	assert_int_equal(it_mock_stat(e, "submits"), 10);
 	assert_int_equal(pass(e, c, 10000, &second), 10000);
-	assert_int_equal(mock_stat(e, "submits"), 10); /* not one more */
+	assert_int_equal(it_mock_stat(e, "submits"), 10); /* not one more */
 	print_message("10000 unique: first pass %.0f ms (10 submits), second %.0f ms from cache\n",
 	              first, second);
 	free(c);
@@ -86,12 +78,12 @@ static void test_restart_keeps_answers(void **state)
 	assert_int_equal(it_start_mock(e, "--pending", "50ms", NULL), 0);
 	assert_int_equal(it_start_server(e, NULL), 0);
 	assert_int_equal(pass(e, c, 1000, NULL), 0);
-	assert_int_equal(mock_stat(e, "submits"), 1);
+	assert_int_equal(it_mock_stat(e, "submits"), 1);
 	assert_int_equal(it_stop(&e->server, SIGTERM, 10000), 0);
 	/* same database, fresh process: nothing in memory, everything on disk */
 	assert_int_equal(it_start_server(e, NULL), 0);
 	assert_int_equal(pass(e, c, 1000, NULL), 1000);
-	assert_int_equal(mock_stat(e, "submits"), 1);
+	assert_int_equal(it_mock_stat(e, "submits"), 1);
 	free(c);
 }
 
@@ -109,14 +101,14 @@ static void test_ttl_and_negative_ttl(void **state)
 	assert_int_equal(it_calls(e->url, c, 2, r, TIMEOUT_MS), 0);
 	assert_int_equal(r[1].rep.err, CB_ENOT_FOUND);
 	it_replies_free(r, 2);
-	assert_int_equal(mock_stat(e, "items"), 2);
+	assert_int_equal(it_mock_stat(e, "items"), 2);
 
 	/* both cached, the miss too */
 	assert_int_equal(it_calls(e->url, c, 2, r, TIMEOUT_MS), 0);
 	assert_true(r[0].rep.meta.cached);
 	assert_int_equal(r[1].rep.err, CB_ENOT_FOUND);
 	it_replies_free(r, 2);
-	assert_int_equal(mock_stat(e, "items"), 2);
+	assert_int_equal(it_mock_stat(e, "items"), 2);
 
 	/* 0.8 s: the negative entry expired, the result not */
 	usleep(800000);
@@ -124,14 +116,14 @@ static void test_ttl_and_negative_ttl(void **state)
 	assert_true(r[0].rep.meta.cached);
 	assert_int_equal(r[1].rep.err, CB_ENOT_FOUND);
 	it_replies_free(r, 2);
-	assert_int_equal(mock_stat(e, "items"), 3);
+	assert_int_equal(it_mock_stat(e, "items"), 3);
 
 	/* 1.7 s: the result expired as well (the item asked at 0.8 s is fresh again) */
 	usleep(900000);
 	assert_int_equal(it_calls(e->url, c, 1, r, TIMEOUT_MS), 0);
 	assert_false(r[0].rep.meta.cached);
 	it_replies_free(r, 1);
-	assert_int_equal(mock_stat(e, "items"), 4);
+	assert_int_equal(it_mock_stat(e, "items"), 4);
 }
 
 /* Only results and NOT_FOUND are cached, never a failure. */
@@ -148,7 +140,7 @@ static void test_errors_not_cached(void **state)
 	assert_int_equal(r[0].rep.err, CB_EUPSTREAM_AUTH);
 	it_replies_free(r, 5);
 	assert_int_equal(pass(e, c, 5, NULL), 0); /* asked upstream again, and now answered */
-	assert_int_equal(mock_stat(e, "submits"), 2);
+	assert_int_equal(it_mock_stat(e, "submits"), 2);
 	free(c);
 }
 
@@ -172,7 +164,7 @@ static void test_late_result_is_kept(void **state)
 	assert_true(r.rep.meta.cached);
 	assert_float_equal(r.rep.result.lat, 40.6892, 1e-9);
 	it_replies_free(&r, 1);
-	assert_int_equal(mock_stat(e, "submits"), 1);
+	assert_int_equal(it_mock_stat(e, "submits"), 1);
 }
 
 static void test_lru_eviction(void **state)
@@ -186,7 +178,7 @@ static void test_lru_eviction(void **state)
 	/* the ten most recent stay in memory, the first ten were evicted */
 	assert_int_equal(pass(e, c + 10, 10, NULL), 10);
 	assert_int_equal(pass(e, c, 10, NULL), 0);
-	assert_int_equal(mock_stat(e, "submits"), 2);
+	assert_int_equal(it_mock_stat(e, "submits"), 2);
 	free(c);
 }
 

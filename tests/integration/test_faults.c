@@ -33,14 +33,6 @@ static it_call *cells(int n, int base)
 	return c;
 }
 
-static long mock_stat(it_env *e, const char *key)
-{
-	json_t *st = it_mock_stats(e);
-	long v = (long)json_integer_value(json_object_get(st, key));
-	json_decref(st);
-	return v;
-}
-
 /* Each call got exactly one reply, its own (REQ matches replies to contexts; the id proves it). */
 static void check_each_once(const it_call *c, it_reply *r, int n, cb_err want, int *count_want)
 {
@@ -115,20 +107,20 @@ static void test_fault_matrix(void **state)
 		burst(e, (int)(i + 1) * 10000, fc->want, msg, sizeof(msg));
 		print_message("%-36s -> %-16s %5.0f ms, %ld submits, %ld jobs\n", fc->fault,
 		              fc->want == CB_OK ? "OK" : cb_err_name(fc->want), it_now_ms() - t0,
-		              mock_stat(e, "submits"), mock_stat(e, "jobs"));
+		              it_mock_stat(e, "submits"), it_mock_stat(e, "jobs"));
 		if (fc->msg_part != NULL && strstr(msg, fc->msg_part) == NULL)
 			fail_msg("%s: message '%s' lacks '%s'", fc->fault, msg, fc->msg_part);
 		/* retried or not, never more submits than the fault explains, and a
 		 * batch accepted twice only when the first answer was lost */
-		assert_int_equal(mock_stat(e, "submits"), fc->submits);
-		assert_int_equal(mock_stat(e, "jobs"), fc->jobs);
+		assert_int_equal(it_mock_stat(e, "submits"), fc->submits);
+		assert_int_equal(it_mock_stat(e, "jobs"), fc->jobs);
 		if (strstr(fc->fault, "retry-after") != NULL)
 			assert_true(it_now_ms() - t0 >= 1000);
 		/* and a clean batch afterwards */
 		assert_int_equal(it_mock_config(e, "{\"faults\":[],\"reset\":true}"), 0);
 		burst(e, (int)(i + 1) * 10000 + 5000, CB_OK, NULL, 0);
-		assert_int_equal(mock_stat(e, "submits"), 1);
-		assert_int_equal(mock_stat(e, "jobs"), 1);
+		assert_int_equal(it_mock_stat(e, "submits"), 1);
+		assert_int_equal(it_mock_stat(e, "jobs"), 1);
 	}
 }
 
@@ -213,7 +205,7 @@ static void test_deadlines(void **state)
 	burst(e, 100000, CB_ETIMEOUT, msg, sizeof(msg));
 	print_message("--call-timeout 800ms: %s after %.0f ms\n", msg, it_now_ms() - t0);
 	assert_true(it_now_ms() - t0 < 2500);
-	assert_int_equal(mock_stat(e, "submits"), 2);
+	assert_int_equal(it_mock_stat(e, "submits"), 2);
 }
 
 static void test_rate_limit(void **state)
@@ -231,10 +223,10 @@ static void test_rate_limit(void **state)
 	check_each_once(c, r, n, CB_OK, NULL);
 	print_message("12000 cells under --rate 5 --burst 1: %.1f s, %ld submits, %ld polls, "
 	              "at most %ld requests in any second\n",
-	              (it_now_ms() - t0) / 1000, mock_stat(e, "submits"), mock_stat(e, "polls"),
-	              mock_stat(e, "max_requests_per_second"));
-	assert_int_equal(mock_stat(e, "submits"), 12);
-	assert_true(mock_stat(e, "max_requests_per_second") <= 5);
+	              (it_now_ms() - t0) / 1000, it_mock_stat(e, "submits"),
+	              it_mock_stat(e, "polls"), it_mock_stat(e, "max_requests_per_second"));
+	assert_int_equal(it_mock_stat(e, "submits"), 12);
+	assert_true(it_mock_stat(e, "max_requests_per_second") <= 5);
 	it_replies_free(r, (size_t)n);
 	free(r);
 	free(c);
@@ -252,18 +244,6 @@ static long server_rss_kb(pid_t pid)
 		kb = strtol(p + 6, NULL, 10);
 	free(s);
 	return kb;
-}
-
-static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
-{
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object_kv *kv = &map->via.map.ptr[i];
-		if (kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
-			return &kv->val;
-	}
-	fail_msg("stats has no key %s", key);
-	return NULL;
 }
 
 static void test_backpressure(void **state)
@@ -310,8 +290,9 @@ static void test_backpressure(void **state)
 
 	assert_int_equal(it_raw(e->url, stats_req, sizeof(stats_req), &s, TIMEOUT_MS), 0);
 	assert_true(s.decoded && s.rep.has_stats);
-	assert_true(mp_get(&s.rep.stats, "calls_in_flight_max")->via.u64 <= 1000);
-	assert_true(mp_get(&s.rep.stats, "busy_rejections")->via.u64 >= 6 * (uint64_t)(n - 1000));
+	assert_true(it_mp_get(&s.rep.stats, "calls_in_flight_max")->via.u64 <= 1000);
+	assert_true(it_mp_get(&s.rep.stats, "busy_rejections")->via.u64 >=
+	            6 * (uint64_t)(n - 1000));
 	it_replies_free(&s, 1);
 }
 

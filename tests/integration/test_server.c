@@ -92,19 +92,6 @@ static it_call *unique_calls(size_t n, size_t distinct)
 	return c;
 }
 
-/* Looks a key up in a msgpack map. */
-static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
-{
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object_kv *kv = &map->via.map.ptr[i];
-		if (kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
-			return &kv->val;
-	}
-	fail_msg("stats has no key %s", key);
-	return NULL;
-}
-
 /* After one burst of n calls that formed one batch of size items. */
 static void check_server_stats(it_env *e, uint64_t n, uint64_t items)
 {
@@ -117,25 +104,25 @@ static void check_server_stats(it_env *e, uint64_t n, uint64_t items)
 	assert_int_equal(it_raw(e->url, req, sizeof(req), &r, TIMEOUT_MS), 0);
 	assert_true(r.decoded && r.rep.has_stats);
 	st = &r.rep.stats;
-	assert_int_equal(mp_get(st, "calls_received")->via.u64, n);
-	assert_int_equal(mp_get(st, "calls_answered")->via.u64, n);
-	assert_int_equal(mp_get(mp_get(st, "answered_by_code"), "OK")->via.u64, n);
-	assert_int_equal(mp_get(st, "calls_in_flight")->via.u64, 0);
-	assert_int_equal(mp_get(st, "batches_sent")->via.u64, 1);
-	assert_int_equal(mp_get(st, "upstream_submits")->via.u64, 1);
-	assert_true(mp_get(st, "upstream_polls")->via.u64 >= 1);
-	assert_int_equal(mp_get(st, "dedup_hits")->via.u64, n - items);
-	assert_float_equal(mp_get(st, "batch_size_mean")->via.f64, (double)items, 1e-9);
+	assert_int_equal(it_mp_get(st, "calls_received")->via.u64, n);
+	assert_int_equal(it_mp_get(st, "calls_answered")->via.u64, n);
+	assert_int_equal(it_mp_get(it_mp_get(st, "answered_by_code"), "OK")->via.u64, n);
+	assert_int_equal(it_mp_get(st, "calls_in_flight")->via.u64, 0);
+	assert_int_equal(it_mp_get(st, "batches_sent")->via.u64, 1);
+	assert_int_equal(it_mp_get(st, "upstream_submits")->via.u64, 1);
+	assert_true(it_mp_get(st, "upstream_polls")->via.u64 >= 1);
+	assert_int_equal(it_mp_get(st, "dedup_hits")->via.u64, n - items);
+	assert_float_equal(it_mp_get(st, "batch_size_mean")->via.f64, (double)items, 1e-9);
 	while (b < items)
 		b *= 2;
 	snprintf(bucket, sizeof(bucket), "%u", b);
-	hist = mp_get(st, "batch_size_hist");
+	hist = it_mp_get(st, "batch_size_hist");
 	assert_int_equal(hist->via.map.size, 11);
-	assert_int_equal(mp_get(hist, bucket)->via.u64, 1);
-	assert_true(mp_get(mp_get(st, "job_ms"), "p50")->via.f64 > 0);
-	assert_true(mp_get(mp_get(st, "latency_total_ms"), "p99")->via.f64 >=
-	            mp_get(mp_get(st, "latency_total_ms"), "p50")->via.f64);
-	assert_true(mp_get(mp_get(st, "latency_queued_ms"), "p95")->via.f64 > 0);
+	assert_int_equal(it_mp_get(hist, bucket)->via.u64, 1);
+	assert_true(it_mp_get(it_mp_get(st, "job_ms"), "p50")->via.f64 > 0);
+	assert_true(it_mp_get(it_mp_get(st, "latency_total_ms"), "p99")->via.f64 >=
+	            it_mp_get(it_mp_get(st, "latency_total_ms"), "p50")->via.f64);
+	assert_true(it_mp_get(it_mp_get(st, "latency_queued_ms"), "p95")->via.f64 > 0);
 	it_replies_free(&r, 1);
 }
 
