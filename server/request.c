@@ -1,4 +1,5 @@
 /* request.c: decode and route each received request, and the one way out for every cell. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,14 +166,28 @@ static void deadline_timer_cb(uv_timer_t *t)
 void deadlines_init(server *s)
 {
 	uv_timer_init(s->loop, &s->deadline_timer);
-	s->deadline_timer.data = s;
+	uv_timer_init(s->loop, &s->trim_timer);
+	s->deadline_timer.data = s->trim_timer.data = s;
 }
 
 void deadlines_fini(server *s)
 {
 	uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+	uv_close((uv_handle_t *)&s->trim_timer, NULL);
 	free(s->deadlines);
 	s->deadlines = NULL;
+}
+
+/*
+ * 200 ms after the last call of a burst was answered, if nothing came since,
+ * hand the freed heap back: glibc keeps it mapped otherwise, and a
+ * long-running server's RSS would stay at its busiest.
+ */
+static void trim_cb(uv_timer_t *t)
+{
+	server *s = t->data;
+	if (s->pending == 0)
+		malloc_trim(0);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -225,6 +240,8 @@ void cell_finish(server *s, cell *c, answer *a, bool cached, uint64_t batch_size
 	lathist_add(&s->st.queued, wait_ns);
 	lathist_add(&s->st.total, now - r->t_arrive_ns);
 	s->pending--;
+	if (s->pending == 0 && !uv_is_active((uv_handle_t *)&s->trim_timer))
+		uv_timer_start(&s->trim_timer, trim_cb, 200, 0);
 	if (--r->nleft == 0)
 		request_reply(s, r);
 }

@@ -160,6 +160,7 @@ struct server {
 	request **deadlines;
 	size_t ndeadlines, deadlines_cap;
 	uv_timer_t deadline_timer;
+	uv_timer_t trim_timer; /* gives freed heap back to the system once a burst is over */
 	stats st;
 	struct cache *cache;
 	double job_ms_estimate[JOB_BUCKETS];
