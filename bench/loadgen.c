@@ -1,4 +1,5 @@
-/* loadgen.c: load for cellbatchd (and a bare nng echo server to compare with), speaking protocol v1 directly; prints one JSON line. */
+/* loadgen.c: load for cellbatchd (and a bare nng echo server to compare with), speaking protocol v1
+ * directly; prints one JSON line. */
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -162,7 +163,7 @@ static void worker_cb(void *arg)
 }
 
 static int run_closed(const char *url, int conc, double seconds, const char *prefix,
-		      unsigned long distinct)
+                      unsigned long distinct)
 {
 	static closed cl;
 	worker *w = calloc((size_t)conc, sizeof(*w));
@@ -325,17 +326,17 @@ static int run_echo(const char *url, int nctx)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: loadgen closed URL CONCURRENCY SECONDS PREFIX DISTINCT\n"
-		"       loadgen burst URL N PREFIX\n"
-		"       loadgen hold URL N PREFIX      (calls left outstanding until killed)\n"
-		"       loadgen echo URL [CONTEXTS]    (a bare nng REP echo server)\n");
+	        "usage: loadgen closed URL CONCURRENCY SECONDS PREFIX DISTINCT\n"
+	        "       loadgen burst URL N PREFIX\n"
+	        "       loadgen hold URL N PREFIX      (calls left outstanding until killed)\n"
+	        "       loadgen echo URL [CONTEXTS]    (a bare nng REP echo server)\n");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc >= 7 && strcmp(argv[1], "closed") == 0)
 		return run_closed(argv[2], atoi(argv[3]), atof(argv[4]), argv[5],
-				  strtoul(argv[6], NULL, 10));
+		                  strtoul(argv[6], NULL, 10));
 	if (argc >= 5 && strcmp(argv[1], "burst") == 0)
 		return run_burst(argv[2], strtoul(argv[3], NULL, 10), argv[4], false);
 	if (argc >= 5 && strcmp(argv[1], "hold") == 0)
