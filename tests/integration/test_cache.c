@@ -167,18 +167,24 @@ static void test_late_result_is_kept(void **state)
 	assert_int_equal(it_mock_stat(e, "submits"), 1);
 }
 
+/*
+ * Least recently used goes first. Single calls after the first batch, so the
+ * order of use is known (calls of one burst may reach the server in any order).
+ */
 static void test_lru_eviction(void **state)
 {
 	it_env *e = *state;
-	it_call *c = cells(20, 80000);
+	it_call *c = cells(11, 80000);
 
 	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
 	assert_int_equal(it_start_server(e, "--cache-entries", "10", "--no-cache-db", NULL), 0);
-	assert_int_equal(pass(e, c, 20, NULL), 0);
-	/* the ten most recent stay in memory, the first ten were evicted */
-	assert_int_equal(pass(e, c + 10, 10, NULL), 10);
-	assert_int_equal(pass(e, c, 10, NULL), 0);
-	assert_int_equal(it_mock_stat(e, "submits"), 2);
+	assert_int_equal(pass(e, c, 10, NULL), 0);      /* the cache is full */
+	assert_int_equal(pass(e, &c[0], 1, NULL), 1);   /* call 0 is now the most recent */
+	assert_int_equal(pass(e, &c[10], 1, NULL), 0);  /* a new one evicts one of calls 1-9 */
+	assert_int_equal(pass(e, &c[0], 1, NULL), 1);   /* not call 0 */
+	assert_int_equal(pass(e, &c[10], 1, NULL), 1);  /* and the new one stays */
+	assert_int_equal(it_mock_stat(e, "items"), 11); /* 10 + 1: nothing else went upstream */
+	assert_int_equal(pass(e, c + 1, 9, NULL), 8);   /* exactly one of 1-9 was evicted */
 	free(c);
 }
 
