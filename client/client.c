@@ -193,32 +193,40 @@ static void fill_result(cb_result *r, const cb_reply *rep, char **w)
 static void deliver_reply(pend *p, nng_msg *m)
 {
 	cb_limits lim = {.max_bytes = REPLY_MAX};
+	bool multi = p->mdone != NULL;
 	const cb_reply *parts;
 	cb_decode_error err;
 	cb_reply rep;
-	cb_result one, *res = &one;
-	size_t n = 1, bytes = 0;
-	char *strs = NULL, *w;
+	cb_result one, *res;
+	size_t n, bytes = 0;
+	char *strs, *w;
 
 	if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), &lim, &rep, &err) != CB_OK) {
 		nng_msg_free(m);
 		pend_fail(p, CB_EPROTO, err.message);
 		return;
 	}
-	parts = &rep;
-	if (p->mdone != NULL && rep.err == CB_OK) {
-		if (!rep.is_multi || rep.nresults != p->n) {
-			cb_reply_free(&rep);
-			nng_msg_free(m);
-			pend_fail(p, CB_EPROTO, "the server answered a multi with the wrong count");
-			return;
-		}
-		parts = rep.results;
-		n = p->n;
-		res = p->errs; /* free to reuse: this is the success path */
-	} else if (p->mdone != NULL) {
-		n = 1; /* the whole message failed: every call gets that error */
+	if (rep.err != CB_OK) {
+		/* a failed call, or a multi that failed as a whole (BUSY ...): every call gets it
+		 */
+		char msg[512];
+		cb_err code = rep.err;
+		snprintf(msg, sizeof(msg), "%.*s", (int)rep.message.len,
+		         rep.message.ptr ? rep.message.ptr : "");
+		cb_reply_free(&rep);
+		nng_msg_free(m);
+		pend_fail(p, code, msg);
+		return;
 	}
+	if (multi && (!rep.is_multi || rep.nresults != p->n)) {
+		cb_reply_free(&rep);
+		nng_msg_free(m);
+		pend_fail(p, CB_EPROTO, "the server answered a multi with the wrong count");
+		return;
+	}
+	parts = multi ? rep.results : &rep;
+	res = multi ? p->errs : &one; /* errs is free to reuse on the success path */
+	n = multi ? p->n : 1;
 	for (size_t i = 0; i < n; i++)
 		bytes += str_bytes(&parts[i]);
 	if ((w = strs = malloc(bytes)) == NULL) {
@@ -231,10 +239,7 @@ static void deliver_reply(pend *p, nng_msg *m)
 		fill_result(&res[i], &parts[i], &w);
 	cb_reply_free(&rep);
 	nng_msg_free(m);
-	if (p->mdone != NULL && n == 1 && p->n != 1)
-		pend_fail(p, one.err, one.message);
-	else
-		pend_finish(p, res);
+	pend_finish(p, res);
 	free(strs);
 }
 

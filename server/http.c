@@ -207,8 +207,9 @@ static size_t header_cb(char *data, size_t size, size_t n, void *arg)
 		memcpy(buf, data + sizeof(name) - 1, vl);
 		buf[vl] = '\0';
 		/* the seconds form only; an HTTP date is rare enough to ignore */
-		if (strtol(buf, NULL, 10) >= 0)
-			r->retry_after_s = strtol(buf, NULL, 10);
+		long v = strtol(buf, NULL, 10);
+		if (v >= 0)
+			r->retry_after_s = v;
 	}
 	return len;
 }

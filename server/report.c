@@ -104,8 +104,8 @@ int report_pack(server *s, msgpack_packer *pk)
 	rv |= KV_U(pk, "upstream_retries", st->retries);
 	rv |= KV_U(pk, "upstream_resubmits", st->resubmits);
 	rv |= KV_U(pk, "rate_limit_waits", st->rate_waits);
-	rv |= KV_U(pk, "busy_rejections", st->busy);
-	rv |= KV_U(pk, "timeouts", st->timeouts);
+	rv |= KV_U(pk, "busy_rejections", st->answered[CB_EBUSY]);
+	rv |= KV_U(pk, "timeouts", st->answered[CB_ETIMEOUT]);
 	rv |= KV_U(pk, "calls_in_flight_max", s->pending_high_water);
 	rv |= KV_U(pk, "jobs_active", s->jobs_active);
 	rv |= KV_U(pk, "batches_waiting_for_slot", waiting);

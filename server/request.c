@@ -148,7 +148,6 @@ static void deadline_timer_cb(uv_timer_t *t)
 		                 (double)(r->deadline_ns - r->t_arrive_ns) / 1e6));
 
 		deadline_remove(s, r);
-		s->st.timeouts += left;
 		/* the last cell_finish frees r: count down a local, not r->nleft */
 		for (uint32_t i = 0; i < n && left > 0; i++) {
 			cell *c = &r->cells[i];
@@ -299,7 +298,6 @@ static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
 	if (s->pending + n > s->cfg.max_pending) {
 		char text[128];
 		s->st.answered[CB_EBUSY] += n;
-		s->st.busy += n;
 		snprintf(text, sizeof(text), "%llu calls pending, the limit is %llu",
 		         (unsigned long long)s->pending, (unsigned long long)s->cfg.max_pending);
 		reply_error(s, ctx, req->has_id, req->id, CB_EBUSY, text);

@@ -33,7 +33,6 @@ typedef struct stats {
 	uint64_t dedup_hits;
 	uint64_t submits, polls, http_errors;
 	uint64_t retries, resubmits, rate_waits;
-	uint64_t busy, timeouts;
 	lathist job, queued, total, slot_wait;
 } stats;
 
