@@ -75,15 +75,16 @@ answer *answer_error_or_oom(answer *a)
 
 answer *answer_ref(answer *a)
 {
-	if (a->refs != 0)
-		a->refs++;
+	/* 0 marks a static answer; a counted one never reads 0 while its caller holds it */
+	if (__atomic_load_n(&a->refs, __ATOMIC_RELAXED) != 0)
+		__atomic_fetch_add(&a->refs, 1, __ATOMIC_RELAXED);
 	return a;
 }
 
 void answer_unref(answer *a)
 {
-	if (a == NULL || a->refs == 0)
+	if (a == NULL || __atomic_load_n(&a->refs, __ATOMIC_RELAXED) == 0)
 		return;
-	if (--a->refs == 0)
+	if (__atomic_sub_fetch(&a->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(a);
 }

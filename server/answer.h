@@ -6,8 +6,8 @@
 #include "cbproto.h"
 
 /*
- * One allocation holds the struct and its strings. Answers are created and
- * released on the loop thread only, so the count needs no atomics.
+ * One allocation holds the struct and its strings; immutable once made.
+ * The count is atomic: the cache hands answers to nng threads too (hot path).
  */
 typedef struct answer {
 	unsigned refs;  /* 0: static, never freed */

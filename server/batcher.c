@@ -28,9 +28,6 @@ static size_t group_key(char *out, cb_fn fn, const cb_opts *o)
 	return n;
 }
 
-#define GROUP_KEY_MAX (1 + CB_OPT_COUNT * (2 + CB_TEXT_MAX))
-#define ITEM_KEY_MAX  (GROUP_KEY_MAX + CB_TEXT_MAX + 1)
-
 static void group_free(group *g)
 {
 	for (int i = 0; i < CB_OPT_COUNT; i++)
@@ -186,25 +183,34 @@ static void waiter_add(item *it, cell *c)
 	it->nwaiters++;
 }
 
+size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *group_len,
+                   const char **text, size_t *text_len)
+{
+	size_t gkl = group_key(key, call->fn, &call->opts), kl = gkl;
+
+	*text = NULL;
+	*text_len = 0;
+	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
+		trim(call->text.ptr, call->text.len, text, text_len);
+		kl += normalize_text(key + gkl, *text, *text_len);
+	} else {
+		kl += (size_t)snprintf(key + gkl, BATCHER_KEY_MAX - gkl, "%.6f,%.6f", call->lat,
+		                       call->lon);
+	}
+	*group_len = gkl;
+	return kl;
+}
+
 void batcher_add(server *s, cell *c, const cb_wire_call *call)
 {
-	char key[ITEM_KEY_MAX];
-	size_t gkl = group_key(key, call->fn, &call->opts), kl = gkl;
-	const char *text = NULL;
-	size_t text_len = 0;
+	char key[BATCHER_KEY_MAX];
+	const char *text;
+	size_t gkl, text_len, kl = batcher_key(call, key, &gkl, &text, &text_len);
 	htab_node *n;
 	answer *a;
 	group *g;
 	item *it;
 	batch *b;
-
-	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
-		trim(call->text.ptr, call->text.len, &text, &text_len);
-		kl += normalize_text(key + gkl, text, text_len);
-	} else {
-		kl += (size_t)snprintf(key + gkl, ITEM_KEY_MAX - gkl, "%.6f,%.6f", call->lat,
-		                       call->lon);
-	}
 
 	/* the cache and dedup share one key: fn, options and the normal form of the argument */
 	if (s->cache != NULL && (a = cache_get(s->cache, key, kl)) != NULL) {

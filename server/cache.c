@@ -1,5 +1,6 @@
 /* cache.c: answers by key — an LRU in memory with TTLs and negative entries, backed by SQLite. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +22,9 @@ typedef struct centry {
 
 struct cache {
 	cache_config cfg;
+	/* guards the memory part (map, LRU, st): cache_peek runs on nng threads; the
+	 * database is the loop's alone */
+	pthread_mutex_t mu;
 	htab map;
 	centry *head, *tail;
 	cache_stats st;
@@ -116,9 +120,11 @@ int cache_open(cache **out, const cache_config *cfg)
 		free(c);
 		return -1;
 	}
+	pthread_mutex_init(&c->mu, NULL);
 	c->cfg = *cfg;
 	if (cfg->db_path != NULL) {
 		if ((c->db_path = strdup(cfg->db_path)) == NULL) {
+			pthread_mutex_destroy(&c->mu);
 			htab_fini(&c->map);
 			free(c);
 			return -1;
@@ -217,35 +223,63 @@ static answer *db_get(cache *c, const char *key, size_t keylen, uint64_t now, ui
 	return a;
 }
 
+/* The memory part of a lookup; _mu held. A hit is promoted and counted; an expired entry goes. */
+static answer *mem_get(cache *c, const char *key, size_t keylen, uint64_t now)
+{
+	htab_node *n = htab_find(&c->map, key, keylen);
+	centry *e = (centry *)n;
+
+	if (n == NULL)
+		return NULL;
+	if (e->expires_ms <= now) {
+		entry_drop(c, e); /* the database row has the same expiry */
+		return NULL;
+	}
+	lru_unlink(c, e);
+	lru_push_front(c, e);
+	if (e->a->err == CB_OK)
+		c->st.hits++;
+	else
+		c->st.neg_hits++;
+	return answer_ref(e->a);
+}
+
+answer *cache_peek(cache *c, const char *key, size_t keylen)
+{
+	uint64_t now = c->cfg.now_ms();
+	answer *a;
+
+	pthread_mutex_lock(&c->mu);
+	a = mem_get(c, key, keylen, now);
+	pthread_mutex_unlock(&c->mu);
+	return a;
+}
+
 answer *cache_get(cache *c, const char *key, size_t keylen)
 {
 	uint64_t now = c->cfg.now_ms(), expires = 0;
-	htab_node *n = htab_find(&c->map, key, keylen);
 	answer *a;
 
-	if (n != NULL) {
-		centry *e = (centry *)n;
-		if (e->expires_ms > now) {
-			lru_unlink(c, e);
-			lru_push_front(c, e);
-			if (e->a->err == CB_OK)
-				c->st.hits++;
-			else
-				c->st.neg_hits++;
-			return answer_ref(e->a);
-		}
-		entry_drop(c, e); /* expired: the database row has the same expiry */
-	} else if ((a = db_get(c, key, keylen, now, &expires)) != NULL) {
+	pthread_mutex_lock(&c->mu);
+	a = mem_get(c, key, keylen, now);
+	pthread_mutex_unlock(&c->mu);
+	if (a != NULL)
+		return a;
+	/* the database is read and written on the loop only: no lock needed around it */
+	a = db_get(c, key, keylen, now, &expires);
+	pthread_mutex_lock(&c->mu);
+	if (a != NULL) {
 		c->st.db_hits++;
 		if (a->err == CB_OK)
 			c->st.hits++;
 		else
 			c->st.neg_hits++;
 		mem_put(c, key, keylen, a, expires);
-		return a;
+	} else {
+		c->st.misses++;
 	}
-	c->st.misses++;
-	return NULL;
+	pthread_mutex_unlock(&c->mu);
+	return a;
 }
 
 void cache_begin(cache *c)
@@ -270,7 +304,9 @@ void cache_put(cache *c, const char *key, size_t keylen, answer *a)
 	if (!found && a->err != CB_ENOT_FOUND)
 		return;
 	expires = c->cfg.now_ms() + (found ? c->cfg.ttl_ms : c->cfg.neg_ttl_ms);
+	pthread_mutex_lock(&c->mu);
 	mem_put(c, key, keylen, a, expires);
+	pthread_mutex_unlock(&c->mu);
 	if (c->db == NULL)
 		return;
 	sqlite3_bind_blob(c->put, 1, key, (int)keylen, SQLITE_STATIC);
@@ -304,8 +340,10 @@ void cache_put(cache *c, const char *key, size_t keylen, answer *a)
 
 void cache_get_stats(cache *c, cache_stats *st)
 {
+	pthread_mutex_lock(&c->mu);
 	*st = c->st;
 	st->entries = c->map.count;
+	pthread_mutex_unlock(&c->mu);
 	st->db_bytes = -1;
 	if (c->db != NULL) {
 		sqlite3_stmt *q;
@@ -333,6 +371,7 @@ void cache_close(cache *c)
 	while (c->head != NULL)
 		entry_drop(c, c->head);
 	htab_fini(&c->map);
+	pthread_mutex_destroy(&c->mu);
 	sqlite3_finalize(c->get);
 	sqlite3_finalize(c->put);
 	sqlite3_close(c->db);

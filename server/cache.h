@@ -38,6 +38,13 @@ void cache_close(cache *c);
  */
 answer *cache_get(cache *c, const char *key, size_t keylen);
 
+/*
+ * The memory part of cache_get alone, for any thread: a fresh hit (counted,
+ * promoted) as a new reference the caller owns, else NULL without counting
+ * a miss (the loop's cache_get that follows counts it).
+ */
+answer *cache_peek(cache *c, const char *key, size_t keylen);
+
 /* Stores answers of one upstream batch between begin and commit (one database transaction). */
 void cache_begin(cache *c);
 /* Keeps a result or a NOT_FOUND; other errors are never cached. Takes its own reference. */

@@ -15,6 +15,7 @@ typedef enum ctx_state {
 	CTX_RECEIVING, /* nng_ctx_recv outstanding */
 	CTX_HELD,      /* a request was handed to the loop; no nng operation outstanding */
 	CTX_SENDING,   /* nng_ctx_send outstanding */
+	CTX_HOT,       /* a reply made on the nng thread is being sent; the loop never sees it */
 } ctx_state;
 
 struct ing_ctx {
@@ -32,23 +33,58 @@ struct ingress {
 	uv_loop_t *loop;
 	uv_async_t async;
 	ingress_recv_cb cb;
+	ingress_hot_cb hot;
 	void *arg;
 	size_t max_contexts, min_idle;
 	size_t ncontexts, receiving, held, sending;
 	ing_ctx *all;
-	bool closing;
+	bool closing; /* read by nng threads too: __atomic */
 
 	/* nng threads append completed contexts here; the loop drains it */
 	nng_mtx *mtx;
 	ing_ctx *done_head, *done_tail;
 };
 
+/*
+ * The hot path: a context answered on its nng thread goes from RECEIVING to
+ * HOT and back to RECEIVING without the loop, which counts it as receiving
+ * all along. Returns true when c is busy again (replying or receiving).
+ */
+static bool ctx_hot(ingress *in, ing_ctx *c, int rv)
+{
+	bool closing = __atomic_load_n(&in->closing, __ATOMIC_ACQUIRE);
+	nng_msg *reply;
+
+	if (c->state == CTX_HOT) {
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(c->aio));
+		c->state = CTX_RECEIVING;
+		if (closing) {
+			c->result = NNG_ECLOSED; /* the loop sees a receive that failed */
+			return false;
+		}
+		nng_ctx_recv(c->ctx, c->aio);
+		return true;
+	}
+	if (c->state != CTX_RECEIVING || rv != 0 || closing || in->hot == NULL ||
+	    !in->hot(in->arg, nng_aio_get_msg(c->aio), &reply))
+		return false;
+	nng_msg_free(nng_aio_get_msg(c->aio));
+	c->state = CTX_HOT;
+	nng_aio_set_msg(c->aio, reply);
+	nng_ctx_send(c->ctx, c->aio);
+	return true;
+}
+
 static void ctx_aio_cb(void *arg)
 {
 	ing_ctx *c = arg;
 	ingress *in = c->in;
+	int rv = nng_aio_result(c->aio);
 
-	c->result = nng_aio_result(c->aio);
+	c->result = rv;
+	if (ctx_hot(in, c, rv))
+		return;
 	nng_mtx_lock(in->mtx);
 	c->next_done = NULL;
 	if (in->done_tail != NULL)
@@ -225,7 +261,7 @@ static int listen_one(ingress *in, const char *url)
 }
 
 int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
-                 void *arg)
+                 ingress_hot_cb hot, void *arg)
 {
 	ingress *in = calloc(1, sizeof(*in));
 	bool sock_open = false, async_init = false;
@@ -235,6 +271,7 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 		return NNG_ENOMEM;
 	in->loop = loop;
 	in->cb = cb;
+	in->hot = hot;
 	in->arg = arg;
 	in->max_contexts = cfg->max_contexts;
 	in->min_idle = cfg->min_idle;
@@ -263,7 +300,7 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	return 0;
 out:
 	if (sock_open) {
-		in->closing = true;
+		__atomic_store_n(&in->closing, true, __ATOMIC_RELEASE);
 		nng_close(in->sock);
 		while (in->all != NULL)
 			ctx_free(in->all);
@@ -291,7 +328,7 @@ void ingress_close(ingress *in)
 {
 	ing_ctx *c;
 
-	in->closing = true;
+	__atomic_store_n(&in->closing, true, __ATOMIC_RELEASE);
 	nng_close(in->sock);
 	/* after the stops no callback runs, so the queue can be drained without the race */
 	for (c = in->all; c != NULL; c = c->next)

@@ -3,6 +3,7 @@
 #ifndef CB_INGRESS_H
 #define CB_INGRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <nng/nng.h>
@@ -17,6 +18,13 @@ typedef struct ing_ctx ing_ctx; /* one nng context: holds one request until it i
  */
 typedef void (*ingress_recv_cb)(void *arg, ing_ctx *ctx, nng_msg *msg);
 
+/*
+ * Called on an nng thread for each received request first, to answer it
+ * without the loop. Borrows msg. On true *reply is the reply, which ingress
+ * sends (and frees msg); on false msg goes on to the recv callback.
+ */
+typedef bool (*ingress_hot_cb)(void *arg, nng_msg *msg, nng_msg **reply);
+
 typedef struct ingress_config {
 	const char *const *urls; /* listen addresses */
 	int nurls;
@@ -30,7 +38,7 @@ typedef struct ingress_config {
  * returns an nng error, logs which URL failed, and leaves nothing open.
  */
 int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
-                 void *arg);
+                 ingress_hot_cb hot, void *arg);
 
 /* Sends msg as the reply on ctx; takes msg in every case. Loop thread only. */
 void ingress_reply(ing_ctx *ctx, nng_msg *msg);

@@ -450,7 +450,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 	}
 	log_info("%s: draining %llu calls (up to %.1f s)", strsignal(signum),
 	         (unsigned long long)s->pending, (double)s->cfg.drain_timeout_ms / 1000.0);
-	s->draining = true;
+	__atomic_store_n(&s->draining, true, __ATOMIC_RELEASE);
 	batcher_flush_all(s);
 	uv_timer_start(&s->drain_timer, drain_deadline_cb, s->cfg.drain_timeout_ms, 0);
 	drain_check(s);
@@ -503,7 +503,7 @@ int main(int argc, char **argv)
 		}
 	}
 	srand((unsigned)now_ns());
-	if (ingress_open(&s->in, &loop, &icfg, request_received, s) != 0)
+	if (ingress_open(&s->in, &loop, &icfg, request_received, request_hot, s) != 0)
 		return 1;
 	uv_signal_init(&loop, &s->sigterm);
 	uv_signal_init(&loop, &s->sigint);

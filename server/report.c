@@ -50,12 +50,14 @@ static int pack_cache(server *s, msgpack_packer *pk)
 
 int report_pack(server *s, msgpack_packer *pk)
 {
-	const stats *st = &s->st;
+	stats merged = s->st;
+	const stats *st = &merged;
 	uint64_t answered = 0;
 	unsigned codes = 0;
 	size_t ngroups = 0, waiting = 0;
 	int rv = 0;
 
+	hot_stats_merge(&merged, &s->hot);
 	for (batch *b = s->slot_head; b != NULL; b = b->qnext)
 		waiting++;
 

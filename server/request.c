@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "log.h"
 #include "report.h"
 #include "server.h"
@@ -332,6 +333,59 @@ static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
 	/* the last add may answer the whole request and free r: touch nothing of r after it */
 	for (uint32_t i = 0; i < n; i++)
 		batcher_add(s, &r->cells[i], req->op == CB_OP_MULTI ? &req->calls[i] : &req->call);
+}
+
+/* A single call is far smaller; anything larger (a multi) would only be decoded twice. */
+#define HOT_MAX_BYTES 4096
+
+bool request_hot(void *arg, nng_msg *msg, nng_msg **reply)
+{
+	server *s = arg;
+	cb_limits lim = {.max_bytes = s->cfg.max_message};
+	uint64_t t0 = now_ns();
+	char key[BATCHER_KEY_MAX];
+	const char *text;
+	size_t gkl, text_len, kl;
+	cb_decode_error err;
+	cb_request req;
+	cb_reply rep = {0};
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	answer *a = NULL;
+	bool sent = false;
+
+	/* everything but a fresh hit goes to the loop, which also counts and logs it */
+	if (s->cache == NULL || nng_msg_len(msg) > HOT_MAX_BYTES ||
+	    __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
+		return false;
+	if (cb_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err) != CB_OK)
+		return false;
+	msgpack_sbuffer_init(&buf);
+	if (req.op != CB_OP_CALL)
+		goto out;
+	kl = batcher_key(&req.call, key, &gkl, &text, &text_len);
+	if ((a = cache_peek(s->cache, key, kl)) == NULL)
+		goto out;
+	rep.has_id = req.has_id;
+	rep.id = req.id;
+	rep.err = a->err;
+	rep.message = a->message;
+	if (a->err == CB_OK) {
+		rep.has_result = true;
+		rep.result = a->result;
+		rep.meta.cached = true;
+	}
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	if (cb_reply_encode(&pk, &rep) != CB_OK || nng_msg_alloc(reply, buf.size) != 0)
+		goto out; /* the loop tries again, and reports what it cannot do */
+	memcpy(nng_msg_body(*reply), buf.data, buf.size);
+	hot_stats_count(&s->hot, a->err, now_ns() - t0);
+	sent = true;
+out:
+	answer_unref(a);
+	msgpack_sbuffer_destroy(&buf);
+	cb_request_free(&req);
+	return sent;
 }
 
 void request_received(void *arg, ing_ctx *ctx, nng_msg *msg)

@@ -162,9 +162,10 @@ struct server {
 	uv_timer_t deadline_timer;
 	uv_timer_t trim_timer; /* gives freed heap back to the system once a burst is over */
 	stats st;
+	hot_stats hot; /* cache hits answered on nng threads */
 	struct cache *cache;
 	double job_ms_estimate[JOB_BUCKETS];
-	bool draining;
+	bool draining; /* read by nng threads too: __atomic */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
 	uv_timer_t drain_poll;  /* checks for the end of the drain */
@@ -182,12 +183,27 @@ void cell_finish(server *s, cell *c, answer *a, bool cached, uint64_t batch_size
 
 /* ingress callback: decode, validate and route one request; takes msg. */
 void request_received(void *arg, ing_ctx *ctx, nng_msg *msg);
+/*
+ * ingress hot callback, on an nng thread: answers a single call found in the
+ * cache's memory without the loop. Borrows msg; on true *reply is the new
+ * reply (the caller sends it); false leaves msg to request_received.
+ */
+bool request_hot(void *arg, nng_msg *msg, nng_msg **reply);
 
 /* Sends a reply built from an answer on a context, for requests with no cells yet. */
 void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code, const char *msg);
 
 /* batcher.c */
 
+/* Group key (fn and options) then the normal form of the argument; cache and dedup share it. */
+#define BATCHER_KEY_MAX (1 + CB_OPT_COUNT * (2 + CB_TEXT_MAX) + CB_TEXT_MAX + 1)
+/*
+ * Writes call's key and returns its length; *group_len is the length of its
+ * group prefix, *text the trimmed text (borrowed from call; NULL for reverse).
+ * Pure: safe on any thread.
+ */
+size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *group_len,
+                   const char **text, size_t *text_len);
 /* Queues cell c for call (dedup first); answers c itself when that cannot be done. */
 void batcher_add(server *s, cell *c, const cb_wire_call *call);
 /* Detaches a cell that is about to be answered otherwise (deadline); an item nobody waits for

@@ -36,6 +36,20 @@ typedef struct stats {
 	lathist job, queued, total, slot_wait;
 } stats;
 
+/*
+ * Calls answered from the cache on nng threads (the hot path): one call per
+ * request, counted with atomics, folded into the loop's stats when reported.
+ */
+typedef struct hot_stats {
+	uint64_t ok, not_found;
+	lathist total;
+} hot_stats;
+
+/* Any thread. */
+void hot_stats_count(hot_stats *h, cb_err code, uint64_t ns);
+/* Adds h to st as if the loop had answered those calls (queued 0 ns each). */
+void hot_stats_merge(stats *st, const hot_stats *h);
+
 unsigned stats_size_bucket(uint64_t size);
 void stats_count_answer(stats *st, cb_err code);
 

@@ -87,6 +87,54 @@ static void test_restart_keeps_answers(void **state)
 	free(c);
 }
 
+/* Hits are answered on nng threads (the hot path); they count in stats as any call does. */
+static void test_hits_counted(void **state)
+{
+	it_env *e = *state;
+	uint8_t req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa5, 's', 't', 'a', 't', 's'};
+	it_call c[3] = {{.fn = CB_FN_GEOCODE, .text = "1 Counted Road", .id = 1},
+	                {.fn = CB_FN_GEOCODE, .text = "2 Nowhere Road", .id = 2},
+	                {.fn = CB_FN_REVERSE, .lat = 10, .lon = 20, .id = 3}};
+	const msgpack_object *st, *codes, *cache;
+	uint64_t requests0;
+	it_reply r[3], s;
+
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(it_raw(e->url, req, sizeof(req), &s, TIMEOUT_MS), 0);
+	assert_true(s.decoded && s.rep.has_stats);
+	requests0 = it_mp_get(&s.rep.stats, "requests")->via.u64; /* the harness pings at start */
+	it_replies_free(&s, 1);
+	for (int pass = 0; pass < 3; pass++) {
+		assert_int_equal(it_calls(e->url, c, 3, r, TIMEOUT_MS), 0);
+		for (int i = 0; i < 3; i++) {
+			assert_true(r[i].decoded);
+			assert_int_equal(r[i].rep.id, c[i].id);
+			assert_int_equal(r[i].rep.err, i == 1 ? CB_ENOT_FOUND : CB_OK);
+			if (i != 1)
+				assert_int_equal(r[i].rep.meta.cached, pass > 0);
+		}
+		it_replies_free(r, 3);
+	}
+	assert_int_equal(it_raw(e->url, req, sizeof(req), &s, TIMEOUT_MS), 0);
+	assert_true(s.decoded && s.rep.has_stats);
+	st = &s.rep.stats;
+	codes = it_mp_get(st, "answered_by_code");
+	cache = it_mp_get(st, "cache");
+	assert_int_equal(it_mp_get(st, "requests")->via.u64, requests0 + 9 + 1); /* + this one */
+	assert_int_equal(it_mp_get(st, "calls_received")->via.u64, 9);
+	assert_int_equal(it_mp_get(st, "calls_answered")->via.u64, 9);
+	assert_int_equal(it_mp_get(codes, "OK")->via.u64, 6);
+	assert_int_equal(it_mp_get(codes, "NOT_FOUND")->via.u64, 3);
+	assert_int_equal(it_mp_get(cache, "hits")->via.u64, 4);
+	assert_int_equal(it_mp_get(cache, "negative_hits")->via.u64, 2);
+	assert_int_equal(it_mp_get(cache, "misses")->via.u64, 3);
+	assert_int_equal(it_mp_get(st, "calls_in_flight")->via.u64, 0);
+	assert_true(it_mp_get(it_mp_get(st, "latency_total_ms"), "p50")->via.f64 > 0);
+	assert_int_equal(it_mock_stat(e, "submits"), 2); /* geocode and reverse, once each */
+	it_replies_free(&s, 1);
+}
+
 /* Expiry by short TTLs: results after 1.5 s, NOT_FOUND after 0.5 s. */
 static void test_ttl_and_negative_ttl(void **state)
 {
@@ -241,6 +289,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_answers, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_ttl_and_negative_ttl, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_errors_not_cached, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_hits_counted, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_late_result_is_kept, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_eviction, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_database, it_setup, it_teardown),

@@ -504,15 +504,24 @@ static void test_calls_while_draining_get_shutting_down(void **state)
 	it_env *e = *state;
 	caller first = {e, {.fn = CB_FN_GEOCODE, .text = "first", .id = 1}, {0}};
 	it_call second = {.fn = CB_FN_GEOCODE, .text = "second", .id = 2};
-	signaller sg = {e, 1};
+	it_call cached = {.fn = CB_FN_GEOCODE, .text = "cached", .id = 3};
+	signaller sg = {e, 2};
 	it_reply r;
 	pthread_t t;
 
-	start(e, "1500ms", NULL);
+	start(e, "20ms", NULL);
+	/* a cache hit is answered on the nng thread (hot path): it must see the drain too */
+	assert_int_equal(it_calls(e->url, &cached, 1, &r, TIMEOUT_MS), 0);
+	expect_all(&r, 1, CB_OK);
+	it_replies_free(&r, 1);
+	assert_int_equal(it_mock_config(e, "{\"pending_ms\":1500}"), 0);
 	pthread_create(&t, NULL, call_thread, &first);
 	sigterm_when_upstream(&sg);
 	usleep(100000);
 	assert_int_equal(it_calls(e->url, &second, 1, &r, TIMEOUT_MS), 0);
+	expect_all(&r, 1, CB_ESHUTTING_DOWN);
+	it_replies_free(&r, 1);
+	assert_int_equal(it_calls(e->url, &cached, 1, &r, TIMEOUT_MS), 0);
 	expect_all(&r, 1, CB_ESHUTTING_DOWN);
 	pthread_join(t, NULL);
 	/* the call already upstream still gets its result */
