@@ -166,11 +166,14 @@ class _Engine:
     def client(self):
         """The open client, or raises ClientError (UNREACHABLE, ...). Called with _mu held."""
         if self._closed:
-            raise cbc.ClientError(cbc.Result(68, "CLOSED", "LibreOffice is closing"))
+            raise cbc.ClientError(cbc.Result(cbc.CB_ECLOSED, "CLOSED", "LibreOffice is closing"))
         if self._client is not None:
             return self._client
         if self._lib is None:
-            self._lib = cbc.Library()
+            try:
+                self._lib = cbc.Library()
+            except OSError as e:  # not shipped in the .oxt and not installed
+                raise cbc.ClientError(cbc.Result(-1, "NO_LIBCELLBATCH", str(e)))
         now = time.monotonic()
         if self._open_error is not None and now - self._failed_at < REOPEN_AFTER_S:
             raise self._open_error

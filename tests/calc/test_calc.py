@@ -297,6 +297,12 @@ class CalcAddIn(unittest.TestCase):
         self.assertEqual(rows[0][1:], ["TIMEOUT", "TIMEOUT"])
         print("TIMEOUT after a 1.5 s deadline: %.1f s in all" % took, file=sys.stderr)
 
+    def test_5b_no_library(self):
+        # $CELLBATCH_LIB names the library; one that cannot load is a clear text, not #VALUE!
+        sheet = self.env.sheet("nolib", ["8 Library Lane"], "--fields", "lat", "--range")
+        header, rows, _ = self.env.recalc(sheet, {"CELLBATCH_LIB": "/nonexistent/libcellbatch.so.0"})
+        self.assertEqual(rows[0][1:], ["NO_LIBCELLBATCH"] * 2 + [""], rows[0])
+
     def test_6_stopped_server(self):
         self.assertEqual(self.env.stop_server(), 0)
         addrs = ["7 Closed Street, Offline", gazetteer()[1]]
