@@ -2,7 +2,7 @@
 
 Calc calls a cell function on its main thread, one cell at a time, waiting for
 each. GEOCODE and REVERSE therefore start a cb_call_async and return an
-XVolatileResult at once; the cell shows PENDING until the answer arrives,
+XVolatileResult at once; the cell shows #PENDING until the answer arrives,
 and the whole sheet's calls meet in cellbatchd's batch window. Answers
 arrive on libcellbatch threads, which only queue them: one notifier thread
 calls the listeners, because a listener takes Calc's SolarMutex and a
@@ -133,7 +133,7 @@ class _Volatile(unohelper.Base, XVolatileResult):
 
 
 class _Lookup:
-    """One call to cellbatchd, shared by every cell asking the same thing (any field)."""
+    """One call to cellbatchd, shared by every cell asking the same (function, argument, field)."""
 
     __slots__ = ("result", "finished_at", "volatiles")
 
@@ -200,7 +200,9 @@ class _Engine:
         now = time.monotonic()
         start = False
         with self._mu:
-            key = (fn, arg)
+            # one call per distinct cell: cellbatchd's dedup makes the fields of one
+            # address one upstream item; same-looking cells share one call and one result
+            key = (fn, arg, field)
             lk = self._lookups.get(key)
             if lk is not None and lk.expired(now):
                 lk = None

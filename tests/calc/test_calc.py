@@ -110,6 +110,11 @@ class Env:
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def server_stats(self):
+        p = subprocess.run([ARGS.cli, "--url", self.url, "stats", "--json"], check=True,
+                           capture_output=True, text=True, timeout=30)
+        return json.loads(p.stdout)
+
     def stats(self):
         with urllib.request.urlopen(self.mock_url + "/mock/stats", timeout=10) as r:
             return json.load(r)
@@ -238,10 +243,13 @@ class CalcAddIn(unittest.TestCase):
         addrs = ["%d Calc Street, Testville %d" % (i, i * 7) for i in range(1, 201)]
         self.assertEqual(len(addrs), 200)
         self.__class__.sheet200 = self.env.sheet("s200", addrs, "--fields", "lat,lon")
-        before = self.env.stats()
+        before, sbefore = self.env.stats(), self.env.server_stats()
         header, rows, took = self.env.recalc(self.sheet200)
-        after = self.env.stats()
+        after, safter = self.env.stats(), self.env.server_stats()
         print("200 addresses x (lat, lon): %.1f s" % took, file=sys.stderr)
+        # every cell's own call reached the server; its dedup made 200 items of them
+        self.assertEqual(safter["calls_received"] - sbefore["calls_received"], 400)
+        self.assertEqual(safter["dedup_hits"] - sbefore["dedup_hits"], 200)
         self.assertEqual(header, ["address", "lat", "lon"])
         self.assertEqual([r[0] for r in rows], addrs)
         self.check_located(rows, 1, 2)
@@ -326,7 +334,7 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser()
     for a in ("--mock", "--server", "--gazetteer", "--oxt", "--examples", "--abi-dump",
-              "--binding"):
+              "--binding", "--cli"):
         ap.add_argument(a, required=True)
     ARGS, rest = ap.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
