@@ -204,69 +204,145 @@ static int run_closed(const char *url, int conc, double seconds, const char *pre
 
 /* ------------------------------------------------------------ burst and hold */
 
+/* One cell of a burst: its send, then its receive, both driven from the aio callback. */
+typedef struct burst_cell {
+	struct burst *b;
+	nng_ctx ctx;
+	nng_aio *aio;
+	bool receiving;
+	int rv;        /* 0, or the error of the step that failed */
+	double t_done; /* when the reply arrived, us; taken in the callback, not when read */
+	nng_msg *reply;
+} burst_cell;
+
+typedef struct burst {
+	nng_mtx *mu;
+	nng_cv *cv;
+	unsigned long sent, done;
+} burst;
+
+static void burst_count(burst *b, unsigned long *counter)
+{
+	nng_mtx_lock(b->mu);
+	(*counter)++;
+	nng_cv_wake(b->cv);
+	nng_mtx_unlock(b->mu);
+}
+
+static void burst_cb(void *arg)
+{
+	burst_cell *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	if (!c->receiving) {
+		burst_count(c->b, &c->b->sent);
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			c->rv = rv;
+			burst_count(c->b, &c->b->done);
+			return;
+		}
+		c->receiving = true;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	c->t_done = now_us();
+	if (rv != 0)
+		c->rv = rv;
+	else
+		c->reply = nng_aio_get_msg(c->aio);
+	burst_count(c->b, &c->b->done);
+}
+
+static void burst_wait(burst *b, unsigned long *counter, unsigned long n)
+{
+	nng_mtx_lock(b->mu);
+	while (*counter < n)
+		nng_cv_wait(b->cv);
+	nng_mtx_unlock(b->mu);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The exact p-th percentile of n sorted values, in ms. */
+static double pct_ms(const double *sorted_us, unsigned long n, double p)
+{
+	unsigned long k = (unsigned long)ceil((double)n * p / 100);
+	if (n == 0)
+		return 0;
+	return sorted_us[k > 0 ? k - 1 : 0] / 1000.0;
+}
+
 static int run_burst(const char *url, unsigned long n, const char *prefix, bool hold)
 {
-	nng_ctx *ctx = calloc(n, sizeof(*ctx));
-	nng_aio **aio = calloc(n, sizeof(*aio));
-	hist *h = calloc(1, sizeof(*h));
-	unsigned long ok = 0, failed = 0;
+	burst_cell *cells = calloc(n, sizeof(*cells));
+	double *lat = calloc(n, sizeof(*lat));
+	unsigned long ok = 0, failed = 0, nlat = 0;
+	burst b = {0};
 	double t0, t_last = 0;
 	nng_socket s;
 
+	if (cells == NULL || lat == NULL || nng_mtx_alloc(&b.mu) != 0 ||
+	    nng_cv_alloc(&b.cv, b.mu) != 0) {
+		fprintf(stderr, "loadgen: out of memory\n");
+		return 1;
+	}
 	if (open_req(url, &s) != 0) {
 		fprintf(stderr, "loadgen: cannot reach %s\n", url);
 		return 3;
 	}
 	/* everything prepared first, so the sends leave as one burst */
 	for (unsigned long i = 0; i < n; i++) {
-		nng_ctx_open(&ctx[i], s);
-		nng_aio_alloc(&aio[i], NULL, NULL);
-		nng_aio_set_msg(aio[i], call_msg(i, prefix, i));
-		nng_aio_set_timeout(aio[i], 600000);
+		cells[i].b = &b;
+		nng_ctx_open(&cells[i].ctx, s);
+		nng_aio_alloc(&cells[i].aio, burst_cb, &cells[i]);
+		nng_aio_set_msg(cells[i].aio, call_msg(i, prefix, i));
+		nng_aio_set_timeout(cells[i].aio, 600000);
 	}
 	t0 = now_us();
 	for (unsigned long i = 0; i < n; i++)
-		nng_ctx_send(ctx[i], aio[i]);
-	for (unsigned long i = 0; i < n; i++) {
-		nng_aio_wait(aio[i]);
-		if (nng_aio_result(aio[i]) == 0)
-			nng_ctx_recv(ctx[i], aio[i]);
-	}
+		nng_ctx_send(cells[i].ctx, cells[i].aio);
 	if (hold) {
+		burst_wait(&b, &b.sent, n);
 		printf("{\"mode\":\"hold\",\"outstanding\":%lu}\n", n);
 		fflush(stdout);
 		pause(); /* the runner measures, then kills us */
 		return 0;
 	}
+	burst_wait(&b, &b.done, n);
 	for (unsigned long i = 0; i < n; i++) {
-		nng_aio_wait(aio[i]);
-		if (nng_aio_result(aio[i]) == 0) {
-			nng_msg *m = nng_aio_get_msg(aio[i]);
-			double t = now_us();
-			hist_add(h, t - t0);
-			if (t > t_last)
-				t_last = t;
-			if (reply_ok(m))
-				ok++;
-			else
-				failed++;
-			nng_msg_free(m);
-		} else {
+		burst_cell *c = &cells[i];
+		if (c->rv != 0 || c->reply == NULL) {
 			failed++;
+			continue;
 		}
+		/* latency per cell counts from the burst's start: the cells were all there at t0 */
+		lat[nlat++] = c->t_done - t0;
+		if (c->t_done > t_last)
+			t_last = c->t_done;
+		if (reply_ok(c->reply))
+			ok++;
+		else
+			failed++;
+		nng_msg_free(c->reply);
 	}
-	/* latency per cell counts from the burst's start: the cells were all there at t0 */
+	qsort(lat, nlat, sizeof(*lat), cmp_double);
 	printf("{\"mode\":\"burst\",\"cells\":%lu,\"ok\":%lu,\"failed\":%lu,\"wall_s\":%.4f,"
 	       "\"p50_ms\":%.2f,\"p99_ms\":%.2f}\n",
-	       n, ok, failed, (t_last - t0) / 1e6, hist_pct_ms(h, 50), hist_pct_ms(h, 99));
+	       n, ok, failed, (t_last - t0) / 1e6, pct_ms(lat, nlat, 50), pct_ms(lat, nlat, 99));
 	for (unsigned long i = 0; i < n; i++) {
-		nng_aio_free(aio[i]);
-		nng_ctx_close(ctx[i]);
+		nng_aio_free(cells[i].aio);
+		nng_ctx_close(cells[i].ctx);
 	}
 	nng_close(s);
-	free(ctx);
-	free(aio);
-	free(h);
+	nng_cv_free(b.cv);
+	nng_mtx_free(b.mu);
+	free(cells);
+	free(lat);
 	return failed ? 1 : 0;
 }
 
