@@ -95,7 +95,7 @@ def _text(v):
 
 
 class _Volatile(unohelper.Base, XVolatileResult):
-    """One (lookup, field)'s cell value while the lookup is in flight."""
+    """A lookup's cell value while its call is in flight; Calc listens to it."""
 
     def __init__(self, field):
         self._mu = threading.Lock()
@@ -135,12 +135,12 @@ class _Volatile(unohelper.Base, XVolatileResult):
 class _Lookup:
     """One call to cellbatchd, shared by every cell asking the same (function, argument, field)."""
 
-    __slots__ = ("result", "finished_at", "volatiles")
+    __slots__ = ("result", "finished_at", "volatile")
 
-    def __init__(self):
+    def __init__(self, field):
         self.result = None
         self.finished_at = 0.0
-        self.volatiles = {}  # field -> _Volatile
+        self.volatile = _Volatile(field)  # what the cells show while the call is in flight
 
     def expired(self, now):
         r = self.result
@@ -209,13 +209,10 @@ class _Engine:
             if lk is None:
                 if len(self._lookups) >= MAX_LOOKUPS:
                     self._forget_finished()
-                lk = self._lookups[key] = _Lookup()
+                lk = self._lookups[key] = _Lookup(field)
                 start = True
             if lk.result is not None:
                 return _value(lk.result, field)
-            vol = lk.volatiles.get(field)
-            if vol is None:
-                vol = lk.volatiles[field] = _Volatile(field)
             if start:
                 try:
                     client = self.client()
@@ -230,7 +227,7 @@ class _Engine:
                 with self._mu:
                     self._finish(lk, e.result)
                 return _value(e.result, field)
-        return vol
+        return lk.volatile
 
     def _finish(self, lk, res):
         lk.result = res
@@ -253,13 +250,10 @@ class _Engine:
             lk, res = item
             with self._mu:
                 self._finish(lk, res)
-                vols = list(lk.volatiles.values())
                 closed = self._closed
-            if closed:
-                continue
-            # outside _mu: modified() recalculates cells, which call lookup() again
-            for vol in vols:
-                vol.publish(_value(res, vol.field))
+            if not closed:
+                # outside _mu: modified() recalculates cells, which call lookup() again
+                lk.volatile.publish(_value(res, lk.volatile.field))
 
     # -- array cells -----------------------------------------------------------
     def multi(self, fn, args):
