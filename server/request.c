@@ -13,16 +13,22 @@ uint64_t now_ns(void)
 	return uv_hrtime();
 }
 
-/* Copies an encoded body into an nng message and sends it; a NULL buffer means "could not encode".
- */
-static void send_buffer(ing_ctx *ctx, const msgpack_sbuffer *buf)
+/* A new nng message holding an encoded body (the caller owns it), or NULL without memory. */
+static nng_msg *buffer_msg(const msgpack_sbuffer *buf)
 {
 	nng_msg *msg = NULL;
 
-	if (buf != NULL && nng_msg_alloc(&msg, buf->size) == 0)
-		memcpy(nng_msg_body(msg), buf->data, buf->size);
+	if (nng_msg_alloc(&msg, buf->size) != 0)
+		return NULL;
+	memcpy(nng_msg_body(msg), buf->data, buf->size);
+	return msg;
+}
+
+/* Sends an encoded body on ctx; a NULL buffer means "could not encode". */
+static void send_buffer(ing_ctx *ctx, const msgpack_sbuffer *buf)
+{
 	/* without memory for a reply the client's own timeout is the only answer left */
-	ingress_reply(ctx, msg);
+	ingress_reply(ctx, buf != NULL ? buffer_msg(buf) : NULL);
 }
 
 void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code, const char *text)
@@ -39,14 +45,15 @@ void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code,
 	(void)s;
 }
 
-static void reply_from_cell(cb_reply *rep, const cell *c)
+/* Fills rep's outcome from a (borrowed: rep points into a's strings). */
+static void reply_from_answer(cb_reply *rep, const answer *a, const cb_meta *meta)
 {
-	rep->err = c->a->err;
-	rep->message = c->a->message;
-	if (c->a->err == CB_OK) {
+	rep->err = a->err;
+	rep->message = a->message;
+	if (a->err == CB_OK) {
 		rep->has_result = true;
-		rep->result = c->a->result;
-		rep->meta = c->meta;
+		rep->result = a->result;
+		rep->meta = *meta;
 	}
 }
 
@@ -203,13 +210,13 @@ static void request_reply(server *s, request *r)
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
 	if (!r->multi) {
-		reply_from_cell(&rep, &r->cells[0]);
+		reply_from_answer(&rep, r->cells[0].a, &r->cells[0].meta);
 		rv = cb_reply_encode(&pk, &rep);
 	} else if ((rep.results = calloc(r->ncells, sizeof(*rep.results))) != NULL) {
 		rep.is_multi = true;
 		rep.nresults = r->ncells;
 		for (uint32_t i = 0; i < r->ncells; i++)
-			reply_from_cell(&rep.results[i], &r->cells[i]);
+			reply_from_answer(&rep.results[i], r->cells[i].a, &r->cells[i].meta);
 		rv = cb_reply_encode(&pk, &rep);
 		free(rep.results);
 	}
@@ -368,17 +375,10 @@ bool request_hot(void *arg, nng_msg *msg, nng_msg **reply)
 		goto out;
 	rep.has_id = req.has_id;
 	rep.id = req.id;
-	rep.err = a->err;
-	rep.message = a->message;
-	if (a->err == CB_OK) {
-		rep.has_result = true;
-		rep.result = a->result;
-		rep.meta.cached = true;
-	}
+	reply_from_answer(&rep, a, &(cb_meta){.cached = true});
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	if (cb_reply_encode(&pk, &rep) != CB_OK || nng_msg_alloc(reply, buf.size) != 0)
+	if (cb_reply_encode(&pk, &rep) != CB_OK || (*reply = buffer_msg(&buf)) == NULL)
 		goto out; /* the loop tries again, and reports what it cannot do */
-	memcpy(nng_msg_body(*reply), buf.data, buf.size);
 	hot_stats_count(&s->hot, a->err, now_ns() - t0);
 	sent = true;
 out:

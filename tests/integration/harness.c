@@ -475,6 +475,16 @@ int it_raw(const char *url, const void *buf, size_t len, it_reply *out, int time
 	return rv;
 }
 
+int it_stats(const char *url, it_reply *out, int timeout_ms)
+{
+	static const uint8_t req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p',
+	                              0xa5, 's',  't', 'a',  't',  's'};
+
+	if (it_raw(url, req, sizeof(req), out, timeout_ms) != 0)
+		return -1;
+	return out->decoded && out->rep.has_stats ? 0 : -1;
+}
+
 void it_replies_free(it_reply *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

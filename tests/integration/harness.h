@@ -87,6 +87,8 @@ typedef struct it_reply {
 int it_calls(const char *url, const it_call *calls, size_t n, it_reply *out, int timeout_ms);
 /* Sends raw request bytes, returns the reply in out. */
 int it_raw(const char *url, const void *buf, size_t len, it_reply *out, int timeout_ms);
+/* Sends {"v":1,"op":"stats"}; 0 when a stats reply came back (out->rep.stats), else -1. */
+int it_stats(const char *url, it_reply *out, int timeout_ms);
 void it_replies_free(it_reply *r, size_t n);
 
 /* The whole file as a NUL-terminated string (caller frees), or NULL. */

@@ -91,7 +91,6 @@ static void test_restart_keeps_answers(void **state)
 static void test_hits_counted(void **state)
 {
 	it_env *e = *state;
-	uint8_t req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa5, 's', 't', 'a', 't', 's'};
 	it_call c[3] = {{.fn = CB_FN_GEOCODE, .text = "1 Counted Road", .id = 1},
 	                {.fn = CB_FN_GEOCODE, .text = "2 Nowhere Road", .id = 2},
 	                {.fn = CB_FN_REVERSE, .lat = 10, .lon = 20, .id = 3}};
@@ -101,7 +100,7 @@ static void test_hits_counted(void **state)
 
 	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
 	assert_int_equal(it_start_server(e, NULL), 0);
-	assert_int_equal(it_raw(e->url, req, sizeof(req), &s, TIMEOUT_MS), 0);
+	assert_int_equal(it_stats(e->url, &s, TIMEOUT_MS), 0);
 	assert_true(s.decoded && s.rep.has_stats);
 	requests0 = it_mp_get(&s.rep.stats, "requests")->via.u64; /* the harness pings at start */
 	it_replies_free(&s, 1);
@@ -116,7 +115,7 @@ static void test_hits_counted(void **state)
 		}
 		it_replies_free(r, 3);
 	}
-	assert_int_equal(it_raw(e->url, req, sizeof(req), &s, TIMEOUT_MS), 0);
+	assert_int_equal(it_stats(e->url, &s, TIMEOUT_MS), 0);
 	assert_true(s.decoded && s.rep.has_stats);
 	st = &s.rep.stats;
 	codes = it_mp_get(st, "answered_by_code");

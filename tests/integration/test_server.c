@@ -95,13 +95,12 @@ static it_call *unique_calls(size_t n, size_t distinct)
 /* After one burst of n calls that formed one batch of size items. */
 static void check_server_stats(it_env *e, uint64_t n, uint64_t items)
 {
-	uint8_t req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa5, 's', 't', 'a', 't', 's'};
 	const msgpack_object *st, *hist;
 	char bucket[8];
 	it_reply r;
 	unsigned b = 1;
 
-	assert_int_equal(it_raw(e->url, req, sizeof(req), &r, TIMEOUT_MS), 0);
+	assert_int_equal(it_stats(e->url, &r, TIMEOUT_MS), 0);
 	assert_true(r.decoded && r.rep.has_stats);
 	st = &r.rep.stats;
 	assert_int_equal(it_mp_get(st, "calls_received")->via.u64, n);
@@ -543,8 +542,6 @@ static void test_key_never_leaks(void **state)
 	                 .text = "Statue of Liberty, Liberty Island New York, NY 10004",
 	                 .id = 1},
 	                {.fn = CB_FN_GEOCODE, .text = "nowhere", .id = 2}};
-	uint8_t stats_req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p',
-	                       0xa5, 's',  't', 'a',  't',  's'};
 	it_reply r[2], s;
 	char *log;
 	size_t len;
@@ -558,7 +555,7 @@ static void test_key_never_leaks(void **state)
 	c[0].text = "another address";
 	c[1].text = "and one more";
 	assert_int_equal(it_calls(e->url, c, 2, r, TIMEOUT_MS), 0);
-	assert_int_equal(it_raw(e->url, stats_req, sizeof(stats_req), &s, TIMEOUT_MS), 0);
+	assert_int_equal(it_stats(e->url, &s, TIMEOUT_MS), 0);
 	assert_true(s.decoded && s.rep.has_stats);
 	for (int i = 0; i < 2; i++)
 		assert_false(contains(r[i].bytes, r[i].len, IT_KEY));
