@@ -15,7 +15,7 @@
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
 #define FIRST_STEP_DEFAULT_MS 50
-#define POLL_STEP_MIN_MS      20
+#define POLL_STEP_MIN_MS      5
 #define BACKOFF_BASE_MS       500
 #define BACKOFF_CAP_MS        30000
 
@@ -67,24 +67,18 @@ void batch_release(batch *b)
 	uv_close((uv_handle_t *)&b->timer, batch_closed_cb);
 }
 
-/*
- * The poll schedule's estimate, per power-of-two batch size: when to send
- * the first poll, in ms after the submit. A job known to have finished
- * between a pending poll and a done one is aimed at the middle next time;
- * one that was already done at the first poll is aimed 3% earlier, so the
- * estimate stays close above the real job time instead of drifting up.
- */
+/* What this job tells the poll schedule of its size (pollsched.c). */
 static void learn_job_time(batch *b)
 {
-	double *est = &b->s->job_ms_estimate[stats_size_bucket(b->n)];
+	pollsched *p = &b->s->poll_sched[stats_size_bucket(b->n)];
+	double pend = b->t_pend_sent_ns ? (double)(b->t_pend_sent_ns - b->t_submit_ns) / 1e6 : 0;
 	double done = (double)(b->t_poll_sent_ns - b->t_submit_ns) / 1e6;
 
 	if (b->polls == 0)
 		return; /* answered at submit: nothing learned about polling */
-	if (b->t_pend_sent_ns == 0)
-		*est = *est > 0 ? *est * 0.97 : done;
-	else
-		*est = ((double)(b->t_pend_sent_ns - b->t_submit_ns) / 1e6 + done) / 2;
+	pollsched_learn(p, pend, done);
+	log_debug("batch %llu: pending at %.1f ms, done at %.1f ms: next first poll at %.1f ms",
+	          (unsigned long long)b->seq, pend, done, p->aim);
 }
 
 static void batch_end(batch *b, batch_state st)
@@ -192,6 +186,7 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 {
 	server *s = b->s;
 	json_error_t jerr;
+	uint64_t t0 = now_ns(), t1, t2;
 	json_t *arr = json_loadb(r->body, r->len, 0, &jerr);
 	const batch_fn *fn = &batch_fns[b->g->fn];
 
@@ -210,6 +205,7 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 		return V_OK;
 	}
 	/* one database transaction per batch; late results of timed-out cells are kept too */
+	t1 = now_ns();
 	if (s->cache != NULL)
 		cache_begin(s->cache);
 	for (uint32_t i = 0; i < b->n; i++) {
@@ -232,7 +228,13 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 	}
 	if (s->cache != NULL)
 		cache_commit(s->cache);
+	t2 = now_ns();
 	json_decref(arr);
+	log_debug(
+	    "batch %llu: %zu bytes of results parsed in %.1f ms, answered in %.1f ms, freed in "
+	    "%.1f ms",
+	    (unsigned long long)b->seq, r->len, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
+	    (double)(now_ns() - t2) / 1e6);
 	batch_end(b, BATCH_DONE);
 	return V_OK;
 }
@@ -289,12 +291,15 @@ static void schedule_poll(batch *b, uint64_t delay_ms)
 /* The first poll goes out when recent jobs of this size were done; then steps grow x1.5. */
 static uint64_t first_poll_delay(batch *b)
 {
-	double est = b->s->job_ms_estimate[stats_size_bucket(b->n)];
+	double est = b->s->poll_sched[stats_size_bucket(b->n)].aim;
 	double spent = (double)(now_ns() - b->t_submit_ns) / 1e6;
 	double d = (est > 0 ? est : FIRST_POLL_DEFAULT_MS) - spent;
 
-	/* with an estimate, a miss costs one small step (5%), not a whole period */
-	b->poll_step_ms = (uint64_t)(est > 0 ? est / 20 : FIRST_STEP_DEFAULT_MS);
+	/*
+	 * With an estimate, a miss costs one small step (2%), not a whole period,
+	 * and tells the schedule the job time that closely (pollsched.c).
+	 */
+	b->poll_step_ms = (uint64_t)(est > 0 ? est / 50 : FIRST_STEP_DEFAULT_MS);
 	if (b->poll_step_ms < POLL_STEP_MIN_MS)
 		b->poll_step_ms = POLL_STEP_MIN_MS;
 	return d > 1 ? (uint64_t)d : 1;

@@ -13,6 +13,7 @@
 #include "htab.h"
 #include "http.h"
 #include "ingress.h"
+#include "pollsched.h"
 #include "stats.h"
 
 #define MAX_LISTEN 16
@@ -164,8 +165,8 @@ struct server {
 	stats st;
 	hot_stats hot; /* cache hits answered on nng threads */
 	struct cache *cache;
-	double job_ms_estimate[JOB_BUCKETS];
-	bool draining; /* read by nng threads too: __atomic */
+	pollsched poll_sched[JOB_BUCKETS]; /* per power-of-two batch size */
+	bool draining;                     /* read by nng threads too: __atomic */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
 	uv_timer_t drain_poll;  /* checks for the end of the drain */
