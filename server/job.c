@@ -15,7 +15,7 @@
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
 #define FIRST_STEP_DEFAULT_MS 50
-#define POLL_STEP_MIN_MS      5
+#define POLL_STEP_MIN_MS      20
 #define BACKOFF_BASE_MS       500
 #define BACKOFF_CAP_MS        30000
 
@@ -296,10 +296,11 @@ static uint64_t first_poll_delay(batch *b)
 	double d = (est > 0 ? est : FIRST_POLL_DEFAULT_MS) - spent;
 
 	/*
-	 * With an estimate, a miss costs one small step (2%), not a whole period,
-	 * and tells the schedule the job time that closely (pollsched.c).
+	 * With an estimate, a miss costs one small step (5%, at least 20 ms), not a
+	 * whole period. Smaller steps (2%, 5 ms) made jobs of a 10,000-cell burst,
+	 * whose times jitter more than that, take 18 polls for 10.
 	 */
-	b->poll_step_ms = (uint64_t)(est > 0 ? est / 50 : FIRST_STEP_DEFAULT_MS);
+	b->poll_step_ms = (uint64_t)(est > 0 ? est / 20 : FIRST_STEP_DEFAULT_MS);
 	if (b->poll_step_ms < POLL_STEP_MIN_MS)
 		b->poll_step_ms = POLL_STEP_MIN_MS;
 	return d > 1 ? (uint64_t)d : 1;
