@@ -204,8 +204,8 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 		json_decref(arr);
 		return V_OK;
 	}
-	/* one database transaction per batch; late results of timed-out cells are kept too */
 	t1 = now_ns();
+	/* one database transaction per batch; late results of timed-out cells are kept too */
 	if (s->cache != NULL)
 		cache_begin(s->cache);
 	for (uint32_t i = 0; i < b->n; i++) {
