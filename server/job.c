@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "dispatch.h"
 #include "functions.h"
+#include "jarena.h"
 #include "job.h"
 #include "log.h"
 
@@ -186,55 +187,76 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 {
 	server *s = b->s;
 	json_error_t jerr;
-	uint64_t t0 = now_ns(), t1, t2;
-	json_t *arr = json_loadb(r->body, r->len, 0, &jerr);
+	uint64_t t0 = now_ns(), t1;
 	const batch_fn *fn = &batch_fns[b->g->fn];
+	answer **ans = malloc(b->n * sizeof(*ans));
+	bool arena = ans != NULL && jarena_begin();
+	json_t *arr = ans != NULL ? json_loadb(r->body, r->len, 0, &jerr) : NULL;
+	size_t got = json_is_array(arr) ? json_array_size(arr) : 0;
+	unsigned long tree = jarena_used();
 
+	/*
+	 * The tree is read into answers and dropped before any cell is answered:
+	 * answering may start other work (a submit builds JSON), which must not
+	 * land in the arena.
+	 */
+	if (arr != NULL && got == b->n) {
+		for (uint32_t i = 0; i < b->n; i++) {
+			json_t *obj = json_array_get(arr, i);
+			answer *a;
+
+			if (!json_is_object(obj))
+				a = answer_error(CB_EUPSTREAM_ERROR,
+				                 "upstream result %u is not an object", i);
+			else if (!fn->query_matches(b->items[i], json_object_get(obj, "query")))
+				a = answer_error(CB_EUPSTREAM_ERROR,
+				                 "upstream result %u does not answer this input",
+				                 i);
+			else
+				a = batch_fn_parse_result(obj);
+			ans[i] = answer_error_or_oom(a);
+		}
+	}
+	json_decref(arr);
+	if (arena)
+		jarena_end();
+	t1 = now_ns();
+	if (ans == NULL) {
+		snprintf(cause, cap, "out of memory for %u results", b->n);
+		return V_TRANSIENT;
+	}
 	if (arr == NULL) {
+		free(ans);
 		/* a cut-off answer: asking again is safe (results stay for 24 h) */
 		snprintf(cause, cap, "upstream sent invalid JSON (%s at line %d, column %d)",
 		         jerr.text, jerr.line, jerr.column);
 		b->resubmit = b->state == BATCH_SUBMITTING;
 		return V_TRANSIENT;
 	}
-	if (!json_is_array(arr) || json_array_size(arr) != b->n) {
+	if (got != b->n) {
+		free(ans);
 		job_fail(b, answer_error(CB_EUPSTREAM_ERROR,
-		                         "upstream returned %zu results for a batch of %u",
-		                         json_is_array(arr) ? json_array_size(arr) : 0, b->n));
-		json_decref(arr);
+		                         "upstream returned %zu results for a batch of %u", got,
+		                         b->n));
 		return V_OK;
 	}
-	t1 = now_ns();
 	/* one database transaction per batch; late results of timed-out cells are kept too */
 	if (s->cache != NULL)
 		cache_begin(s->cache);
 	for (uint32_t i = 0; i < b->n; i++) {
-		json_t *obj = json_array_get(arr, i);
-		answer *a;
-
-		if (!json_is_object(obj))
-			a = answer_error(CB_EUPSTREAM_ERROR, "upstream result %u is not an object",
-			                 i);
-		else if (!fn->query_matches(b->items[i], json_object_get(obj, "query")))
-			a = answer_error(CB_EUPSTREAM_ERROR,
-			                 "upstream result %u does not answer this input", i);
-		else
-			a = batch_fn_parse_result(obj);
-		a = answer_error_or_oom(a);
 		if (s->cache != NULL)
-			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen, a);
-		item_finish(s, b->items[i], a);
-		answer_unref(a);
+			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen,
+			          ans[i]);
+		item_finish(s, b->items[i], ans[i]);
+		answer_unref(ans[i]);
 	}
 	if (s->cache != NULL)
 		cache_commit(s->cache);
-	t2 = now_ns();
-	json_decref(arr);
-	log_debug(
-	    "batch %llu: %zu bytes of results parsed in %.1f ms, answered in %.1f ms, freed in "
-	    "%.1f ms",
-	    (unsigned long long)b->seq, r->len, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
-	    (double)(now_ns() - t2) / 1e6);
+	free(ans);
+	log_debug("batch %llu: %zu bytes of results (a %lu-byte tree) read in %.1f ms, answered "
+	          "in %.1f ms",
+	          (unsigned long long)b->seq, r->len, tree, (double)(t1 - t0) / 1e6,
+	          (double)(now_ns() - t1) / 1e6);
 	batch_end(b, BATCH_DONE);
 	return V_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "cache.h"
 #include "dispatch.h"
+#include "jarena.h"
 #include "job.h"
 #include "log.h"
 #include "server.h"
@@ -465,6 +466,7 @@ int main(int argc, char **argv)
 	int rv;
 
 	signal(SIGPIPE, SIG_IGN);
+	jarena_install(); /* before any jansson use */
 	if ((rv = parse_args(argc, argv, &s->cfg)) != 0)
 		return rv == 1 ? 0 : 2;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || uv_loop_init(&loop) != 0 ||
