@@ -258,11 +258,8 @@ answer *cache_peek(cache *c, const char *key, size_t keylen)
 answer *cache_get(cache *c, const char *key, size_t keylen)
 {
 	uint64_t now = c->cfg.now_ms(), expires = 0;
-	answer *a;
+	answer *a = cache_peek(c, key, keylen);
 
-	pthread_mutex_lock(&c->mu);
-	a = mem_get(c, key, keylen, now);
-	pthread_mutex_unlock(&c->mu);
 	if (a != NULL)
 		return a;
 	/* the database is read and written on the loop only: no lock needed around it */

@@ -1,7 +1,6 @@
 /* jarena.c: jansson's allocations while one upstream answer is parsed, in a few blocks freed at
  * once. */
 #include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 
 #include <jansson.h>

@@ -72,11 +72,12 @@ void batch_release(batch *b)
 static void learn_job_time(batch *b)
 {
 	pollsched *p = &b->s->poll_sched[stats_size_bucket(b->n)];
-	double pend = b->t_pend_sent_ns ? (double)(b->t_pend_sent_ns - b->t_submit_ns) / 1e6 : 0;
-	double done = (double)(b->t_poll_sent_ns - b->t_submit_ns) / 1e6;
+	double pend, done;
 
 	if (b->polls == 0)
 		return; /* answered at submit: nothing learned about polling */
+	pend = b->t_pend_sent_ns ? (double)(b->t_pend_sent_ns - b->t_submit_ns) / 1e6 : 0;
+	done = (double)(b->t_poll_sent_ns - b->t_submit_ns) / 1e6;
 	pollsched_learn(p, pend, done);
 	log_debug("batch %llu: pending at %.1f ms, done at %.1f ms: next first poll at %.1f ms",
 	          (unsigned long long)b->seq, pend, done, p->aim);

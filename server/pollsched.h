@@ -9,8 +9,7 @@
  */
 typedef struct pollsched {
 	double aim;    /* when to send the first poll; 0: unknown */
-	double floor;  /* when a poll last found such a job pending, sinking while polls hit; 0:
-	                  never */
+	double floor;  /* the last pending poll's time, sinking while polls hit; 0: none */
 	unsigned hits; /* jobs done at their first poll since the last miss */
 } pollsched;
 
