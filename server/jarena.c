@@ -2,6 +2,7 @@
  * once. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include <jansson.h>
 
@@ -12,6 +13,11 @@
  * parse and a free on decref, and under a 10,000-cell burst the loop spent
  * 20-30 ms per job in them (BENCHMARKS.md, (b)). A parse tree lives exactly
  * from json_loadb to json_decref, so bump allocation fits it.
+ *
+ * Blocks are mapped, not malloc'd: the answers made while the tree is read
+ * are malloc'd and long-lived, and a malloc'd block below them could not go
+ * back to the system until the loop's trim timer (a test saw RSS 2.6 MB up
+ * right after a job); a mapping goes back at jarena_end.
  */
 #define BLOCK_SIZE (256 * 1024)
 #define ALIGN      16
@@ -31,9 +37,10 @@ static struct {
 static block *block_new(size_t want)
 {
 	size_t size = want > BLOCK_SIZE ? want : BLOCK_SIZE;
-	block *b = malloc(sizeof(*b) + size);
+	block *b = mmap(NULL, sizeof(*b) + size, PROT_READ | PROT_WRITE,
+	                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (b == NULL)
+	if (b == MAP_FAILED)
 		return NULL;
 	b->size = size;
 	b->used = 0;
@@ -94,10 +101,10 @@ void jarena_end(void)
 	block *b = A.blocks;
 
 	A.active = false;
-	/* keep no block: the memory goes back between jobs (the loop's trim timer returns it) */
+	/* keep no block: the memory goes back between jobs */
 	while (b != NULL) {
 		block *next = b->next;
-		free(b);
+		munmap(b, sizeof(*b) + b->size);
 		b = next;
 	}
 	A.blocks = NULL;
