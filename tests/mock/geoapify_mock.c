@@ -51,7 +51,8 @@ typedef struct job {
 	bool reverse;
 	bool stuck;
 	double done_at_ms;
-	char *results; /* JSON array */
+	json_t *input; /* the submitted array, until the worker has turned it into results */
+	char *results; /* JSON array; NULL while the worker is still producing it */
 	struct job *next;
 } job;
 
@@ -62,7 +63,8 @@ typedef struct place {
 
 static struct {
 	pthread_mutex_t mu;
-	const char *api_key; /* NULL: any non-empty key */
+	pthread_cond_t results_ready; /* signalled, under mu, when a job's results are set */
+	const char *api_key;          /* NULL: any non-empty key */
 	long pending_ms, latency_ms;
 	bool immediate;
 	fault faults[MAX_FAULTS];
@@ -77,7 +79,8 @@ static struct {
 	place *places;
 	size_t nplaces;
 	uint64_t id_seed;
-} M = {.mu = PTHREAD_MUTEX_INITIALIZER, .pending_ms = 300};
+} M = {
+    .mu = PTHREAD_MUTEX_INITIALIZER, .results_ready = PTHREAD_COND_INITIALIZER, .pending_ms = 300};
 
 static double now_ms(void)
 {
@@ -468,15 +471,68 @@ static void count_request(void)
 		M.max_per_second = in_window;
 }
 
+/* A job's results, built from its input; the gazetteer is read-only once loaded, so no lock. */
+static char *job_results(json_t *in, bool reverse)
+{
+	json_t *out = json_array();
+	char *s;
+
+	for (size_t i = 0; i < json_array_size(in); i++) {
+		json_t *v = json_array_get(in, i);
+		if (!reverse)
+			json_array_append_new(out, forward_item(json_string_value(v)));
+		else if (json_is_array(v))
+			json_array_append_new(
+			    out, reverse_item(json_number_value(json_array_get(v, 1)),
+			                      json_number_value(json_array_get(v, 0))));
+		else
+			json_array_append_new(
+			    out, reverse_item(json_number_value(json_object_get(v, "lat")),
+			                      json_number_value(json_object_get(v, "lon"))));
+	}
+	s = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return s;
+}
+
+static void job_set_results(job *jb)
+{
+	char *r = job_results(jb->input, jb->reverse);
+	pthread_mutex_lock(&M.mu);
+	jb->results = r;
+	json_decref(jb->input);
+	jb->input = NULL;
+	pthread_cond_broadcast(&M.results_ready);
+	pthread_mutex_unlock(&M.mu);
+}
+
+/* The real service answers a submit at once and geocodes while the job is pending; building 1,000
+ * results before the 202 would add the mock's own CPU time to every submit the server makes. */
+static void *job_worker(void *arg)
+{
+	job_set_results(arg);
+	return NULL;
+}
+
+/* Whether an item has a shape the upstream accepts. */
+static bool item_ok(json_t *v, bool reverse)
+{
+	if (!reverse)
+		return json_is_string(v);
+	return (json_is_array(v) && json_array_size(v) == 2) || json_is_object(v);
+}
+
 static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn *cn)
 {
 	json_error_t jerr;
 	json_t *in = json_loadb(cn->body ? cn->body : "", cn->len, 0, &jerr);
-	json_t *out = NULL;
 	const fault *f;
 	job *jb;
 	size_t n, i;
 	char msg[160];
+	pthread_t worker;
+	pthread_attr_t attr;
+	bool started = false;
 
 	if (in == NULL)
 		return send_error(c, 400, "Invalid JSON body", -1);
@@ -490,28 +546,14 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 		         MAX_ITEMS);
 		return send_error(c, 400, msg, -1);
 	}
-	out = json_array();
-	pthread_mutex_lock(&M.mu);
 	for (i = 0; i < n; i++) {
-		json_t *v = json_array_get(in, i);
-		if (!reverse && json_is_string(v)) {
-			json_array_append_new(out, forward_item(json_string_value(v)));
-		} else if (reverse && json_is_array(v) && json_array_size(v) == 2) {
-			json_array_append_new(
-			    out, reverse_item(json_number_value(json_array_get(v, 1)),
-			                      json_number_value(json_array_get(v, 0))));
-		} else if (reverse && json_is_object(v)) {
-			json_array_append_new(
-			    out, reverse_item(json_number_value(json_object_get(v, "lat")),
-			                      json_number_value(json_object_get(v, "lon"))));
-		} else {
-			pthread_mutex_unlock(&M.mu);
+		if (!item_ok(json_array_get(in, i), reverse)) {
 			snprintf(msg, sizeof(msg), "\"[%zu]\" has an invalid value", i);
 			json_decref(in);
-			json_decref(out);
 			return send_error(c, 400, msg, -1);
 		}
 	}
+	pthread_mutex_lock(&M.mu);
 	M.submits++;
 	M.items += n;
 	json_array_append_new(M.submit_sizes, json_integer((json_int_t)n));
@@ -521,7 +563,6 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 		enum MHD_Result rv;
 		pthread_mutex_unlock(&M.mu);
 		json_decref(in);
-		json_decref(out);
 		apply_fault(c, f, &rv);
 		return rv;
 	}
@@ -533,12 +574,18 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 	jb->reverse = reverse;
 	jb->stuck = f != NULL && f->kind == F_STUCK;
 	jb->done_at_ms = now_ms() + (double)M.pending_ms;
-	jb->results = json_dumps(out, JSON_COMPACT);
+	jb->input = in;
 	jb->next = M.jobs;
 	M.jobs = jb;
 	pthread_mutex_unlock(&M.mu);
-	json_decref(in);
-	json_decref(out);
+
+	if (!M.immediate && pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&worker, &attr, job_worker, jb) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!started)
+		job_set_results(jb); /* immediate answers need them now; so does a failed thread */
 
 	{
 		enum MHD_Result rv;
@@ -550,7 +597,8 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 			pthread_mutex_lock(&M.mu);
 			rf = fault_for(W_RESULT, ++M.results);
 			pthread_mutex_unlock(&M.mu);
-			return send_results(c, jb->results, rf);
+			return send_results(c, jb->results,
+			                    rf); /* set above, never changed after */
 		}
 		snprintf(url, sizeof(url), "http://mock/v1/batch/geocode/%s?id=%s",
 		         reverse ? "reverse" : "search", jb->id);
@@ -578,6 +626,9 @@ static enum MHD_Result poll(struct MHD_Connection *c, bool reverse)
 			found = true;
 			pending = j->stuck || now_ms() < j->done_at_ms;
 			if (!pending) {
+				/* done by the clock; the worker may still be writing (pending 0) */
+				while (j->results == NULL)
+					pthread_cond_wait(&M.results_ready, &M.mu);
 				results = strdup(j->results);
 				rf = fault_for(W_RESULT, ++M.results);
 			}
