@@ -2,20 +2,23 @@
 #include "pollsched.h"
 
 /*
- * A poll that finds the job pending costs a whole round trip and one more
- * (rate-limited, counted) request; one sent a little late costs only the
- * difference. The job time lies between the last pending poll and the done
- * one, a bracket at least one poll round trip wide. After a miss the aim is
- * three quarters of the way up the bracket (the middle missed about every
- * other time, bench (b)); each job done at its first poll brings it 10% of
- * the way down to the pending poll, so it settles a little above the job
- * time and probes below it about every 8th job. The pending poll's time sinks
- * by 0.02% times the hits since the last miss, so a much faster upstream is
- * found too. Before any miss the aim comes down 3% a job.
+ * A poll that finds the job pending costs one retry step (20 ms or 5% of the
+ * job time, counted from its send) and one more rate-limited request; one sent
+ * a little late costs only the difference. The job time lies between the last
+ * pending poll and the done one. After a miss the aim is halfway up that
+ * bracket; each job done at its first poll halves the gap to the pending
+ * poll, but the aim stays 1.5% above it, so it settles just above the job time
+ * and probes below it now and then. The pending poll's time sinks by 0.02%
+ * times the hits since the last miss, so a much faster upstream is found too.
+ * Before any miss the aim comes down 3% a job. The constants won a simulation
+ * of noisy upstreams (job times jittering by 0.5, 2 and 5 ms; BENCHMARKS.md):
+ * the first poll came 4-10 ms after the job was done instead of 8-13 ms, for
+ * 1.07-1.09 polls per job instead of 1.06-1.10.
  */
-#define AFTER_MISS 0.75
+#define AFTER_MISS 0.5
 #define HIT_STEP   0.97
-#define GAP_STEP   0.10
+#define GAP_STEP   0.5
+#define MARGIN     0.015
 #define FLOOR_SINK 0.0002
 
 void pollsched_learn(pollsched *p, double pend_ms, double done_ms)
@@ -32,5 +35,7 @@ void pollsched_learn(pollsched *p, double pend_ms, double done_ms)
 		p->hits++;
 		p->floor *= 1 - (p->hits < 1000 ? p->hits : 1000) * FLOOR_SINK;
 		p->aim -= GAP_STEP * (p->aim - p->floor);
+		if (p->aim < p->floor * (1 + MARGIN))
+			p->aim = p->floor * (1 + MARGIN);
 	}
 }
