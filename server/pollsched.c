@@ -11,9 +11,10 @@
  * and probes below it now and then. The pending poll's time sinks by 0.02%
  * times the hits since the last miss, so a much faster upstream is found too.
  * Before any miss the aim comes down 3% a job. The constants won a simulation
- * of noisy upstreams (job times jittering by 0.5, 2 and 5 ms; BENCHMARKS.md):
- * the first poll came 4-10 ms after the job was done instead of 8-13 ms, for
- * 1.07-1.09 polls per job instead of 1.06-1.10.
+ * of upstreams whose job times jitter by 0-5 ms (bench/pollsim): the done
+ * poll goes out 3-10 ms after the job is done where the rule before (three
+ * quarters up, 10% down, steps from the pending poll's answer) took 14-23 ms,
+ * for at most 1.09 polls per job instead of 1.06.
  */
 #define AFTER_MISS 0.5
 #define HIT_STEP   0.97
