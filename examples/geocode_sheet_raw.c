@@ -135,10 +135,16 @@ int main(int argc, char **argv)
 			printf("%-52.52s %10s %11s  %s: %.*s\n", rows[i], "", "",
 			       cb_err_name(rep.err), (int)rep.message.len, rep.message.ptr);
 		else {
+			char how[40];
 			ok++;
-			printf("%-52.52s %10.5f %11.5f  %.*s (batch of %llu)\n", rows[i],
-			       rep.result.lat, rep.result.lon, (int)rep.result.formatted.len,
-			       rep.result.formatted.ptr, (unsigned long long)rep.meta.batch_size);
+			if (rep.meta.cached)
+				snprintf(how, sizeof(how), "from the cache");
+			else
+				snprintf(how, sizeof(how), "batch of %llu",
+				         (unsigned long long)rep.meta.batch_size);
+			printf("%-52.52s %10.5f %11.5f  %.*s (%s)\n", rows[i], rep.result.lat,
+			       rep.result.lon, (int)rep.result.formatted.len,
+			       rep.result.formatted.ptr, how);
 		}
 		if (rv == 0)
 			cb_reply_free(&rep);

@@ -23,7 +23,9 @@ import sys, msgpack
 reply = msgpack.unpackb(open(sys.argv[1], "rb").read())
 if reply.get("ok"):
     r = reply["result"]
-    print("%.6f,%.6f\t%s\t(batch of %d)" % (r["lat"], r["lon"], r["formatted"], reply["meta"]["batch_size"]))
+    meta = reply["meta"]
+    how = "from the cache" if meta["cached"] else "batch of %d" % meta["batch_size"]
+    print("%.6f,%.6f\t%s\t(%s)" % (r["lat"], r["lon"], r["formatted"], how))
 else:
     e = reply["error"]
     print("%s: %s" % (e["code"], e["message"]), file=sys.stderr)
