@@ -55,6 +55,26 @@ const char *cb_version(void)
 	return CB_VERSION;
 }
 
+/*
+ * A blocking dial, so that "nothing listens there" is an answer at once. A
+ * connection reset during the handshake is a server busy re-creating a
+ * listener that nng 1.5.2 wedged (docs/nng.md): dial again until timeout_ms.
+ */
+static int dial(nng_socket sock, const char *url, unsigned timeout_ms)
+{
+	nng_time deadline = nng_clock() + timeout_ms;
+	int rv;
+
+	for (;;) {
+		rv = nng_dial(sock, url, NULL, 0);
+		if (rv == 0 || rv == NNG_ECONNREFUSED || rv == NNG_ENOENT || rv == NNG_EADDRINVAL ||
+		    rv == NNG_EINVAL || rv == NNG_ENOTSUP || rv == NNG_ENOMEM ||
+		    nng_clock() + 50 >= deadline)
+			return rv;
+		nng_msleep(50);
+	}
+}
+
 cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts)
 {
 	cb_client *c = calloc(1, sizeof(*c));
@@ -77,8 +97,7 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, REPLY_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500);
-	/* a blocking first dial, so that "nothing listens there" is an answer at once */
-	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+	if ((rv = dial(c->sock, url, c->timeout_ms)) != 0) {
 		nng_close(c->sock);
 		nng_cv_free(c->cv);
 		nng_mtx_free(c->mu);
@@ -518,6 +537,53 @@ void cb_result_free(cb_result *r)
 /* ------------------------------------------------------------ ping and stats */
 
 /* One request/reply on its own context; the caller frees *reply with cb_reply_free and the msg. */
+/*
+ * One request and its reply on a fresh context, within the client's timeout.
+ * A connection lost on the way (a server restarting a listener, say) is not
+ * the answer: the request goes again on the next connection. Returns 0, or
+ * the nng error of the last try.
+ */
+static int exchange(cb_client *c, const msgpack_sbuffer *b, nng_msg **reply_msg)
+{
+	nng_time deadline = nng_clock() + c->timeout_ms;
+	nng_aio *aio = NULL;
+	nng_msg *m = NULL;
+	nng_ctx ctx;
+	int rv;
+
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0)
+		return rv;
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
+		goto out;
+	for (;;) {
+		if (m == NULL && (rv = nng_msg_alloc(&m, b->size)) != 0)
+			break;
+		memcpy(nng_msg_body(m), b->data, b->size);
+		nng_aio_set_timeout(aio, (nng_duration)(deadline - nng_clock()));
+		nng_aio_set_msg(aio, m);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if ((rv = nng_aio_result(aio)) == 0) {
+			m = NULL; /* the socket has it now */
+			nng_ctx_recv(ctx, aio);
+			nng_aio_wait(aio);
+			if ((rv = nng_aio_result(aio)) == 0) {
+				*reply_msg = nng_aio_get_msg(aio);
+				break;
+			}
+		}
+		if (rv == NNG_ETIMEDOUT || rv == NNG_ENOMEM || nng_clock() + 20 >= deadline)
+			break;
+		nng_msleep(20);
+	}
+	nng_aio_free(aio);
+out:
+	if (m != NULL)
+		nng_msg_free(m);
+	nng_ctx_close(ctx);
+	return rv;
+}
+
 static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *rep)
 {
 	cb_request req = {.op = op};
@@ -525,34 +591,19 @@ static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *r
 	msgpack_sbuffer b;
 	msgpack_packer pk;
 	cb_decode_error err;
-	nng_ctx ctx;
-	nng_aio *aio = NULL;
-	nng_msg *m = NULL;
 	cb_err rv = CB_ENOMEM;
 	int nrv;
 
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req) != CB_OK || nng_msg_alloc(&m, b.size) != 0)
+	if (cb_request_encode(&pk, &req) != CB_OK)
 		goto out;
-	memcpy(nng_msg_body(m), b.data, b.size);
-	if (nng_ctx_open(&ctx, c->sock) != 0)
+	if ((nrv = exchange(c, &b, reply_msg)) != 0) {
+		rv = nrv == NNG_ETIMEDOUT ? CB_ETIMEOUT
+		     : nrv == NNG_ENOMEM  ? CB_ENOMEM
+		                          : CB_EUNREACHABLE;
 		goto out;
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0)
-		goto out_ctx;
-	nng_aio_set_timeout(aio, (nng_duration)c->timeout_ms);
-	nng_aio_set_msg(aio, m);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if ((nrv = nng_aio_result(aio)) != 0)
-		goto fail;
-	m = NULL; /* the socket has it now */
-	nng_aio_set_timeout(aio, (nng_duration)c->timeout_ms);
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if ((nrv = nng_aio_result(aio)) != 0)
-		goto fail;
-	*reply_msg = nng_aio_get_msg(aio);
+	}
 	rv = cb_reply_decode(nng_msg_body(*reply_msg), nng_msg_len(*reply_msg), &lim, rep, &err);
 	if (rv != CB_OK) {
 		nng_msg_free(*reply_msg);
@@ -562,16 +613,7 @@ static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *r
 		cb_reply_free(rep);
 		nng_msg_free(*reply_msg);
 	}
-	goto out_aio;
-fail:
-	rv = nrv == NNG_ETIMEDOUT ? CB_ETIMEOUT : CB_EUNREACHABLE;
-out_aio:
-	nng_aio_free(aio);
-out_ctx:
-	nng_ctx_close(ctx);
 out:
-	if (m != NULL)
-		nng_msg_free(m);
 	msgpack_sbuffer_destroy(&b);
 	return rv;
 }

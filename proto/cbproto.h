@@ -10,12 +10,20 @@
 
 #include "cellbatch.h"
 
-#define CB_PROTO_VERSION     1
-#define CB_MAX_BYTES_DEFAULT (1u << 20) /* default cap on one message body */
-#define CB_MAX_DEPTH         8          /* deepest valid request nests 4 levels */
-#define CB_MAX_MULTI         10000      /* calls in one multi request */
-#define CB_TEXT_MAX          1024       /* bytes of one text argument or option */
-#define CB_ERRMSG_MAX        256        /* room for a decode error message */
+#define CB_PROTO_VERSION 1
+/*
+ * Default cap on one message body: the largest valid request, a multi of
+ * 10,000 calls each at the protocol's limits (a 1,024-byte text and all five
+ * options at 1,024 bytes: 6,221 bytes a call, 62,210,055 in all, as
+ * tests/unit/test_limits.c encodes it), rounded up to 64 MiB.
+ */
+#define CB_MAX_BYTES_DEFAULT (64u << 20)
+/* Bodies up to this much over a server's cap still get BAD_REQUEST; nng drops larger ones. */
+#define CB_MAX_BYTES_SLACK (1u << 20)
+#define CB_MAX_DEPTH       8     /* deepest valid request nests 4 levels */
+#define CB_MAX_MULTI       10000 /* calls in one multi request */
+#define CB_TEXT_MAX        1024  /* bytes of one text argument or option */
+#define CB_ERRMSG_MAX      256   /* room for a decode error message */
 
 /* A string that points into a message buffer: not NUL-terminated, not owned. */
 typedef struct cb_str {

@@ -8,8 +8,13 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "conn.h"
 #include "ingress.h"
 #include "log.h"
+#include "nngfix.h"
+
+/* How often the watchdog checks that each listener still completes a handshake. */
+#define LISTENER_PROBE_MS 500
 
 typedef enum ctx_state {
 	CTX_RECEIVING, /* nng_ctx_recv outstanding */
@@ -24,6 +29,8 @@ struct ing_ctx {
 	nng_aio *aio;
 	ctx_state state;
 	int result;           /* of the last nng operation, read on the loop */
+	uint32_t pipe;        /* the connection of the request held, 0 when none */
+	bool counted;         /* conntab counts its reply as unread until the send is over */
 	ing_ctx *next_done;   /* handoff queue link */
 	ing_ctx *prev, *next; /* list of all contexts */
 };
@@ -36,9 +43,14 @@ struct ingress {
 	ingress_hot_cb hot;
 	void *arg;
 	size_t max_contexts, min_idle;
-	size_t ncontexts, receiving, held, sending;
+	nng_duration send_timeout;
+	size_t ncontexts, held, sending;
+	size_t receiving; /* changed by nng threads too (the hot path): __atomic */
 	ing_ctx *all;
 	bool closing; /* read by nng threads too: __atomic */
+	conntab *conns;
+	size_t max_conns;
+	nngfix_listeners *listeners;
 
 	/* nng threads append completed contexts here; the loop drains it */
 	nng_mtx *mtx;
@@ -46,33 +58,105 @@ struct ingress {
 };
 
 /*
- * The hot path: a context answered on its nng thread goes from RECEIVING to
- * HOT and back to RECEIVING without the loop, which counts it as receiving
- * all along. Returns true when c is busy again (replying or receiving).
+ * A reply's send is over: sent, dropped by nng with its closed connection, or
+ * failed. Releases the request's place on its connection; a send that timed
+ * out means the peer reads nothing, so the connection is closed and nng drops
+ * the replies queued behind it. Any thread.
  */
-static bool ctx_hot(ingress *in, ing_ctx *c, int rv)
+static void ctx_sent(ingress *in, ing_ctx *c, int rv)
 {
-	bool closing = __atomic_load_n(&in->closing, __ATOMIC_ACQUIRE);
-	nng_msg *reply;
+	if (rv == NNG_ETIMEDOUT && c->pipe != 0) {
+		if (conntab_send_timeout(in->conns, c->pipe))
+			log_warn("connection %u: a reply waited %d ms to be sent (the client reads "
+			         "nothing); closing the connection",
+			         (unsigned)c->pipe, (int)in->send_timeout);
+		nng_pipe_close((nng_pipe){.id = c->pipe});
+	}
+	if (c->counted)
+		conntab_sent(in->conns, c->pipe, rv == 0);
+	c->counted = false;
+	c->pipe = 0;
+}
+
+/* Hands the reply in c's aio to nng, counted as unread on its connection until sent. */
+static void ctx_send(ingress *in, ing_ctx *c)
+{
+	if (c->pipe != 0) {
+		conntab_sending(in->conns, c->pipe);
+		c->counted = true;
+	}
+	nng_aio_set_timeout(c->aio, in->send_timeout);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+/*
+ * Notes the connection of a received request. Returns false when that
+ * connection reads none of its replies and has too many waiting: the request
+ * was freed unanswered (its peer could not see an answer).
+ */
+static bool ctx_admit(ingress *in, ing_ctx *c)
+{
+	nng_msg *msg = nng_aio_get_msg(c->aio);
+	bool first;
+
+	c->pipe = nng_pipe_id(nng_msg_get_pipe(msg));
+	if (conntab_admit(in->conns, c->pipe, &first))
+		return true;
+	if (first)
+		log_warn(
+		    "connection %u reads none of its replies (--max-pending-per-conn waiting): "
+		    "dropping its requests until --send-timeout closes it",
+		    (unsigned)c->pipe);
+	nng_msg_free(msg);
+	c->pipe = 0;
+	return false;
+}
+
+/* Starts the next receive from an nng thread; false when closing (the loop then sees ECLOSED). */
+static bool ctx_rearm(ingress *in, ing_ctx *c)
+{
+	if (__atomic_load_n(&in->closing, __ATOMIC_ACQUIRE)) {
+		c->result = NNG_ECLOSED;
+		return false;
+	}
+	nng_aio_set_timeout(c->aio, NNG_DURATION_INFINITE);
+	nng_ctx_recv(c->ctx, c->aio);
+	return true;
+}
+
+/*
+ * What an nng thread does with a completion before the loop sees it. Returns
+ * true when c is busy again and the loop need not see it: a dropped request,
+ * or the hot path — a context answered on its nng thread goes from RECEIVING
+ * to HOT and back without the loop. A HOT context is not receiving, so when
+ * too few are left the loop is woken to add more: replies that wait on a peer
+ * that reads nothing must never starve everyone else's receives.
+ */
+static bool ctx_on_nng(ingress *in, ing_ctx *c, int rv)
+{
+	nng_msg *msg, *reply;
 
 	if (c->state == CTX_HOT) {
 		if (rv != 0)
 			nng_msg_free(nng_aio_get_msg(c->aio));
+		ctx_sent(in, c, rv);
 		c->state = CTX_RECEIVING;
-		if (closing) {
-			c->result = NNG_ECLOSED; /* the loop sees a receive that failed */
-			return false;
-		}
-		nng_ctx_recv(c->ctx, c->aio);
-		return true;
+		__atomic_add_fetch(&in->receiving, 1, __ATOMIC_RELAXED);
+		return ctx_rearm(in, c);
 	}
-	if (c->state != CTX_RECEIVING || rv != 0 || closing || in->hot == NULL ||
-	    !in->hot(in->arg, nng_aio_get_msg(c->aio), &reply))
+	if (c->state != CTX_RECEIVING || rv != 0 || __atomic_load_n(&in->closing, __ATOMIC_ACQUIRE))
 		return false;
-	nng_msg_free(nng_aio_get_msg(c->aio));
+	if (!ctx_admit(in, c))
+		return ctx_rearm(in, c);
+	msg = nng_aio_get_msg(c->aio);
+	if (in->hot == NULL || !in->hot(in->arg, msg, &reply))
+		return false;
+	nng_msg_free(msg);
 	c->state = CTX_HOT;
+	if (__atomic_sub_fetch(&in->receiving, 1, __ATOMIC_RELAXED) < in->min_idle)
+		uv_async_send(&in->async); /* top_up on the loop */
 	nng_aio_set_msg(c->aio, reply);
-	nng_ctx_send(c->ctx, c->aio);
+	ctx_send(in, c);
 	return true;
 }
 
@@ -83,7 +167,7 @@ static void ctx_aio_cb(void *arg)
 	int rv = nng_aio_result(c->aio);
 
 	c->result = rv;
-	if (ctx_hot(in, c, rv))
+	if (ctx_on_nng(in, c, rv))
 		return;
 	nng_mtx_lock(in->mtx);
 	c->next_done = NULL;
@@ -100,8 +184,14 @@ static void ctx_aio_cb(void *arg)
 static void ctx_recv(ing_ctx *c)
 {
 	c->state = CTX_RECEIVING;
-	c->in->receiving++;
+	__atomic_add_fetch(&c->in->receiving, 1, __ATOMIC_RELAXED);
+	nng_aio_set_timeout(c->aio, NNG_DURATION_INFINITE);
 	nng_ctx_recv(c->ctx, c->aio);
+}
+
+static size_t receiving(const ingress *in)
+{
+	return __atomic_load_n(&in->receiving, __ATOMIC_RELAXED);
 }
 
 static void ctx_free(ing_ctx *c)
@@ -151,14 +241,14 @@ static void ctx_add(ingress *in)
 /* Keeps min_idle contexts receiving, so a burst never waits on the pool to grow. */
 static void top_up(ingress *in)
 {
-	while (!in->closing && in->receiving < in->min_idle && in->ncontexts < in->max_contexts)
+	while (!in->closing && receiving(in) < in->min_idle && in->ncontexts < in->max_contexts)
 		ctx_add(in);
 }
 
 static void handle_done(ingress *in, ing_ctx *c)
 {
 	if (c->state == CTX_RECEIVING) {
-		in->receiving--;
+		__atomic_sub_fetch(&in->receiving, 1, __ATOMIC_RELAXED);
 		if (c->result != 0) {
 			if (c->result != NNG_ECLOSED && !in->closing) {
 				log_debug("ingress: receive failed: %s", nng_strerror(c->result));
@@ -178,10 +268,11 @@ static void handle_done(ingress *in, ing_ctx *c)
 		log_debug("ingress: reply not sent: %s", nng_strerror(c->result));
 		nng_msg_free(nng_aio_get_msg(c->aio));
 	}
+	ctx_sent(in, c, c->result);
 	if (in->closing)
 		return;
 	/* shrink back when the burst is over, so memory follows the load */
-	if (in->receiving >= 2 * in->min_idle)
+	if (receiving(in) >= 2 * in->min_idle)
 		ctx_free(c);
 	else
 		ctx_recv(c);
@@ -214,6 +305,7 @@ void ingress_poll(ingress *in)
 static void async_cb(uv_async_t *h)
 {
 	ingress_poll(h->data);
+	top_up(h->data); /* hot replies may have taken receiving contexts */
 }
 
 void ingress_reply(ing_ctx *c, nng_msg *msg)
@@ -228,7 +320,7 @@ void ingress_reply(ing_ctx *c, nng_msg *msg)
 	c->state = CTX_SENDING;
 	in->sending++;
 	nng_aio_set_msg(c->aio, msg);
-	nng_ctx_send(c->ctx, c->aio);
+	ctx_send(in, c);
 }
 
 size_t ingress_held(const ingress *in)
@@ -246,18 +338,44 @@ size_t ingress_contexts(const ingress *in)
 	return in->ncontexts;
 }
 
-/* ipc sockets are for this user only (mode 0600): the server spends the user's API credits. */
-static int listen_one(ingress *in, const char *url)
+void ingress_conn_counters(ingress *in, conn_counters *out)
 {
-	nng_listener l;
-	int rv;
+	conntab_counters(in->conns, out);
+}
 
-	if ((rv = nng_listener_create(&l, in->sock, url)) != 0)
-		return rv;
-	if (strncmp(url, "ipc://", 6) == 0 &&
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0)
-		return rv;
-	return nng_listener_start(l, 0);
+/*
+ * nng calls this on its own threads: ADD_PRE before a new connection can
+ * deliver anything, REM_POST after it is gone (always, once ADD_PRE ran).
+ */
+static void pipe_event_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	ingress *in = arg;
+	conn_counters cc;
+
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		conntab_remove(in->conns, nng_pipe_id(p));
+		return;
+	}
+	if (conntab_add(in->conns, nng_pipe_id(p)))
+		return;
+	nng_pipe_close(p);
+	conntab_counters(in->conns, &cc);
+	/* a burst of refusals logs its first and then every 1000th */
+	if (cc.rejected % 1000 == 1)
+		log_warn("refused a connection: %llu open, the limit is --max-conns %zu (%llu "
+		         "refused so far)",
+		         (unsigned long long)cc.open, in->max_conns,
+		         (unsigned long long)cc.rejected);
+}
+
+/* Connections the socket took in, refused ones too: the listener watchdog's sign of life. */
+static uint64_t pipes_added(void *arg)
+{
+	ingress *in = arg;
+	conn_counters cc;
+
+	conntab_counters(in->conns, &cc);
+	return cc.accepted + cc.rejected;
 }
 
 int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
@@ -275,11 +393,18 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	in->arg = arg;
 	in->max_contexts = cfg->max_contexts;
 	in->min_idle = cfg->min_idle;
+	in->max_conns = cfg->max_conns;
+	in->send_timeout = cfg->send_timeout_ms;
 	if ((rv = nng_mtx_alloc(&in->mtx)) != 0)
+		goto out;
+	if ((rv = conntab_open(&in->conns, cfg->max_conns, cfg->max_unread_per_conn)) != 0)
 		goto out;
 	if ((rv = nng_rep0_open(&in->sock)) != 0)
 		goto out;
 	sock_open = true;
+	if ((rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_PRE, pipe_event_cb, in)) != 0 ||
+	    (rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_event_cb, in)) != 0)
+		goto out;
 	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, cfg->max_recv)) != 0)
 		goto out;
 	if ((rv = uv_async_init(loop, &in->async, async_cb)) != 0) {
@@ -288,13 +413,9 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	}
 	in->async.data = in;
 	async_init = true;
-	for (int i = 0; i < cfg->nurls; i++) {
-		if ((rv = listen_one(in, cfg->urls[i])) != 0) {
-			log_error("cannot listen on %s: %s", cfg->urls[i], nng_strerror(rv));
-			goto out;
-		}
-		log_info("listening on %s", cfg->urls[i]);
-	}
+	if ((rv = nngfix_listen(&in->listeners, in->sock, cfg->urls, cfg->nurls, LISTENER_PROBE_MS,
+	                        pipes_added, in)) != 0)
+		goto out;
 	top_up(in);
 	*out = in;
 	return 0;
@@ -313,6 +434,7 @@ out:
 	}
 	if (in->mtx != NULL)
 		nng_mtx_free(in->mtx);
+	conntab_close(in->conns);
 	free(in);
 	return rv;
 }
@@ -321,6 +443,7 @@ static void async_closed_cb(uv_handle_t *h)
 {
 	ingress *in = h->data;
 	nng_mtx_free(in->mtx);
+	conntab_close(in->conns);
 	free(in);
 }
 
@@ -329,6 +452,8 @@ void ingress_close(ingress *in)
 	ing_ctx *c;
 
 	__atomic_store_n(&in->closing, true, __ATOMIC_RELEASE);
+	nngfix_listeners_stop(in->listeners);
+	in->listeners = NULL;
 	nng_close(in->sock);
 	/* after the stops no callback runs, so the queue can be drained without the race */
 	for (c = in->all; c != NULL; c = c->next)

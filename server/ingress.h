@@ -9,6 +9,8 @@
 #include <nng/nng.h>
 #include <uv.h>
 
+#include "conn.h"
+
 typedef struct ingress ingress;
 typedef struct ing_ctx ing_ctx; /* one nng context: holds one request until it is answered */
 
@@ -28,9 +30,12 @@ typedef bool (*ingress_hot_cb)(void *arg, nng_msg *msg, nng_msg **reply);
 typedef struct ingress_config {
 	const char *const *urls; /* listen addresses */
 	int nurls;
-	size_t max_contexts; /* contexts never exceed this */
-	size_t min_idle;     /* contexts kept receiving while below max_contexts */
-	size_t max_recv;     /* NNG_OPT_RECVMAXSZ: larger messages drop the connection */
+	size_t max_contexts;          /* contexts never exceed this */
+	size_t min_idle;              /* contexts kept receiving while below max_contexts */
+	size_t max_recv;              /* NNG_OPT_RECVMAXSZ: larger messages drop the connection */
+	size_t max_conns;             /* connections beyond are closed at once */
+	uint32_t max_unread_per_conn; /* --max-pending-per-conn; see conntab_admit */
+	int send_timeout_ms;          /* a reply waiting longer closes its connection */
 } ingress_config;
 
 /*
@@ -54,6 +59,8 @@ void ingress_poll(ingress *in);
 size_t ingress_held(const ingress *in);
 size_t ingress_sending(const ingress *in);
 size_t ingress_contexts(const ingress *in);
+/* Connection counters (any thread). */
+void ingress_conn_counters(ingress *in, conn_counters *out);
 
 /*
  * Closes the socket and frees everything (nng_close, stop and free every

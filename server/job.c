@@ -12,6 +12,7 @@
 #include "functions.h"
 #include "jarena.h"
 #include "job.h"
+#include "fdlimit.h"
 #include "log.h"
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
@@ -162,6 +163,11 @@ static verdict classify_failure(batch *b, const http_resp *r, char *cause, size_
 
 	if (r->code != CURLE_OK) {
 		transport_cause(s, r, cause, cap);
+		/* our own shortage, not the upstream's: retried, and never reported as upstream */
+		if (fdlimit_note(r->os_errno, "an upstream request") ||
+		    (r->error != NULL && strstr(r->error, "Too many open files") != NULL &&
+		     fdlimit_note(EMFILE, "an upstream request")))
+			b->fd_short = true;
 		/* a request that may have reached the upstream can have created a job */
 		b->resubmit = b->state == BATCH_SUBMITTING && r->code != CURLE_COULDNT_CONNECT &&
 		              r->code != CURLE_COULDNT_RESOLVE_HOST;
@@ -385,6 +391,13 @@ static void retry_or_fail(batch *b, const char *cause, long retry_after_s)
 	server *s = b->s;
 	uint64_t delay;
 
+	if (b->attempts >= s->cfg.retries && b->fd_short) {
+		job_fail(b, answer_error(CB_EINTERNAL,
+		                         "the server ran out of file descriptors (%s) after %u "
+		                         "retries",
+		                         cause, b->attempts));
+		return;
+	}
 	if (b->attempts >= s->cfg.retries) {
 		job_fail(b, answer_error(CB_EUPSTREAM_ERROR, "upstream %s after %u retries", cause,
 		                         b->attempts));
@@ -423,6 +436,7 @@ static void response_cb(void *arg, const http_resp *r)
 			return;
 		}
 		b->attempts = 0;
+		b->fd_short = false;
 		if (!submit)
 			b->t_pend_sent_ns = b->t_poll_sent_ns;
 		schedule_poll(b, submit ? first_poll_delay(b) : next_poll_delay(b));

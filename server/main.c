@@ -13,6 +13,8 @@
 
 #include "cache.h"
 #include "dispatch.h"
+#include "exitguard.h"
+#include "fdlimit.h"
 #include "jarena.h"
 #include "job.h"
 #include "log.h"
@@ -37,7 +39,15 @@ static void usage(FILE *f)
 	    "                        %s). ipc:// sockets get mode 0600;\n"
 	    "                        a bare port means tcp://127.0.0.1:PORT\n"
 	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
-	    "  --max-message BYTES   largest request accepted (1048576)\n"
+	    "  --max-message BYTES   largest request accepted; a larger one gets BAD_REQUEST\n"
+	    "                        (%zu: a multi of 10,000 calls at the protocol's limits)\n"
+	    "  --max-pending-per-conn N  replies a connection that reads none may have\n"
+	    "                        waiting; its further requests are dropped (1000)\n"
+	    "  --send-timeout DUR    close a connection whose reply could not be sent for this\n"
+	    "                        long: its client reads nothing (10s)\n"
+	    "  --max-conns N         connections at once; more are closed on arrival (default:\n"
+	    "                        the descriptor limit, raised to its hard limit, less room\n"
+	    "                        for upstream connections and the cache)\n"
 	    "  --call-timeout DUR    answer TIMEOUT when a call has no result after this long,\n"
 	    "                        unless the call sets deadline_ms (60s)\n"
 	    "\n"
@@ -79,7 +89,7 @@ static void usage(FILE *f)
 	    "\n"
 	    "DUR is a number with an optional unit: ms (the default), s, m, h or d.\n"
 	    "The API key is never written to logs, stats or replies.\n",
-	    cb_default_url(def, sizeof(def)));
+	    cb_default_url(def, sizeof(def)), (size_t)CB_MAX_BYTES_DEFAULT);
 }
 
 /* $XDG_CACHE_HOME/cellbatch/cache.db, else ~/.cache/cellbatch/cache.db, else none. */
@@ -182,6 +192,9 @@ enum {
 	OPT_CACHE_NEG_TTL,
 	OPT_CACHE_DB,
 	OPT_NO_CACHE_DB,
+	OPT_MAX_PENDING_PER_CONN,
+	OPT_SEND_TIMEOUT,
+	OPT_MAX_CONNS,
 };
 
 static const struct option long_opts[] = {
@@ -209,6 +222,9 @@ static const struct option long_opts[] = {
     {"cache-negative-ttl", required_argument, NULL, OPT_CACHE_NEG_TTL},
     {"cache-db", required_argument, NULL, OPT_CACHE_DB},
     {"no-cache-db", no_argument, NULL, OPT_NO_CACHE_DB},
+    {"max-pending-per-conn", required_argument, NULL, OPT_MAX_PENDING_PER_CONN},
+    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -242,6 +258,8 @@ static int parse_args(int argc, char **argv, config *c)
 	    .cache_entries = 1000000,
 	    .cache_ttl_ms = 30ull * 86400000,
 	    .cache_neg_ttl_ms = 86400000,
+	    .max_pending_per_conn = 1000,
+	    .send_timeout_ms = 10000,
 	};
 	while ((o = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		int bad = 0;
@@ -332,6 +350,18 @@ static int parse_args(int argc, char **argv, config *c)
 		case OPT_NO_CACHE_DB:
 			no_db = true;
 			break;
+		case OPT_MAX_PENDING_PER_CONN:
+			bad = parse_count(optarg, &v) || v == 0 || v > 1000000;
+			c->max_pending_per_conn = (uint32_t)v;
+			break;
+		case OPT_SEND_TIMEOUT:
+			bad = parse_duration(optarg, &c->send_timeout_ms) ||
+			      c->send_timeout_ms == 0 || c->send_timeout_ms > INT32_MAX;
+			break;
+		case OPT_MAX_CONNS:
+			bad = parse_count(optarg, &v) || v == 0 || v > 10000000;
+			c->max_conns = (size_t)v;
+			break;
 		case OPT_CALL_TIMEOUT:
 			bad =
 			    parse_duration(optarg, &c->call_timeout_ms) || c->call_timeout_ms == 0;
@@ -417,8 +447,17 @@ static void drain_poll_cb(uv_timer_t *t)
 /* Stops once every cell is answered and every reply has left; polled while draining. */
 static void drain_check(server *s)
 {
-	if (s->pending == 0 && ingress_sending(s->in) == 0 && ingress_held(s->in) == 0) {
-		log_info("drained: every call answered; exiting");
+	if (s->pending == 0 && ingress_held(s->in) == 0 &&
+	    (ingress_sending(s->in) == 0 || s->drain_expired)) {
+		if (ingress_sending(s->in) > 0)
+			log_info(
+			    "drained: every call answered (%zu replies still wait on clients that "
+			    "read nothing); exiting",
+			    ingress_sending(s->in));
+		else
+			log_info("drained: every call answered; exiting");
+		/* every reply has left: nothing is lost if teardown must be cut short */
+		exitguard_arm(SHUTDOWN_GRACE_MS + 1000, 0);
 		uv_timer_stop(&s->drain_timer);
 		uv_timer_start(&s->drain_poll, grace_cb, SHUTDOWN_GRACE_MS, 0);
 		return;
@@ -432,6 +471,8 @@ static void drain_deadline_cb(uv_timer_t *t)
 
 	log_warn("drain timeout: answering %llu waiting calls with SHUTTING_DOWN",
 	         (unsigned long long)s->pending);
+	/* replies to clients that read nothing must not hold the exit past the promise */
+	s->drain_expired = true;
 	while (s->batches != NULL)
 		job_fail(s->batches,
 		         answer_error(CB_ESHUTTING_DOWN,
@@ -452,6 +493,9 @@ static void signal_cb(uv_signal_t *h, int signum)
 	log_info("%s: draining %llu calls (up to %.1f s)", strsignal(signum),
 	         (unsigned long long)s->pending, (double)s->cfg.drain_timeout_ms / 1000.0);
 	__atomic_store_n(&s->draining, true, __ATOMIC_RELEASE);
+	/* exit within --drain-timeout + 2 s whatever nng does; 1 when replies were left unsent */
+	if (exitguard_arm(s->cfg.drain_timeout_ms + 1500, 1) != 0)
+		log_warn("cannot start the shutdown guard: exit may wait on nng");
 	batcher_flush_all(s);
 	uv_timer_start(&s->drain_timer, drain_deadline_cb, s->cfg.drain_timeout_ms, 0);
 	drain_check(s);
@@ -463,6 +507,7 @@ int main(int argc, char **argv)
 	server *s = &srv;
 	uv_loop_t loop;
 	ingress_config icfg;
+	size_t nofile;
 	int rv;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -476,6 +521,15 @@ int main(int argc, char **argv)
 	}
 	s->loop = &loop;
 	s->t_start_ns = now_ns();
+	nofile = fdlimit_raise();
+	if (s->cfg.max_conns == 0)
+		s->cfg.max_conns = fdlimit_max_conns(nofile, s->cfg.max_jobs);
+	else if (s->cfg.max_conns > fdlimit_max_conns(nofile, s->cfg.max_jobs))
+		log_warn(
+		    "--max-conns %zu leaves too few of the %zu descriptors for the upstream and "
+		    "the cache",
+		    s->cfg.max_conns, nofile);
+	s->nofile = nofile;
 	if (http_open(&s->http, &loop) != 0) {
 		log_error("cannot initialise curl");
 		return 1;
@@ -487,7 +541,10 @@ int main(int argc, char **argv)
 	    .max_contexts = s->cfg.max_pending + 256,
 	    .min_idle = 64,
 	    /* larger than the cap so that an oversize request still gets its reply */
-	    .max_recv = s->cfg.max_message * 2 + 65536,
+	    .max_recv = s->cfg.max_message + CB_MAX_BYTES_SLACK,
+	    .max_conns = s->cfg.max_conns,
+	    .max_unread_per_conn = s->cfg.max_pending_per_conn,
+	    .send_timeout_ms = (int)s->cfg.send_timeout_ms,
 	};
 	dispatch_init(s);
 	deadlines_init(s);
@@ -517,9 +574,10 @@ int main(int argc, char **argv)
 	s->drain_timer.data = s->drain_poll.data = s;
 	log_info(
 	    "cellbatchd %s: upstream %s, batch-max %u, batch-wait %llu ms, batch-idle %llu ms, "
-	    "max-jobs %u, rate %g/s, burst %u",
+	    "max-jobs %u, rate %g/s, burst %u, max-conns %zu (descriptors %zu)",
 	    CB_VERSION, s->cfg.upstream, s->cfg.batch_max, (unsigned long long)s->cfg.batch_wait_ms,
-	    (unsigned long long)s->cfg.batch_idle_ms, s->cfg.max_jobs, s->cfg.rate, s->cfg.burst);
+	    (unsigned long long)s->cfg.batch_idle_ms, s->cfg.max_jobs, s->cfg.rate, s->cfg.burst,
+	    s->cfg.max_conns, nofile);
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 

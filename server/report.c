@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "cache.h"
+#include "fdlimit.h"
+#include "nngfix.h"
 #include "server.h"
 
 #define KV_U(pk, k, v) (cb_pack_cstr(pk, k) | msgpack_pack_uint64(pk, (uint64_t)(v)))
@@ -48,6 +50,31 @@ static int pack_cache(server *s, msgpack_packer *pk)
 	return rv;
 }
 
+/* Connections and descriptors: what clients that misbehave, or too many of them, cost. */
+static int pack_conns(server *s, msgpack_packer *pk)
+{
+	conn_counters cc = {0};
+	int rv;
+
+	if (s->in != NULL)
+		ingress_conn_counters(s->in, &cc);
+	rv = cb_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 8);
+	rv |= KV_U(pk, "open", cc.open);
+	rv |= KV_U(pk, "open_max", cc.open_max);
+	rv |= KV_U(pk, "accepted", cc.accepted);
+	rv |= KV_U(pk, "refused", cc.rejected);
+	rv |= KV_U(pk, "max_conns", s->cfg.max_conns);
+	rv |= KV_U(pk, "dropped_unread", cc.dropped);
+	rv |= KV_U(pk, "closed_send_timeout", cc.send_timeouts);
+	rv |= KV_U(pk, "listener_restarts", nngfix_listener_restarts());
+	rv |= cb_pack_cstr(pk, "descriptors") | msgpack_pack_map(pk, 3);
+	rv |= KV_U(pk, "limit", s->nofile);
+	rv |= KV_U(pk, "exhausted", fdlimit_exhausted());
+	/* a refusal at a cap derived from the limit is descriptor exhaustion averted */
+	rv |= KV_U(pk, "conns_refused", cc.rejected);
+	return rv;
+}
+
 int report_pack(server *s, msgpack_packer *pk)
 {
 	stats merged = s->st;
@@ -69,7 +96,7 @@ int report_pack(server *s, msgpack_packer *pk)
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
 			ngroups += queued_items(s, (group *)n) > 0;
 
-	rv |= msgpack_pack_map(pk, 29);
+	rv |= msgpack_pack_map(pk, 31);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
 	rv |= cb_pack_cstr(pk, "version") | cb_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", st->requests);
@@ -115,6 +142,7 @@ int report_pack(server *s, msgpack_packer *pk)
 	rv |= KV_U(pk, "max_jobs", s->cfg.max_jobs);
 	rv |= pack_pcts(pk, "job_ms", &st->job, 0);
 	rv |= pack_cache(s, pk);
+	rv |= pack_conns(s, pk);
 	rv |= pack_pcts(pk, "latency_queued_ms", &st->queued, 1);
 	rv |= pack_pcts(pk, "latency_total_ms", &st->total, 1);
 	return rv;

@@ -39,8 +39,11 @@ typedef struct config {
 	uint64_t cache_ttl_ms, cache_neg_ttl_ms;
 	const char *cache_db; /* NULL: --no-cache-db */
 	size_t max_message;
-	const char *upstream; /* base URL, no trailing slash */
-	char *api_key;        /* owned; never logged */
+	uint32_t max_pending_per_conn; /* requests outstanding on one connection */
+	uint64_t send_timeout_ms;      /* a reply not sent by then closes its connection */
+	size_t max_conns;              /* 0 until derived from RLIMIT_NOFILE */
+	const char *upstream;          /* base URL, no trailing slash */
+	char *api_key;                 /* owned; never logged */
 } config;
 
 typedef struct server server;
@@ -130,6 +133,7 @@ struct batch {
 	unsigned polls;
 	unsigned attempts; /* failed tries of the current request */
 	bool resubmit;     /* the last submit may have reached the upstream */
+	bool fd_short;     /* a request failed for want of descriptors: not the upstream's fault */
 	uint64_t poll_step_ms;
 	bool has_slot, in_slot_queue, in_rate_queue;
 	batch *qnext, *rnext; /* slot queue, rate queue */
@@ -170,7 +174,9 @@ struct server {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
 	uv_timer_t drain_poll;  /* checks for the end of the drain */
+	bool drain_expired;     /* --drain-timeout passed: stop waiting for replies to leave */
 	uint64_t t_start_ns;
+	size_t nofile; /* RLIMIT_NOFILE after raising it */
 };
 
 /* request.c: the one way out for every cell */
