@@ -7,6 +7,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "conn.h"
+#include "log.h"
 
 /*
  * A connection with max_unread replies waiting is cut off once it has sent
@@ -213,4 +214,41 @@ void conntab_counters(conntab *t, conn_counters *out)
 	*out = t->c;
 	out->open = t->count;
 	nng_mtx_unlock(t->mtx);
+}
+
+/*
+ * nng calls this on its own threads: ADD_PRE before a new connection can
+ * deliver anything, REM_POST after it is gone (always, once ADD_PRE ran).
+ */
+static void pipe_event_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	conntab *t = arg;
+	conn_counters cc;
+
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		conntab_remove(t, nng_pipe_id(p));
+		nng_mtx_lock(t->mtx);
+		t->c.removed++;
+		nng_mtx_unlock(t->mtx);
+		return;
+	}
+	if (conntab_add(t, nng_pipe_id(p)))
+		return;
+	nng_pipe_close(p);
+	conntab_counters(t, &cc);
+	/* a burst of refusals logs its first and then every 1000th */
+	if (cc.rejected % 1000 == 1)
+		log_warn(
+		    "refused a connection: %llu open, the limit is --max-conns %zu, kept below "
+		    "the descriptor limit (%llu refused so far)",
+		    (unsigned long long)cc.open, t->max_conns, (unsigned long long)cc.rejected);
+}
+
+int conntab_watch(conntab *t, nng_socket sock)
+{
+	int rv;
+
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, pipe_event_cb, t)) != 0)
+		return rv;
+	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event_cb, t);
 }

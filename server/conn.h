@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 typedef struct conntab conntab;
 
 typedef struct conn_counters {
@@ -14,6 +16,7 @@ typedef struct conn_counters {
 	uint64_t open_max;      /* the most at once */
 	uint64_t accepted;      /* since start */
 	uint64_t rejected;      /* closed at once because max_conns were open */
+	uint64_t removed;       /* ended (nng's REM_POST notices) */
 	uint64_t dropped;       /* requests dropped from connections that read no replies */
 	uint64_t send_timeouts; /* connections closed because a reply waited too long */
 } conn_counters;
@@ -24,6 +27,13 @@ typedef struct conn_counters {
  */
 int conntab_open(conntab **out, size_t max_conns, uint32_t max_unread);
 void conntab_close(conntab *t);
+
+/*
+ * Keeps t in step with sock's connections through nng's pipe notices: a new
+ * one is added, or closed at once (logged, counted) when max_conns are open;
+ * one that ends is removed. t must outlive sock.
+ */
+int conntab_watch(conntab *t, nng_socket sock);
 
 /* A new connection; false (and counted) when max_conns are open: the caller closes it. */
 bool conntab_add(conntab *t, uint32_t id);

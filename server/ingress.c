@@ -49,7 +49,6 @@ struct ingress {
 	ing_ctx *all;
 	bool closing; /* read by nng threads too: __atomic */
 	conntab *conns;
-	size_t max_conns;
 	nngfix_listeners *listeners;
 
 	/* nng threads append completed contexts here; the loop drains it */
@@ -343,39 +342,22 @@ void ingress_conn_counters(ingress *in, conn_counters *out)
 	conntab_counters(in->conns, out);
 }
 
-/*
- * nng calls this on its own threads: ADD_PRE before a new connection can
- * deliver anything, REM_POST after it is gone (always, once ADD_PRE ran).
- */
-static void pipe_event_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	ingress *in = arg;
-	conn_counters cc;
-
-	if (ev == NNG_PIPE_EV_REM_POST) {
-		conntab_remove(in->conns, nng_pipe_id(p));
-		return;
-	}
-	if (conntab_add(in->conns, nng_pipe_id(p)))
-		return;
-	nng_pipe_close(p);
-	conntab_counters(in->conns, &cc);
-	/* a burst of refusals logs its first and then every 1000th */
-	if (cc.rejected % 1000 == 1)
-		log_warn("refused a connection: %llu open, the limit is --max-conns %zu (%llu "
-		         "refused so far)",
-		         (unsigned long long)cc.open, in->max_conns,
-		         (unsigned long long)cc.rejected);
-}
-
 /* Connections the socket took in, refused ones too: the listener watchdog's sign of life. */
 static uint64_t pipes_added(void *arg)
 {
-	ingress *in = arg;
 	conn_counters cc;
 
-	conntab_counters(in->conns, &cc);
+	conntab_counters(((ingress *)arg)->conns, &cc);
 	return cc.accepted + cc.rejected;
+}
+
+/* Connections nng released: the reaper's sign of life. */
+static uint64_t pipes_removed(void *arg)
+{
+	conn_counters cc;
+
+	conntab_counters(((ingress *)arg)->conns, &cc);
+	return cc.removed;
 }
 
 int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
@@ -383,6 +365,7 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 {
 	ingress *in = calloc(1, sizeof(*in));
 	bool sock_open = false, async_init = false;
+	nngfix_pipe_counts pc;
 	int rv = NNG_ENOMEM;
 
 	if (in == NULL)
@@ -393,7 +376,6 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	in->arg = arg;
 	in->max_contexts = cfg->max_contexts;
 	in->min_idle = cfg->min_idle;
-	in->max_conns = cfg->max_conns;
 	in->send_timeout = cfg->send_timeout_ms;
 	if ((rv = nng_mtx_alloc(&in->mtx)) != 0)
 		goto out;
@@ -402,8 +384,7 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	if ((rv = nng_rep0_open(&in->sock)) != 0)
 		goto out;
 	sock_open = true;
-	if ((rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_PRE, pipe_event_cb, in)) != 0 ||
-	    (rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_event_cb, in)) != 0)
+	if ((rv = conntab_watch(in->conns, in->sock)) != 0)
 		goto out;
 	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, cfg->max_recv)) != 0)
 		goto out;
@@ -413,8 +394,9 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	}
 	in->async.data = in;
 	async_init = true;
+	pc = (nngfix_pipe_counts){.added = pipes_added, .removed = pipes_removed, .arg = in};
 	if ((rv = nngfix_listen(&in->listeners, in->sock, cfg->urls, cfg->nurls, LISTENER_PROBE_MS,
-	                        pipes_added, in)) != 0)
+	                        &pc)) != 0)
 		goto out;
 	top_up(in);
 	*out = in;

@@ -19,11 +19,22 @@
 #include "log.h"
 #include "nngfix.h"
 
-static uint64_t restarts; /* __atomic */
+static uint64_t restarts, probes_answered; /* __atomic */
+static bool reaper_stuck;                  /* __atomic */
 
 uint64_t nngfix_listener_restarts(void)
 {
 	return __atomic_load_n(&restarts, __ATOMIC_RELAXED);
+}
+
+bool nngfix_reaper_stuck(void)
+{
+	return __atomic_load_n(&reaper_stuck, __ATOMIC_RELAXED);
+}
+
+uint64_t nngfix_probes_answered(void)
+{
+	return __atomic_load_n(&probes_answered, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ the probe */
@@ -133,10 +144,11 @@ static bool handshake(int fd, int64_t deadline)
  * handshake, until added() moves past its value from before the connect: a
  * wedged listener completes handshakes but never adds the connection.
  */
-static nngfix_probe_result probe(const char *url, int timeout_ms, uint64_t (*added)(void *),
-                                 void *arg)
+static nngfix_probe_result probe(const char *url, int timeout_ms, const nngfix_pipe_counts *pc)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
+	uint64_t (*added)(void *) = pc ? pc->added : NULL;
+	void *arg = pc ? pc->arg : NULL;
 	uint64_t before = added ? added(arg) : 0;
 	nngfix_probe_result res = PROBE_SILENT;
 	bool absent;
@@ -164,7 +176,7 @@ out:
 
 nngfix_probe_result nngfix_probe(const char *url, int timeout_ms)
 {
-	return probe(url, timeout_ms, NULL, NULL);
+	return probe(url, timeout_ms, NULL);
 }
 
 /* ------------------------------------------------------------ listeners */
@@ -180,8 +192,9 @@ struct nngfix_listeners {
 	watched *w;
 	int n;
 	int interval_ms;
-	uint64_t (*added)(void *); /* connections the socket has taken in */
-	void *added_arg;
+	nngfix_pipe_counts pc;
+	uint64_t removed_seen; /* pc.removed() when it last moved */
+	unsigned unreaped;     /* probes answered (and closed) since then */
 	pthread_t thread;
 	bool running;
 	bool stop; /* under mtx */
@@ -265,29 +278,65 @@ static void restart(nngfix_listeners *ls, watched *w)
 	__atomic_add_fetch(&restarts, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * nanomsg/nng#1543: once nng's one reaper thread hangs, no connection is ever
+ * released again, and each probe would leak a descriptor. A probe that closed
+ * is removed within milliseconds; four in a row without any removal mean the
+ * reaper is stuck: say so once, and stop probing (restarting a listener would
+ * wait on the reaper too).
+ */
+static bool reaper_hung(nngfix_listeners *ls)
+{
+	uint64_t removed = ls->pc.removed(ls->pc.arg);
+
+	if (removed != ls->removed_seen) {
+		ls->removed_seen = removed;
+		ls->unreaped = 0;
+		return false;
+	}
+	if (ls->unreaped < 4)
+		return false;
+	log_error("nng's reaper thread is stuck (nng#1543, after clients were killed mid-reply): "
+	          "closed connections are no longer released; restart cellbatchd soon");
+	__atomic_store_n(&reaper_stuck, true, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* One round: every listener probed, a wedged one re-created. False when probing must stop. */
+static bool watch_round(nngfix_listeners *ls)
+{
+	if (reaper_hung(ls))
+		return false;
+	for (int i = 0; i < ls->n; i++) {
+		if (!ls->w[i].probe)
+			continue;
+		if (probe(ls->w[i].url, ls->interval_ms, &ls->pc) == PROBE_ANSWERED) {
+			__atomic_add_fetch(&probes_answered, 1, __ATOMIC_RELAXED);
+			ls->unreaped++;
+		} else {
+			restart(ls, &ls->w[i]);
+		}
+	}
+	return true;
+}
+
 static void *watchdog_main(void *arg)
 {
 	nngfix_listeners *ls = arg;
 	struct timespec at;
+	bool probing = true;
 
 	pthread_mutex_lock(&ls->mtx);
+	ls->removed_seen = ls->pc.removed(ls->pc.arg);
 	while (!ls->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &at);
 		at.tv_nsec += (long)ls->interval_ms * 1000000;
 		at.tv_sec += at.tv_nsec / 1000000000;
 		at.tv_nsec %= 1000000000;
-		if (pthread_cond_timedwait(&ls->cv, &ls->mtx, &at) == 0 || ls->stop)
+		if (pthread_cond_timedwait(&ls->cv, &ls->mtx, &at) == 0 || ls->stop || !probing)
 			continue;
 		pthread_mutex_unlock(&ls->mtx);
-		for (int i = 0; i < ls->n; i++) {
-			nngfix_probe_result r;
-			if (!ls->w[i].probe)
-				continue;
-			r = probe(ls->w[i].url, ls->interval_ms, ls->added, ls->added_arg);
-			log_debug("probe %s: %d", ls->w[i].url, (int)r);
-			if (r != PROBE_ANSWERED)
-				restart(ls, &ls->w[i]);
-		}
+		probing = watch_round(ls);
 		pthread_mutex_lock(&ls->mtx);
 	}
 	pthread_mutex_unlock(&ls->mtx);
@@ -316,7 +365,7 @@ static int start_watchdog(nngfix_listeners *ls)
 }
 
 int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *urls, int n,
-                  int interval_ms, uint64_t (*added)(void *), void *arg)
+                  int interval_ms, const nngfix_pipe_counts *pc)
 {
 	nngfix_listeners *ls = calloc(1, sizeof(*ls));
 	int rv = NNG_ENOMEM;
@@ -328,8 +377,7 @@ int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *ur
 		goto out;
 	ls->sock = sock;
 	ls->interval_ms = interval_ms;
-	ls->added = added;
-	ls->added_arg = arg;
+	ls->pc = *pc;
 	for (ls->n = 0; ls->n < n; ls->n++) {
 		watched *w = &ls->w[ls->n];
 		if ((w->url = strdup(urls[ls->n])) == NULL) {

@@ -3,6 +3,7 @@
 #ifndef CB_NNGFIX_H
 #define CB_NNGFIX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <nng/nng.h>
@@ -34,25 +35,35 @@ nngfix_probe_result nngfix_probe(const char *url, int timeout_ms);
 
 typedef struct nngfix_listeners nngfix_listeners;
 
+/* The socket's connection notices, counted by the caller; called on the watchdog's thread. */
+typedef struct nngfix_pipe_counts {
+	uint64_t (*added)(void *arg);   /* NNG_PIPE_EV_ADD_PRE notices so far */
+	uint64_t (*removed)(void *arg); /* NNG_PIPE_EV_REM_POST notices so far */
+	void *arg;
+} nngfix_pipe_counts;
+
 /*
  * Listens on every URL on sock: ipc sockets get mode 0600; an existing ipc
  * socket file is probed first — removed when stale, refused (NNG_EADDRINUSE)
  * when a server answers there — so that nng's own stale check (a bare connect)
  * never runs against a live server. With NNGFIX_LISTENER_WEDGE a watchdog
  * thread probes each ipc and tcp listener every interval_ms and re-creates one
- * that completes handshakes but stops handing connections to the socket:
- * added(arg), called on the watchdog's thread, counts the connections the
- * socket took in (its NNG_PIPE_EV_ADD_PRE notices). On failure logs which URL
- * failed and returns an nng error; listeners already started stay with sock.
- * *out is owned by the caller.
+ * that completes handshakes but stops handing connections to the socket (pc
+ * counts what the socket took in; copied). On failure logs which URL failed
+ * and returns an nng error; listeners already started stay with sock. *out is
+ * owned by the caller.
  */
 int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *urls, int n,
-                  int interval_ms, uint64_t (*added)(void *), void *arg);
+                  int interval_ms, const nngfix_pipe_counts *pc);
 
 /* Stops the watchdog (joins its thread) and frees ls; call before closing the socket. */
 void nngfix_listeners_stop(nngfix_listeners *ls);
 
 /* Listener restarts done by the watchdog since start. Any thread. */
 uint64_t nngfix_listener_restarts(void);
+/* True once the watchdog found nng's reaper thread stuck (docs/nng.md). Any thread. */
+bool nngfix_reaper_stuck(void);
+/* The watchdog's probes that the socket took in (each one connection). Any thread. */
+uint64_t nngfix_probes_answered(void);
 
 #endif

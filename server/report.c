@@ -58,15 +58,18 @@ static int pack_conns(server *s, msgpack_packer *pk)
 
 	if (s->in != NULL)
 		ingress_conn_counters(s->in, &cc);
-	rv = cb_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 8);
+	rv = cb_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 9);
 	rv |= KV_U(pk, "open", cc.open);
 	rv |= KV_U(pk, "open_max", cc.open_max);
-	rv |= KV_U(pk, "accepted", cc.accepted);
+	/* the watchdog's own probes are not clients */
+	rv |= KV_U(pk, "accepted", cc.accepted - MIN(cc.accepted, nngfix_probes_answered()));
 	rv |= KV_U(pk, "refused", cc.rejected);
 	rv |= KV_U(pk, "max_conns", s->cfg.max_conns);
 	rv |= KV_U(pk, "dropped_unread", cc.dropped);
 	rv |= KV_U(pk, "closed_send_timeout", cc.send_timeouts);
 	rv |= KV_U(pk, "listener_restarts", nngfix_listener_restarts());
+	rv |= cb_pack_cstr(pk, "nng_reaper_stuck");
+	rv |= nngfix_reaper_stuck() ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	rv |= cb_pack_cstr(pk, "descriptors") | msgpack_pack_map(pk, 3);
 	rv |= KV_U(pk, "limit", s->nofile);
 	rv |= KV_U(pk, "exhausted", fdlimit_exhausted());
