@@ -10,10 +10,13 @@
 #include "log.h"
 
 /*
- * A connection with max_unread replies waiting is cut off once it has sent
- * none for this long; with k times as many waiting, k times sooner.
+ * A connection with max_unread replies waiting is cut off once none has left
+ * for this long, and at HARD_FACTOR times as many in any case. A client that
+ * reads slowly, or is not scheduled for a moment on a loaded machine, still
+ * sends one now and then: only one that reads nothing goes a second without.
  */
-#define STALL_NS (250 * 1000000ull)
+#define STALL_NS    (1000 * 1000000ull)
+#define HARD_FACTOR 20
 
 typedef struct conn {
 	uint32_t id;         /* nng pipe id; 0 marks a free slot (nng never hands out 0) */
@@ -157,9 +160,8 @@ bool conntab_admit(conntab *t, uint32_t id, bool *first)
 
 	*first = false;
 	nng_mtx_lock(t->mtx);
-	/* a reader, however slow, sends all the time: only a stalled queue adds up */
 	if ((c = find(t, id)) == NULL || c->unread < t->max_unread ||
-	    (double)(mono_ns() - c->t_progress) * c->unread < (double)STALL_NS * t->max_unread)
+	    (c->unread < HARD_FACTOR * t->max_unread && mono_ns() - c->t_progress < STALL_NS))
 		goto out;
 	ok = false;
 	t->c.dropped++;

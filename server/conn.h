@@ -43,10 +43,9 @@ void conntab_remove(conntab *t, uint32_t id);
 /*
  * Whether to serve a request that just arrived on connection id. False (and
  * counted) when at least max_unread of its replies wait to be sent and none
- * was sent for 250 ms (k times max_unread waiting: 250/k ms): the peer reads
- * nothing, so the request is dropped unanswered. A peer that reads, however
- * slowly, is never cut off. *first is true for the first drop on a
- * connection, so that it is logged once.
+ * was sent for a second, or 20 times max_unread wait: the peer reads nothing,
+ * so the request is dropped unanswered. *first is true for the first drop on
+ * a connection, so that it is logged once.
  */
 bool conntab_admit(conntab *t, uint32_t id, bool *first);
 /* A reply to connection id was handed to nng. */
