@@ -407,7 +407,8 @@ static void retry_or_fail(batch *b, const char *cause, long retry_after_s)
 	b->attempts++;
 	s->st.retries++;
 	log_warn("batch %llu %s: %s; retry %u of %u in %llu ms", (unsigned long long)b->seq,
-	         b->g->label, cause, b->attempts, s->cfg.retries, (unsigned long long)delay);
+	         b->g->label, cause, b->attempts, (unsigned)s->cfg.retries,
+	         (unsigned long long)delay);
 	batch_set_state(b, BATCH_RETRY_WAIT);
 	uv_timer_start(&b->timer, retry_timer_cb, delay, 0);
 }

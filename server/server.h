@@ -13,38 +13,9 @@
 #include "htab.h"
 #include "http.h"
 #include "ingress.h"
+#include "options.h"
 #include "pollsched.h"
 #include "stats.h"
-
-#define MAX_LISTEN 16
-
-typedef struct config {
-	const char *listen[MAX_LISTEN];
-	int nlisten;
-	uint64_t max_pending;   /* cells queued or upstream */
-	uint32_t batch_max;     /* unique items per upstream batch */
-	uint64_t batch_wait_ms; /* since a batch's first item */
-	uint64_t batch_idle_ms; /* since a batch's last item */
-	uint64_t poll_max_ms;
-	uint64_t job_timeout_ms;
-	uint64_t drain_timeout_ms;
-	uint64_t http_timeout_ms;
-	uint64_t call_timeout_ms; /* default deadline of a call */
-	unsigned max_jobs;        /* upstream jobs at once */
-	double rate;              /* upstream requests per second (submits and polls) */
-	unsigned burst;
-	unsigned retries;        /* per upstream request, for transient failures */
-	const char *quota_match; /* a 429 whose message contains this means the quota is gone */
-	size_t cache_entries;
-	uint64_t cache_ttl_ms, cache_neg_ttl_ms;
-	const char *cache_db; /* NULL: --no-cache-db */
-	size_t max_message;
-	uint32_t max_pending_per_conn; /* requests outstanding on one connection */
-	uint64_t send_timeout_ms;      /* a reply not sent by then closes its connection */
-	size_t max_conns;              /* 0 until derived from RLIMIT_NOFILE */
-	const char *upstream;          /* base URL, no trailing slash */
-	char *api_key;                 /* owned; never logged */
-} config;
 
 typedef struct server server;
 typedef struct request request;

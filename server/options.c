@@ -1,0 +1,362 @@
+/* options.c: cellbatchd's flags — one table of names, kinds, bounds and fields; defaults; --help.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbproto.h"
+#include "log.h"
+#include "options.h"
+
+static char url_bufs[MAX_LISTEN][512];
+
+static void usage(FILE *f)
+{
+	char def[512];
+
+	fprintf(
+	    f,
+	    "Usage: cellbatchd [OPTION]...\n"
+	    "Collects per-cell geocoding calls arriving over nng into batch windows, submits\n"
+	    "each batch once to the Geoapify batch API, polls the job, and answers every cell.\n"
+	    "\n"
+	    "Listening\n"
+	    "  --listen URL          address to serve; repeatable (default: $CELLBATCH_URL, else\n"
+	    "                        %s). ipc:// sockets get mode 0600;\n"
+	    "                        a bare port means tcp://127.0.0.1:PORT\n"
+	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
+	    "  --max-message BYTES   largest request accepted; a larger one gets BAD_REQUEST\n"
+	    "                        (%zu: a multi of 10,000 calls at the protocol's limits)\n"
+	    "  --max-pending-per-conn N  replies a connection that reads none may have\n"
+	    "                        waiting; its further requests are dropped (1000)\n"
+	    "  --send-timeout DUR    close a connection whose reply could not be sent for this\n"
+	    "                        long: its client reads nothing (10s)\n"
+	    "  --max-conns N         connections at once; more are closed on arrival (default:\n"
+	    "                        the descriptor limit, raised to its hard limit, less room\n"
+	    "                        for upstream connections and the cache)\n"
+	    "  --call-timeout DUR    answer TIMEOUT when a call has no result after this long,\n"
+	    "                        unless the call sets deadline_ms (60s)\n"
+	    "\n"
+	    "Batching\n"
+	    "  --batch-max N         unique items per upstream batch, at most 1000 (1000)\n"
+	    "  --batch-wait DUR      flush a batch this long after its first call (100ms)\n"
+	    "  --batch-idle DUR      flush a batch when no call arrived for this long (5ms)\n"
+	    "\n"
+	    "Upstream\n"
+	    "  --upstream URL        Geoapify base URL (https://api.geoapify.com)\n"
+	    "  --api-key-file FILE   read the API key from FILE (default: $GEOAPIFY_API_KEY)\n"
+	    "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
+	    "  --job-timeout DUR     give up on a job pending this long (10m)\n"
+	    "  --http-timeout DUR    give up on one HTTP request after this long (30s)\n"
+	    "  --max-jobs N          upstream jobs at once (4)\n"
+	    "  --rate R              upstream requests per second, submits and polls (5)\n"
+	    "  --burst N             requests allowed at once above the rate (5)\n"
+	    "  --retries N           retries of a request after 429, 5xx, a connection error\n"
+	    "                        or a timeout; backoff 500ms x 2^n with full jitter, capped\n"
+	    "                        at 30s; a Retry-After header wins (4)\n"
+	    "  --quota-match TEXT    a 429 whose message contains TEXT (any case) means the\n"
+	    "                        quota is exhausted: QUOTA_EXCEEDED at once, no retry\n"
+	    "                        (\"Quota exceeded\"; empty: never)\n"
+	    "\n"
+	    "Cache\n"
+	    "  --cache-entries N     answers kept in memory, least recently used go (1000000)\n"
+	    "  --cache-ttl DUR       how long a result is reused (30d)\n"
+	    "  --cache-negative-ttl DUR  how long a NOT_FOUND is reused (1d)\n"
+	    "  --cache-db PATH       persistent cache (default: "
+	    "$XDG_CACHE_HOME/cellbatch/cache.db,\n"
+	    "                        else ~/.cache/cellbatch/cache.db); unusable: memory only\n"
+	    "  --no-cache-db         keep the cache in memory only\n"
+	    "\n"
+	    "Process\n"
+	    "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
+	    "  --log-level LEVEL     error, warn, info or debug (info)\n"
+	    "  -h, --help            show this help and exit\n"
+	    "  -V, --version         show the version and exit\n"
+	    "\n"
+	    "DUR is a number with an optional unit: ms (the default), s, m, h or d.\n"
+	    "The API key is never written to logs, stats or replies.\n",
+	    cb_default_url(def, sizeof(def)), (size_t)CB_MAX_BYTES_DEFAULT);
+}
+
+/* $XDG_CACHE_HOME/cellbatch/cache.db, else ~/.cache/cellbatch/cache.db, else none. */
+static const char *default_cache_db(void)
+{
+	static char path[4096];
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(path, sizeof(path), "%s/cellbatch/cache.db", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(path, sizeof(path), "%s/.cache/cellbatch/cache.db", home);
+	else
+		return NULL;
+	return path;
+}
+
+/* "250", "250ms", "5s", "10m", "1h", "30d" -> milliseconds. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end == '\0' || strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "m") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400000;
+	else
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	*out = strtoull(s, &end, 10);
+	return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+/* The first line of FILE, trimmed; NULL with a message on failure. */
+static char *read_key_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "cellbatchd: --api-key-file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	while (n > 0 && isspace((unsigned char)line[n - 1]))
+		line[--n] = '\0';
+	return strdup(line);
+}
+
+typedef enum opt_kind {
+	K_COUNT,    /* an integer in [min, max] */
+	K_DURATION, /* a DUR in [min, max] milliseconds */
+	K_STRING,   /* kept as given */
+	K_SPECIAL,  /* handled by name in special() */
+} opt_kind;
+
+typedef struct opt_spec {
+	const char *name;
+	opt_kind kind;
+	size_t off; /* of the uint64_t or const char * field in config */
+	uint64_t min, max;
+} opt_spec;
+
+#define F(field) offsetof(config, field)
+
+/* Every flag with an argument; getopt's index is the row. */
+static const opt_spec specs[] = {
+    {"listen", K_SPECIAL, 0, 0, 0},
+    {"max-pending", K_COUNT, F(max_pending), 1, UINT64_MAX},
+    {"max-message", K_COUNT, F(max_message), 64, UINT64_MAX},
+    {"batch-max", K_COUNT, F(batch_max), 1, 1000},
+    {"batch-wait", K_DURATION, F(batch_wait_ms), 0, UINT64_MAX},
+    {"batch-idle", K_DURATION, F(batch_idle_ms), 0, UINT64_MAX},
+    {"upstream", K_STRING, F(upstream), 0, 0},
+    {"api-key-file", K_SPECIAL, 0, 0, 0},
+    {"poll-max", K_DURATION, F(poll_max_ms), 1, UINT64_MAX},
+    {"job-timeout", K_DURATION, F(job_timeout_ms), 0, UINT64_MAX},
+    {"http-timeout", K_DURATION, F(http_timeout_ms), 1, UINT64_MAX},
+    {"drain-timeout", K_DURATION, F(drain_timeout_ms), 0, UINT64_MAX},
+    {"log-level", K_SPECIAL, 0, 0, 0},
+    {"max-jobs", K_COUNT, F(max_jobs), 1, 10000},
+    {"rate", K_SPECIAL, 0, 0, 0},
+    {"burst", K_COUNT, F(burst), 1, 100000},
+    {"retries", K_COUNT, F(retries), 0, 100},
+    {"quota-match", K_STRING, F(quota_match), 0, 0},
+    {"call-timeout", K_DURATION, F(call_timeout_ms), 1, UINT64_MAX},
+    {"cache-entries", K_COUNT, F(cache_entries), 1, UINT64_MAX},
+    {"cache-ttl", K_DURATION, F(cache_ttl_ms), 0, UINT64_MAX},
+    {"cache-negative-ttl", K_DURATION, F(cache_neg_ttl_ms), 0, UINT64_MAX},
+    {"cache-db", K_SPECIAL, 0, 0, 0},
+    {"max-pending-per-conn", K_COUNT, F(max_pending_per_conn), 1, 1000000},
+    {"send-timeout", K_DURATION, F(send_timeout_ms), 1, INT32_MAX},
+    {"max-conns", K_COUNT, F(max_conns), 1, 10000000},
+};
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+/* getopt_long's table, built from specs; val is the row + 256. */
+static struct option long_opts[NSPECS + 4];
+
+static void build_long_opts(void)
+{
+	size_t i;
+
+	for (i = 0; i < NSPECS; i++)
+		long_opts[i] =
+		    (struct option){specs[i].name, required_argument, NULL, (int)i + 256};
+	long_opts[i++] = (struct option){"no-cache-db", no_argument, NULL, 'n'};
+	long_opts[i++] = (struct option){"help", no_argument, NULL, 'h'};
+	long_opts[i++] = (struct option){"version", no_argument, NULL, 'V'};
+	long_opts[i] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* The flags a table row cannot say; returns 0, or -1 for an invalid value. */
+static int special(const char *name, const char *arg, config *c, const char **key_file)
+{
+	if (strcmp(name, "listen") == 0) {
+		if (c->nlisten == MAX_LISTEN) {
+			fprintf(stderr, "cellbatchd: at most %d --listen\n", MAX_LISTEN);
+			return -1;
+		}
+		c->listen[c->nlisten] =
+		    cb_url_normalize(arg, url_bufs[c->nlisten], sizeof(url_bufs[0]));
+		c->nlisten++;
+	} else if (strcmp(name, "api-key-file") == 0) {
+		*key_file = arg;
+	} else if (strcmp(name, "log-level") == 0) {
+		return log_level_parse(arg, &log_threshold);
+	} else if (strcmp(name, "rate") == 0) {
+		char *end;
+		c->rate = strtod(arg, &end);
+		return (*end != '\0' || !(c->rate > 0)) ? -1 : 0;
+	} else if (strcmp(name, "cache-db") == 0) {
+		c->cache_db = arg;
+	}
+	return 0;
+}
+
+/* Applies one flag of the table; -1 for an invalid value. */
+static int apply(const opt_spec *o, const char *arg, config *c, const char **key_file)
+{
+	char *field = (char *)c + o->off;
+	uint64_t v;
+
+	switch (o->kind) {
+	case K_COUNT:
+		if (parse_count(arg, &v) != 0 || v < o->min || v > o->max)
+			return -1;
+		memcpy(field, &v, sizeof(v));
+		return 0;
+	case K_DURATION:
+		if (parse_duration(arg, &v) != 0 || v < o->min || v > o->max)
+			return -1;
+		memcpy(field, &v, sizeof(v));
+		return 0;
+	case K_STRING:
+		memcpy(field, &arg, sizeof(arg));
+		return 0;
+	default:
+		return special(o->name, arg, c, key_file);
+	}
+}
+
+static void set_defaults(config *c)
+{
+	*c = (config){
+	    .max_pending = 100000,
+	    .batch_max = 1000,
+	    .batch_wait_ms = 100,
+	    .batch_idle_ms = 5,
+	    .poll_max_ms = 5000,
+	    .job_timeout_ms = 600000,
+	    .drain_timeout_ms = 30000,
+	    .http_timeout_ms = 30000,
+	    .max_message = CB_MAX_BYTES_DEFAULT,
+	    .upstream = "https://api.geoapify.com",
+	    .call_timeout_ms = 60000,
+	    .max_jobs = 4,
+	    .rate = 5,
+	    .burst = 5,
+	    .retries = 4,
+	    .quota_match = "Quota exceeded",
+	    .cache_entries = 1000000,
+	    .cache_ttl_ms = 30ull * 86400000,
+	    .cache_neg_ttl_ms = 86400000,
+	    .max_pending_per_conn = 1000,
+	    .send_timeout_ms = 10000,
+	};
+}
+
+/* What the flags leave open: the listen address, the cache path, the API key. */
+static int finish(config *c, bool no_db, const char *key_file)
+{
+	if (c->nlisten == 0) {
+		c->listen[0] = cb_default_url(url_bufs[0], sizeof(url_bufs[0]));
+		c->nlisten = 1;
+	}
+	if (!no_db && c->cache_db == NULL)
+		c->cache_db = default_cache_db();
+	if (no_db)
+		c->cache_db = NULL;
+	if (key_file != NULL) {
+		if ((c->api_key = read_key_file(key_file)) == NULL)
+			return 2;
+	} else if (getenv("GEOAPIFY_API_KEY") != NULL) {
+		c->api_key = strdup(getenv("GEOAPIFY_API_KEY"));
+	}
+	if (c->api_key == NULL || c->api_key[0] == '\0')
+		log_warn("no API key (GEOAPIFY_API_KEY or --api-key-file): the upstream will "
+		         "answer UPSTREAM_AUTH");
+	return 0;
+}
+
+int options_parse(int argc, char **argv, config *c)
+{
+	const char *key_file = NULL;
+	bool no_db = false;
+	int o;
+
+	set_defaults(c);
+	build_long_opts();
+	while ((o = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+		if (o == 'h' || o == 'V') {
+			if (o == 'h')
+				usage(stdout);
+			else
+				printf("cellbatchd %s\n", CB_VERSION);
+			return 1;
+		}
+		if (o == 'n') {
+			no_db = true;
+			continue;
+		}
+		if (o < 256 || o >= 256 + (int)NSPECS) {
+			fprintf(stderr, "Try 'cellbatchd --help'.\n");
+			return 2;
+		}
+		if (strcmp(specs[o - 256].name, "cache-db") == 0)
+			no_db = false;
+		if (apply(&specs[o - 256], optarg, c, &key_file) != 0) {
+			fprintf(stderr, "cellbatchd: invalid value for --%s: '%s'\n",
+			        specs[o - 256].name, optarg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cellbatchd: unexpected argument '%s'\nTry 'cellbatchd --help'.\n",
+		        argv[optind]);
+		return 2;
+	}
+	return finish(c, no_db, key_file);
+}

@@ -1,0 +1,46 @@
+/* options.h: cellbatchd's flags — the config they fill, their defaults and --help. */
+#ifndef CB_OPTIONS_H
+#define CB_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_LISTEN 16
+
+typedef struct config {
+	const char *listen[MAX_LISTEN];
+	int nlisten;
+	uint64_t max_pending;   /* cells queued or upstream */
+	uint64_t batch_max;     /* unique items per upstream batch */
+	uint64_t batch_wait_ms; /* since a batch's first item */
+	uint64_t batch_idle_ms; /* since a batch's last item */
+	uint64_t poll_max_ms;
+	uint64_t job_timeout_ms;
+	uint64_t drain_timeout_ms;
+	uint64_t http_timeout_ms;
+	uint64_t call_timeout_ms; /* default deadline of a call */
+	uint64_t max_jobs;        /* upstream jobs at once */
+	double rate;              /* upstream requests per second (submits and polls) */
+	uint64_t burst;
+	uint64_t retries;        /* per upstream request, for transient failures */
+	const char *quota_match; /* a 429 whose message contains this means the quota is gone */
+	uint64_t cache_entries;
+	uint64_t cache_ttl_ms, cache_neg_ttl_ms;
+	const char *cache_db; /* NULL: --no-cache-db */
+	uint64_t max_message;
+	uint64_t max_pending_per_conn; /* unread replies of a connection that reads none */
+	uint64_t send_timeout_ms;      /* a reply not sent by then closes its connection */
+	uint64_t max_conns;            /* 0 until derived from RLIMIT_NOFILE */
+	const char *upstream;          /* base URL, no trailing slash */
+	char *api_key;                 /* owned; never logged */
+} config;
+
+/*
+ * Fills c from the command line and the environment (CELLBATCH_URL,
+ * GEOAPIFY_API_KEY, XDG_CACHE_HOME, HOME). Returns 0; 1 when the process
+ * should exit 0 now (--help, --version, printed); 2 on a usage error (printed
+ * to stderr). c->listen points into static storage; c->api_key is owned by c.
+ */
+int options_parse(int argc, char **argv, config *c);
+
+#endif
