@@ -8,7 +8,7 @@
 
 #include <msgpack.h>
 
-#include "cellbatch.h"
+#include "cbwire.h"
 
 #define CB_PROTO_VERSION 1
 /*

@@ -6,7 +6,7 @@
 
 #include <msgpack.h>
 
-#include "cellbatch.h"
+#include "cbwire.h"
 
 /* Log-linear histogram of durations: 8 buckets per power of two of microseconds (~9% wide). */
 #define LATHIST_BUCKETS (8 * 40)
