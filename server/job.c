@@ -12,7 +12,7 @@
 #include "functions.h"
 #include "jarena.h"
 #include "job.h"
-#include "fdlimit.h"
+#include "geoapify.h"
 #include "log.h"
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
@@ -121,73 +121,19 @@ typedef enum verdict {
 	V_PERMANENT, /* the batch failed with *a */
 } verdict;
 
-/* Geoapify's error body is {"statusCode", "error", "message"}; fall back to the raw start. */
-static void upstream_message(const http_resp *r, char *out, size_t cap)
-{
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	json_t *m = json_object_get(j, "message");
-
-	if (json_is_string(m))
-		snprintf(out, cap, "%s", json_string_value(m));
-	else
-		snprintf(out, cap, "%.120s", r->body);
-	json_decref(j);
-}
-
-/* "cannot connect to 127.0.0.1:8080 (Connection refused)" or curl's own sentence. */
-static void transport_cause(const server *s, const http_resp *r, char *out, size_t cap)
-{
-	if (r->code == CURLE_COULDNT_CONNECT) {
-		const char *host = strstr(s->cfg.upstream, "://");
-		host = host ? host + 3 : s->cfg.upstream;
-		snprintf(out, cap, "cannot connect to %s (%s)", host,
-		         r->os_errno ? strerror(r->os_errno) : "refused");
-	} else {
-		snprintf(out, cap, "%s", r->error);
-	}
-}
-
-static bool is_quota(const server *s, const char *message)
-{
-	return s->cfg.quota_match[0] != '\0' && strcasestr(message, s->cfg.quota_match) != NULL;
-}
-
-/*
- * Sorts an HTTP failure. Transient: transport errors, 429 (unless the quota
- * is gone), 5xx. Everything else fails the batch at once; *a is its answer.
- */
+/* Sorts an HTTP failure (geoapify.c says how) and notes on b what it means for a retry. */
 static verdict classify_failure(batch *b, const http_resp *r, char *cause, size_t cap, answer **a)
 {
-	server *s = b->s;
-	char msg[256];
+	geoapify_failure f;
 
-	if (r->code != CURLE_OK) {
-		transport_cause(s, r, cause, cap);
-		/* our own shortage, not the upstream's: retried, and never reported as upstream */
-		if (fdlimit_note(r->os_errno, "an upstream request") ||
-		    (r->error != NULL && strstr(r->error, "Too many open files") != NULL &&
-		     fdlimit_note(EMFILE, "an upstream request")))
-			b->fd_short = true;
-		/* a request that may have reached the upstream can have created a job */
-		b->resubmit = b->state == BATCH_SUBMITTING && r->code != CURLE_COULDNT_CONNECT &&
-		              r->code != CURLE_COULDNT_RESOLVE_HOST;
-		return V_TRANSIENT;
-	}
-	upstream_message(r, msg, sizeof(msg));
-	snprintf(cause, cap, "HTTP %ld: %s", r->status, msg);
-	if (r->status == 429 && is_quota(s, msg)) {
-		*a = answer_error(CB_EQUOTA_EXCEEDED, "upstream quota exhausted (HTTP 429: %s)",
-		                  msg);
-		return V_PERMANENT;
-	}
-	if (r->status == 429 || r->status >= 500)
-		return V_TRANSIENT;
-	if (r->status == 401)
-		*a = answer_error(CB_EUPSTREAM_AUTH, "upstream rejected the API key (HTTP 401: %s)",
-		                  msg);
-	else
-		*a = answer_error(CB_EUPSTREAM_ERROR, "upstream HTTP %ld: %s", r->status, msg);
-	return V_PERMANENT;
+	geoapify_classify(r, b->s->cfg.upstream, b->s->cfg.quota_match, &f, cause, cap);
+	if (f.fd_short)
+		b->fd_short = true;
+	/* a request that may have reached the upstream can have created a job */
+	if (r->code != CURLE_OK)
+		b->resubmit = b->state == BATCH_SUBMITTING && f.may_have_arrived;
+	*a = f.answer;
+	return f.transient ? V_TRANSIENT : V_PERMANENT;
 }
 
 static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
@@ -479,30 +425,6 @@ static void send_poll(batch *b)
 	start_request(b, "GET", query, NULL);
 }
 
-/* The options become query parameters, URL-escaped. */
-static char *build_query(const group *g)
-{
-	char buf[4 * CB_OPT_COUNT * CB_TEXT_MAX];
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < CB_OPT_COUNT; i++) {
-		char *esc;
-		int w;
-		if (g->opt[i] == NULL)
-			continue;
-		if ((esc = curl_easy_escape(NULL, g->opt[i], 0)) == NULL)
-			return NULL;
-		w = snprintf(buf + n, sizeof(buf) - n, "%c%s=%s", n ? '&' : '?', cb_opt_names[i],
-		             esc);
-		curl_free(esc);
-		if (w < 0 || (size_t)w >= sizeof(buf) - n)
-			return NULL;
-		n += (size_t)w;
-	}
-	return strdup(buf);
-}
-
 void job_submit(batch *b)
 {
 	server *s = b->s;
@@ -518,7 +440,7 @@ void job_submit(batch *b)
 		if (json_array_append_new(arr, batch_fns[b->g->fn].item_json(b->items[i])) != 0)
 			goto oom;
 	if ((b->body = json_dumps(arr, JSON_COMPACT)) == NULL ||
-	    (b->query = build_query(b->g)) == NULL)
+	    (b->query = geoapify_query((const char *const *)b->g->opt)) == NULL)
 		goto oom;
 	json_decref(arr);
 	dispatch_request(b, send_submit);
