@@ -8,11 +8,6 @@
 #include "report.h"
 #include "server.h"
 
-uint64_t now_ns(void)
-{
-	return uv_hrtime();
-}
-
 /* A new nng message holding an encoded body (the caller owns it), or NULL without memory. */
 static nng_msg *buffer_msg(const msgpack_sbuffer *buf)
 {

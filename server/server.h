@@ -10,6 +10,7 @@
 
 #include "answer.h"
 #include "cbproto.h"
+#include "clock.h"
 #include "htab.h"
 #include "http.h"
 #include "ingress.h"
@@ -196,7 +197,5 @@ void item_finish(server *s, item *it, answer *a);
 /* request.c */
 void deadlines_init(server *s);
 void deadlines_fini(server *s);
-
-uint64_t now_ns(void);
 
 #endif
