@@ -168,7 +168,7 @@ static item *item_new(const char *key, size_t keylen, const char *text, size_t t
 static void finish_now(server *s, cell *c, answer *a)
 {
 	a = answer_error_or_oom(a);
-	cell_finish(s, c, a, false, 0, 0);
+	s->hooks.cell_done(s, c, a, false, 0, 0);
 	answer_unref(a);
 }
 
@@ -214,7 +214,7 @@ void batcher_add(server *s, cell *c, const cb_wire_call *call)
 
 	/* the cache and dedup share one key: fn, options and the normal form of the argument */
 	if (s->cache != NULL && (a = cache_get(s->cache, key, kl)) != NULL) {
-		cell_finish(s, c, a, true, 0, 0);
+		s->hooks.cell_done(s, c, a, true, 0, 0);
 		answer_unref(a);
 		return;
 	}
@@ -272,7 +272,7 @@ void item_finish(server *s, item *it, answer *a)
 		it->waiters = c->wnext;
 		if (it->waiters != NULL)
 			it->waiters->wprev = NULL;
-		cell_finish(s, c, a, false, size, wait);
+		s->hooks.cell_done(s, c, a, false, size, wait);
 	}
 	free(it);
 }

@@ -1,13 +1,9 @@
-/* dispatch.h: between batcher and upstream — job slots (--max-jobs) and one GCRA rate limiter for
- * every request. */
+/* dispatch.h: between batcher and upstream — the job slots (--max-jobs) and the FIFO of batches
+ * waiting for one. */
 #ifndef CB_DISPATCH_H
 #define CB_DISPATCH_H
 
 #include "server.h"
-
-void dispatch_init(server *s);
-/* Closes the rate timer; the loop must run for its close callback. */
-void dispatch_fini(server *s);
 
 /*
  * b's window closed or it is full: it starts at once when a job slot is
@@ -19,10 +15,10 @@ void dispatch_flush(batch *b);
 /* b's job ended: frees its slot and starts the next waiting batch. */
 void dispatch_release(batch *b);
 
-/* Calls send(b) as soon as the rate limiter allows one more upstream request. */
-void dispatch_request(batch *b, void (*send)(batch *b));
-
-/* Takes b out of whatever queue it waits in (slot or rate). */
-void dispatch_cancel(batch *b);
+/*
+ * b is ending, whatever its state: out of the slot queue, its slot freed.
+ * The upstream layer reports this through server_hooks.batch_ended.
+ */
+void dispatch_batch_ended(batch *b);
 
 #endif

@@ -8,12 +8,12 @@
 #include <jansson.h>
 
 #include "cache.h"
-#include "dispatch.h"
 #include "functions.h"
 #include "jarena.h"
 #include "job.h"
 #include "geoapify.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
 #define FIRST_STEP_DEFAULT_MS 50
@@ -64,8 +64,8 @@ void batch_release(batch *b)
 		http_cancel(b->http);
 		b->http = NULL;
 	}
-	dispatch_cancel(b);
-	dispatch_release(b);
+	ratelimit_cancel(b);
+	s->hooks.batch_ended(b);
 	uv_close((uv_handle_t *)&b->timer, batch_closed_cb);
 }
 
@@ -108,7 +108,7 @@ void job_fail(batch *b, answer *a)
 	log_warn("batch %llu %s: %s: %.*s", (unsigned long long)b->seq, b->g->label,
 	         cb_err_name(a->err), (int)a->message.len, a->message.ptr);
 	for (uint32_t i = 0; i < b->n; i++)
-		item_finish(s, b->items[i], a);
+		s->hooks.item_done(s, b->items[i], a);
 	answer_unref(a);
 	batch_end(b, BATCH_FAILED);
 }
@@ -200,7 +200,7 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 		if (s->cache != NULL)
 			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen,
 			          ans[i]);
-		item_finish(s, b->items[i], ans[i]);
+		s->hooks.item_done(s, b->items[i], ans[i]);
 		answer_unref(ans[i]);
 	}
 	if (s->cache != NULL)
@@ -242,7 +242,7 @@ static void poll_timer_cb(uv_timer_t *t)
 {
 	batch *b = t->data;
 	batch_set_state(b, BATCH_POLLING);
-	dispatch_request(b, send_poll);
+	ratelimit_request(b, send_poll);
 }
 
 /* Arms the timer for the next poll, or fails the job when it would outlive --job-timeout. */
@@ -315,7 +315,7 @@ static void retry_timer_cb(uv_timer_t *t)
 	bool submit = b->job_id[0] == '\0';
 
 	batch_set_state(b, submit ? BATCH_SUBMITTING : BATCH_POLLING);
-	dispatch_request(b, submit ? send_submit : send_poll);
+	ratelimit_request(b, submit ? send_submit : send_poll);
 }
 
 /* Full jitter: a uniform delay up to base * 2^attempt, capped; Retry-After wins. */
@@ -443,7 +443,7 @@ void job_submit(batch *b)
 	    (b->query = geoapify_query((const char *const *)b->g->opt)) == NULL)
 		goto oom;
 	json_decref(arr);
-	dispatch_request(b, send_submit);
+	ratelimit_request(b, send_submit);
 	return;
 oom:
 	json_decref(arr);

@@ -13,6 +13,7 @@
 #include "exitguard.h"
 #include "fdlimit.h"
 #include "jarena.h"
+#include "ratelimit.h"
 #include "job.h"
 #include "log.h"
 #include "server.h"
@@ -34,7 +35,7 @@ static void stop_loop(server *s)
 	ingress_close(s->in);
 	s->in = NULL;
 	http_close(s->http);
-	dispatch_fini(s);
+	ratelimit_fini(s);
 	deadlines_fini(s);
 	cache_close(s->cache);
 	s->cache = NULL;
@@ -158,7 +159,13 @@ int main(int argc, char **argv)
 	    .max_unread_per_conn = (uint32_t)s->cfg.max_pending_per_conn,
 	    .send_timeout_ms = (int)s->cfg.send_timeout_ms,
 	};
-	dispatch_init(s);
+	/* completions travel up through these; no module calls the one above it by name */
+	s->hooks = (server_hooks){
+	    .cell_done = cell_finish,
+	    .item_done = item_finish,
+	    .batch_ended = dispatch_batch_ended,
+	};
+	ratelimit_init(s);
 	deadlines_init(s);
 	{
 		cache_config cc = {

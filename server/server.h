@@ -113,11 +113,27 @@ struct batch {
 	batch *prev, *next; /* server.batches */
 };
 
+/*
+ * Completions travel up the pipeline through these, wired by main.c, so that
+ * no module calls the one above it by name. All run on the loop thread,
+ * inline from the reporting module's own call.
+ */
+typedef struct server_hooks {
+	/* batcher -> front: cell c has its answer (a is borrowed; the callee takes a reference) */
+	void (*cell_done)(server *s, cell *c, answer *a, bool cached, uint64_t batch_size,
+	                  uint64_t wait_ns);
+	/* upstream -> batcher: every cell waiting on item it gets a (borrowed) */
+	void (*item_done)(server *s, item *it, answer *a);
+	/* upstream -> dispatch: batch b is ending; its slot and slot-queue place are free */
+	void (*batch_ended)(batch *b);
+} server_hooks;
+
 /* Expected job time per power-of-two batch size, learned from finished jobs. */
 #define JOB_BUCKETS 11
 
 struct server {
 	config cfg;
+	server_hooks hooks;
 	uv_loop_t *loop;
 	ingress *in;
 	http *http;
