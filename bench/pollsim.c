@@ -1,4 +1,4 @@
-/* pollsim.c: the first-poll schedule (server/pollsched.c) against simulated upstreams whose job
+/* pollsim.c: the first-poll schedule (server/upstream/pollsched.c) against simulated upstreams whose job
  * times jitter; prints a Markdown table of how late the done poll comes and how many polls a job
  * takes. */
 #include <math.h>
@@ -10,7 +10,7 @@
 #include "pollsched.h"
 
 /*
- * Polls the way server/job.c does: the first at the schedule's aim (200 ms
+ * Polls the way server/upstream/job.c does: the first at the schedule's aim (200 ms
  * before any job was seen, then steps from 50 ms), later ones a step after
  * the previous poll's send, the step 5% of the aim but at least 20 ms and
  * growing x1.5. The upstream answers after LATENCY_MS, and a poll sent at t
