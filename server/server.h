@@ -14,6 +14,7 @@
 #include "htab.h"
 #include "http.h"
 #include "ingress.h"
+#include "jobstate.h"
 #include "options.h"
 #include "pollsched.h"
 #include "stats.h"
@@ -73,19 +74,9 @@ struct item {
 
 /*
  * A batch is one upstream job. Every state change goes through
- * batch_set_state(), which logs it.
+ * batch_set_state() (upstream/job.c), which logs it and refuses what
+ * jobstate.c does not allow.
  */
-typedef enum batch_state {
-	BATCH_OPEN,       /* filling in its group's window */
-	BATCH_QUEUED,     /* window closed, waiting for a job slot; still filling */
-	BATCH_SUBMITTING, /* POST waiting for the rate limiter or in flight */
-	BATCH_PENDING,    /* job accepted, waiting for the next poll */
-	BATCH_POLLING,    /* GET waiting for the rate limiter or in flight */
-	BATCH_RETRY_WAIT, /* backing off before repeating the failed request */
-	BATCH_DONE,       /* results fanned out */
-	BATCH_FAILED,     /* every waiting cell got the failure */
-} batch_state;
-
 struct batch {
 	server *s;
 	group *g;

@@ -99,7 +99,7 @@ static batch *batch_open(server *s, group *g)
 	b->s = s;
 	b->g = g;
 	b->seq = ++s->batch_seq;
-	b->state = BATCH_OPEN;
+	b->state = BATCH_OPEN; /* created: the one state not reached through batch_set_state */
 	b->t_first_ms = b->t_last_ms = now_ns() / 1000000;
 	uv_timer_init(s->loop, &b->timer);
 	b->timer.data = b;

@@ -1,5 +1,6 @@
 /* job.c: the upstream job of one batch — submit, poll while pending, retry what is transient, fan
  * the results out. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +22,20 @@
 #define BACKOFF_BASE_MS       500
 #define BACKOFF_CAP_MS        30000
 
-static const char *const state_names[] = {
-    [BATCH_OPEN] = "OPEN",       [BATCH_QUEUED] = "QUEUED",   [BATCH_SUBMITTING] = "SUBMITTING",
-    [BATCH_PENDING] = "PENDING", [BATCH_POLLING] = "POLLING", [BATCH_RETRY_WAIT] = "RETRY_WAIT",
-    [BATCH_DONE] = "DONE",       [BATCH_FAILED] = "FAILED",
-};
-
-const char *batch_state_name(batch_state st)
+bool batch_set_state(batch *b, batch_state st)
 {
-	return state_names[st];
-}
-
-void batch_set_state(batch *b, batch_state st)
-{
+	if (!batch_state_legal(b->state, st)) {
+		log_error("batch %llu %s: refused the illegal change %s -> %s (a bug)",
+		          (unsigned long long)b->seq, b->g->label, batch_state_name(b->state),
+		          batch_state_name(st));
+		assert(
+		    !"illegal batch state change"); /* debug builds (the asan preset) stop here */
+		return false;
+	}
 	log_debug("batch %llu %s: %s -> %s", (unsigned long long)b->seq, b->g->label,
-	          state_names[b->state], state_names[st]);
+	          batch_state_name(b->state), batch_state_name(st));
 	b->state = st;
+	return true;
 }
 
 static void batch_closed_cb(uv_handle_t *h)

@@ -4,9 +4,11 @@
 
 #include "server.h"
 
-const char *batch_state_name(batch_state st);
-/* The one place a batch changes state; logs the transition at debug. */
-void batch_set_state(batch *b, batch_state st);
+/*
+ * The one place a batch changes state: logs the change at debug; an illegal
+ * one (batch_state_legal) is logged as an error and refused (false).
+ */
+bool batch_set_state(batch *b, batch_state st);
 /* Takes a batch that holds a job slot upstream. */
 void job_submit(batch *b);
 /* Fails every item of b with a (takes a) and ends the batch. */
