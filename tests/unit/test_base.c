@@ -1,0 +1,84 @@
+/* test_base.c: the pure pieces under the batcher and the cache — the text's normal form that dedup
+ * and the cache key on, and the hash table both keep their entries in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "htab.h"
+#include "normalize.h"
+
+static void expect_normal(const char *in, const char *want)
+{
+	char out[256];
+	const char *t;
+	size_t tl, n;
+
+	trim(in, strlen(in), &t, &tl);
+	n = normalize_text(out, t, tl);
+	out[n] = '\0';
+	assert_string_equal(out, want);
+}
+
+static void test_normal_form(void **state)
+{
+	(void)state;
+	expect_normal("  221B Baker St,   LONDON \t", "221b baker st, london");
+	expect_normal("\n\r\v\f", "");
+	expect_normal("ÉCOLE  Militaire", "école militaire"); /* Latin-1 */
+	expect_normal("ΑΘΗΝΑ", "αθηνα");                      /* Greek */
+	expect_normal("МОСКВА Ёлка", "москва ёлка");          /* Cyrillic, Ё is U+0401 */
+	expect_normal("東京 TOWER", "東京 tower");            /* other scripts kept */
+	expect_normal("a×b ß", "a×b ß");                      /* × is no letter; ß stays */
+}
+
+typedef struct entry {
+	htab_node node;
+	char key[16];
+} entry;
+
+/* Thousands of keys through growth and removal: every lookup exact, counts right. */
+static void test_htab(void **state)
+{
+	enum { N = 5000 };
+	entry *e = calloc(N, sizeof(*e));
+	htab h;
+
+	(void)state;
+	assert_int_equal(htab_init(&h), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(e[i].key, sizeof(e[i].key), "key-%d", i);
+		e[i].node.key = e[i].key;
+		e[i].node.keylen = strlen(e[i].key);
+		htab_insert(&h, &e[i].node);
+	}
+	assert_int_equal(h.count, N);
+	for (int i = 0; i < N; i += 2)
+		htab_remove(&h, &e[i].node);
+	assert_int_equal(h.count, N / 2);
+	for (int i = 0; i < N; i++) {
+		htab_node *n = htab_find(&h, e[i].key, strlen(e[i].key));
+		if (i % 2 == 0)
+			assert_null(n);
+		else
+			assert_ptr_equal(n, &e[i].node);
+	}
+	assert_null(htab_find(&h, "key-", 4));
+	assert_int_not_equal(htab_hash("a", 1), htab_hash("b", 1));
+	htab_fini(&h);
+	free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_normal_form),
+	    cmocka_unit_test(test_htab),
+	};
+	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
