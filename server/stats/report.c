@@ -58,7 +58,7 @@ static int pack_conns(server *s, msgpack_packer *pk)
 
 	if (s->in != NULL)
 		ingress_conn_counters(s->in, &cc);
-	rv = cb_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 9);
+	rv = cb_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 10);
 	rv |= KV_U(pk, "open", cc.open);
 	rv |= KV_U(pk, "open_max", cc.open_max);
 	/* the watchdog's own probes are not clients */
@@ -99,7 +99,7 @@ int report_pack(server *s, msgpack_packer *pk)
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
 			ngroups += queued_items(s, (group *)n) > 0;
 
-	rv |= msgpack_pack_map(pk, 31);
+	rv |= msgpack_pack_map(pk, 30);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
 	rv |= cb_pack_cstr(pk, "version") | cb_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", st->requests);
