@@ -19,6 +19,8 @@
 #include "log.h"
 #include "nngfix.h"
 
+#define RESTART_RECHECK_MS 100
+
 static uint64_t restarts, probes_answered; /* __atomic */
 static bool reaper_stuck;                  /* __atomic */
 
@@ -195,6 +197,7 @@ struct nngfix_listeners {
 	nngfix_pipe_counts pc;
 	uint64_t removed_seen; /* pc.removed() when it last moved */
 	unsigned unreaped;     /* probes answered (and closed) since then */
+	bool restarted;        /* the last round re-created a listener: look again soon */
 	pthread_t thread;
 	bool running;
 	bool stop; /* under mtx */
@@ -276,6 +279,7 @@ static void restart(nngfix_listeners *ls, watched *w)
 		return;
 	}
 	__atomic_add_fetch(&restarts, 1, __ATOMIC_RELAXED);
+	ls->restarted = true;
 }
 
 /*
@@ -329,8 +333,15 @@ static void *watchdog_main(void *arg)
 	pthread_mutex_lock(&ls->mtx);
 	ls->removed_seen = ls->pc.removed(ls->pc.arg);
 	while (!ls->stop) {
+		/*
+		 * A client that gives up on a connection mid-handshake (one that was
+		 * parked on the wedged listener, say) can wedge the new listener at
+		 * once: the first look after a restart comes sooner.
+		 */
 		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_nsec += (long)ls->interval_ms * 1000000;
+		at.tv_nsec +=
+		    (long)(ls->restarted ? RESTART_RECHECK_MS : ls->interval_ms) * 1000000;
+		ls->restarted = false;
 		at.tv_sec += at.tv_nsec / 1000000000;
 		at.tv_nsec %= 1000000000;
 		if (pthread_cond_timedwait(&ls->cv, &ls->mtx, &at) == 0 || ls->stop || !probing)

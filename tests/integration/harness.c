@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -122,13 +123,42 @@ int it_teardown(void **state)
 	return rv;
 }
 
-/* argv is NULL-terminated; stderr goes to log. */
-static pid_t spawn(char **argv, const char *log)
+/*
+ * posix_spawn cannot give the child a descriptor limit of its own: fork, set
+ * it, exec. Only async-signal-safe calls after the fork (nng's threads).
+ */
+static pid_t spawn_nofile(char **argv, const char *log, unsigned long nofile)
+{
+	struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int out = open("/dev/null", O_WRONLY);
+		if (err < 0 || out < 0 || dup2(err, 2) < 0 || dup2(out, 1) < 0 ||
+		    setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(127);
+		close(err);
+		close(out);
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* argv is NULL-terminated; stderr goes to log; nofile: RLIMIT_NOFILE, 0 inherited. */
+static pid_t spawn(char **argv, const char *log, unsigned long nofile)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int rv;
 
+	if (nofile != 0)
+		return spawn_nofile(argv, log, nofile);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -166,7 +196,7 @@ int it_start_mock(it_env *e, ...)
 	va_start(ap, e);
 	collect_args(argv, 9, ap);
 	va_end(ap);
-	if ((e->mock = spawn(argv, log)) < 0)
+	if ((e->mock = spawn(argv, log, 0)) < 0)
 		return -1;
 	for (end = it_now_ms() + 5000; it_now_ms() < end; sleep_ms(5)) {
 		char *s = it_slurp(port_file, NULL);
@@ -190,7 +220,8 @@ static int ping(const char *url)
 	return rv;
 }
 
-int it_start_server(it_env *e, ...)
+/* cellbatchd with the harness's defaults for e, then the extra args in ap; stderr to log. */
+static pid_t spawn_server(it_env *e, const char *log, va_list ap)
 {
 	char upstream[64], cache_db[300];
 	/*
@@ -201,18 +232,37 @@ int it_start_server(it_env *e, ...)
 	char *argv[MAX_ARGS] = {SERVER_BIN, "--listen",    e->url,  "--upstream",
 	                        upstream,   "--log-level", "info",  "--batch-idle",
 	                        "50ms",     "--cache-db",  cache_db};
-	va_list ap;
-	double end;
+	pid_t pid;
 
 	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u", e->mock_port);
 	/* a cache of the test's own: answers must not leak between tests or runs */
 	snprintf(cache_db, sizeof(cache_db), "%s/cache.db", e->dir);
-	va_start(ap, e);
 	collect_args(argv, 11, ap);
-	va_end(ap);
 	setenv("GEOAPIFY_API_KEY", IT_KEY, 1);
-	e->server = spawn(argv, e->server_log);
+	pid = spawn(argv, log, e->nofile);
 	unsetenv("GEOAPIFY_API_KEY");
+	return pid;
+}
+
+pid_t it_spawn_server(it_env *e, const char *log, ...)
+{
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, log);
+	pid = spawn_server(e, log, ap);
+	va_end(ap);
+	return pid;
+}
+
+int it_start_server(it_env *e, ...)
+{
+	va_list ap;
+	double end;
+
+	va_start(ap, e);
+	e->server = spawn_server(e, e->server_log, ap);
+	va_end(ap);
 	if (e->server < 0)
 		return -1;
 	/* ready when it answers, not after a sleep */
@@ -349,7 +399,7 @@ int it_mock_lookup(it_env *e, const char *text, it_place *out)
 
 /* -------------------------------------------------------------- nng calls */
 
-static int open_req(const char *url, nng_socket *s)
+int it_open(const char *url, nng_socket *s)
 {
 	int rv;
 	if ((rv = nng_req0_open(s)) != 0)
@@ -403,13 +453,22 @@ static int encode_call(const it_call *c, nng_msg **m)
 int it_calls(const char *url, const it_call *calls, size_t n, it_reply *out, int timeout_ms)
 {
 	nng_socket s;
-	nng_ctx *ctx = calloc(n, sizeof(*ctx));
-	nng_aio **aio = calloc(n, sizeof(*aio));
 	int rv;
 
 	memset(out, 0, n * sizeof(*out));
-	if ((rv = open_req(url, &s)) != 0)
-		goto out;
+	if ((rv = it_open(url, &s)) != 0)
+		return rv;
+	rv = it_calls_on(s, calls, n, out, timeout_ms);
+	nng_close(s);
+	return rv;
+}
+
+int it_calls_on(nng_socket s, const it_call *calls, size_t n, it_reply *out, int timeout_ms)
+{
+	nng_ctx *ctx = calloc(n, sizeof(*ctx));
+	nng_aio **aio = calloc(n, sizeof(*aio));
+
+	memset(out, 0, n * sizeof(*out));
 	/*
 	 * Everything prepared first, then the sends in a tight loop, then all
 	 * receives: the server sees the calls as one burst, even on a busy
@@ -445,22 +504,30 @@ int it_calls(const char *url, const it_call *calls, size_t n, it_reply *out, int
 		nng_aio_free(aio[i]);
 		nng_ctx_close(ctx[i]);
 	}
-	nng_close(s);
-out:
 	free(ctx);
 	free(aio);
-	return rv;
+	return 0;
 }
 
 int it_raw(const char *url, const void *buf, size_t len, it_reply *out, int timeout_ms)
 {
 	nng_socket s;
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	if ((rv = it_open(url, &s)) != 0)
+		return rv;
+	rv = it_raw_on(s, buf, len, out, timeout_ms);
+	nng_close(s);
+	return rv;
+}
+
+int it_raw_on(nng_socket s, const void *buf, size_t len, it_reply *out, int timeout_ms)
+{
 	nng_msg *m;
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	if ((rv = open_req(url, &s)) != 0)
-		return rv;
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
 	nng_msg_alloc(&m, len);
@@ -471,16 +538,22 @@ int it_raw(const char *url, const void *buf, size_t len, it_reply *out, int time
 		take_reply(out, m);
 	}
 	out->nng_err = rv;
-	nng_close(s);
 	return rv;
 }
 
+static const uint8_t stats_req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p',
+                                    0xa5, 's',  't', 'a',  't',  's'};
+
 int it_stats(const char *url, it_reply *out, int timeout_ms)
 {
-	static const uint8_t req[] = {0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p',
-	                              0xa5, 's',  't', 'a',  't',  's'};
+	if (it_raw(url, stats_req, sizeof(stats_req), out, timeout_ms) != 0)
+		return -1;
+	return out->decoded && out->rep.has_stats ? 0 : -1;
+}
 
-	if (it_raw(url, req, sizeof(req), out, timeout_ms) != 0)
+int it_stats_on(nng_socket s, it_reply *out, int timeout_ms)
+{
+	if (it_raw_on(s, stats_req, sizeof(stats_req), out, timeout_ms) != 0)
 		return -1;
 	return out->decoded && out->rep.has_stats ? 0 : -1;
 }

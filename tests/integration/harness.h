@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <nng/nng.h>
 
 #include "cbproto.h"
 
@@ -20,6 +21,7 @@ typedef struct it_env {
 	char server_log[300]; /* the server's stderr */
 	unsigned mock_port;
 	pid_t mock, server;
+	unsigned long nofile; /* RLIMIT_NOFILE (soft = hard) for cellbatchd; 0: inherited */
 } it_env;
 
 /* Makes the temp dir; the mock and server are started separately. */
@@ -41,6 +43,9 @@ int it_start_mock(it_env *e, ...);
 /* Starts cellbatchd against the mock with extra args (NULL-terminated); waits until it answers
  * ping. */
 int it_start_server(it_env *e, ...);
+/* Starts one more cellbatchd like it_start_server's (same URL, upstream and cache) with extra args
+ * (NULL-terminated), stderr to log; does not wait for it. Returns its pid or -1. */
+pid_t it_spawn_server(it_env *e, const char *log, ...);
 
 /* Sends sig and waits up to timeout_ms; returns the exit status, or -1 (then SIGKILLs it). */
 int it_stop(pid_t *pid, int sig, int timeout_ms);
@@ -90,6 +95,13 @@ int it_raw(const char *url, const void *buf, size_t len, it_reply *out, int time
 /* Sends {"v":1,"op":"stats"}; 0 when a stats reply came back (out->rep.stats), else -1. */
 int it_stats(const char *url, it_reply *out, int timeout_ms);
 void it_replies_free(it_reply *r, size_t n);
+
+/* A REQ socket dialled to url as it_calls and it_raw use them (resend off, no size cap). */
+int it_open(const char *url, nng_socket *s);
+/* it_calls, it_raw and it_stats on a socket of the caller's (it_open), which stays open. */
+int it_calls_on(nng_socket s, const it_call *calls, size_t n, it_reply *out, int timeout_ms);
+int it_raw_on(nng_socket s, const void *buf, size_t len, it_reply *out, int timeout_ms);
+int it_stats_on(nng_socket s, it_reply *out, int timeout_ms);
 
 /* The whole file as a NUL-terminated string (caller frees), or NULL. */
 char *it_slurp(const char *path, size_t *len);
