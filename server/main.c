@@ -114,40 +114,41 @@ static void signal_cb(uv_signal_t *h, int signum)
 	drain_check(s);
 }
 
-int main(int argc, char **argv)
+/* The descriptor limit raised, and --max-conns derived from it unless given. */
+static void set_descriptors(server *s)
 {
-	static server srv;
-	server *s = &srv;
-	uv_loop_t loop;
-	ingress_config icfg;
-	size_t nofile;
-	int rv;
+	size_t fit;
 
-	signal(SIGPIPE, SIG_IGN);
-	jarena_install(); /* before any jansson use */
-	if ((rv = options_parse(argc, argv, &s->cfg)) != 0)
-		return rv == 1 ? 0 : 2;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || uv_loop_init(&loop) != 0 ||
-	    htab_init(&s->groups) != 0 || htab_init(&s->items) != 0) {
-		log_error("cannot initialise");
-		return 1;
-	}
-	s->loop = &loop;
-	s->t_start_ns = now_ns();
-	nofile = fdlimit_raise();
+	s->nofile = fdlimit_raise();
+	fit = fdlimit_max_conns(s->nofile, (unsigned)s->cfg.max_jobs);
 	if (s->cfg.max_conns == 0)
-		s->cfg.max_conns = fdlimit_max_conns(nofile, (unsigned)s->cfg.max_jobs);
-	else if (s->cfg.max_conns > fdlimit_max_conns(nofile, (unsigned)s->cfg.max_jobs))
-		log_warn(
-		    "--max-conns %zu leaves too few of the %zu descriptors for the upstream and "
-		    "the cache",
-		    s->cfg.max_conns, nofile);
-	s->nofile = nofile;
-	if (http_open(&s->http, &loop) != 0) {
-		log_error("cannot initialise curl");
-		return 1;
+		s->cfg.max_conns = fit;
+	else if (s->cfg.max_conns > fit)
+		log_warn("--max-conns %" PRIu64 " leaves too few of the %zu descriptors for the "
+		         "upstream and the cache",
+		         s->cfg.max_conns, s->nofile);
+}
+
+static int open_cache(server *s)
+{
+	cache_config cc = {
+	    .max_entries = s->cfg.cache_entries,
+	    .ttl_ms = s->cfg.cache_ttl_ms,
+	    .neg_ttl_ms = s->cfg.cache_neg_ttl_ms,
+	    .db_path = s->cfg.cache_db,
+	    .now_ms = wall_ms,
+	};
+
+	if (cache_open(&s->cache, &cc) != 0) {
+		log_error("cannot allocate the cache");
+		return -1;
 	}
-	icfg = (ingress_config){
+	return 0;
+}
+
+static int open_ingress(server *s)
+{
+	ingress_config icfg = {
 	    .urls = s->cfg.listen,
 	    .nurls = s->cfg.nlisten,
 	    /* room above max-pending so that excess calls can still be told BUSY */
@@ -159,6 +160,37 @@ int main(int argc, char **argv)
 	    .max_unread_per_conn = (uint32_t)s->cfg.max_pending_per_conn,
 	    .send_timeout_ms = (int)s->cfg.send_timeout_ms,
 	};
+
+	return ingress_open(&s->in, s->loop, &icfg, request_received, request_hot, s) != 0 ? -1 : 0;
+}
+
+static void watch_signals(server *s)
+{
+	uv_signal_init(s->loop, &s->sigterm);
+	uv_signal_init(s->loop, &s->sigint);
+	s->sigterm.data = s->sigint.data = s;
+	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&s->sigint, signal_cb, SIGINT);
+	uv_timer_init(s->loop, &s->drain_timer);
+	uv_timer_init(s->loop, &s->drain_poll);
+	s->drain_timer.data = s->drain_poll.data = s;
+}
+
+/* Everything the loop runs, wired; -1 (logged) when something cannot be opened. */
+static int server_open(server *s, uv_loop_t *loop)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || uv_loop_init(loop) != 0 ||
+	    htab_init(&s->groups) != 0 || htab_init(&s->items) != 0) {
+		log_error("cannot initialise");
+		return -1;
+	}
+	s->loop = loop;
+	s->t_start_ns = now_ns();
+	set_descriptors(s);
+	if (http_open(&s->http, loop) != 0) {
+		log_error("cannot initialise curl");
+		return -1;
+	}
 	/* completions travel up through these; no module calls the one above it by name */
 	s->hooks = (server_hooks){
 	    .cell_done = cell_finish,
@@ -167,36 +199,34 @@ int main(int argc, char **argv)
 	};
 	ratelimit_init(s);
 	deadlines_init(s);
-	{
-		cache_config cc = {
-		    .max_entries = s->cfg.cache_entries,
-		    .ttl_ms = s->cfg.cache_ttl_ms,
-		    .neg_ttl_ms = s->cfg.cache_neg_ttl_ms,
-		    .db_path = s->cfg.cache_db,
-		    .now_ms = wall_ms,
-		};
-		if (cache_open(&s->cache, &cc) != 0) {
-			log_error("cannot allocate the cache");
-			return 1;
-		}
-	}
+	if (open_cache(s) != 0)
+		return -1;
 	srand((unsigned)now_ns());
-	if (ingress_open(&s->in, &loop, &icfg, request_received, request_hot, s) != 0)
+	if (open_ingress(s) != 0)
+		return -1;
+	watch_signals(s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static server srv;
+	server *s = &srv;
+	uv_loop_t loop;
+	int rv;
+
+	signal(SIGPIPE, SIG_IGN);
+	jarena_install(); /* before any jansson use */
+	if ((rv = options_parse(argc, argv, &s->cfg)) != 0)
+		return rv == 1 ? 0 : 2;
+	if (server_open(s, &loop) != 0)
 		return 1;
-	uv_signal_init(&loop, &s->sigterm);
-	uv_signal_init(&loop, &s->sigint);
-	s->sigterm.data = s->sigint.data = s;
-	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
-	uv_signal_start(&s->sigint, signal_cb, SIGINT);
-	uv_timer_init(&loop, &s->drain_timer);
-	uv_timer_init(&loop, &s->drain_poll);
-	s->drain_timer.data = s->drain_poll.data = s;
 	log_info("cellbatchd %s: upstream %s, batch-max %" PRIu64 ", batch-wait %" PRIu64
 	         " ms, batch-idle %" PRIu64 " ms, max-jobs %" PRIu64 ", rate %g/s, burst %" PRIu64
 	         ", max-conns %" PRIu64 " (descriptors %zu)",
 	         CB_VERSION, s->cfg.upstream, s->cfg.batch_max, s->cfg.batch_wait_ms,
 	         s->cfg.batch_idle_ms, s->cfg.max_jobs, s->cfg.rate, s->cfg.burst, s->cfg.max_conns,
-	         nofile);
+	         s->nofile);
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 
