@@ -254,12 +254,9 @@ static int apply(const opt_spec *o, const char *arg, config *c, const char **key
 
 	switch (o->kind) {
 	case K_COUNT:
-		if (parse_count(arg, &v) != 0 || v < o->min || v > o->max)
-			return -1;
-		memcpy(field, &v, sizeof(v));
-		return 0;
 	case K_DURATION:
-		if (parse_duration(arg, &v) != 0 || v < o->min || v > o->max)
+		if ((o->kind == K_COUNT ? parse_count(arg, &v) : parse_duration(arg, &v)) != 0 ||
+		    v < o->min || v > o->max)
 			return -1;
 		memcpy(field, &v, sizeof(v));
 		return 0;
