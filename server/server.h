@@ -11,6 +11,7 @@
 #include "answer.h"
 #include "cbproto.h"
 #include "clock.h"
+#include "gcra.h"
 #include "htab.h"
 #include "http.h"
 #include "ingress.h"
@@ -138,7 +139,7 @@ struct server {
 	unsigned jobs_active;
 	batch *slot_head, *slot_tail;
 	batch *rate_head, *rate_tail;
-	uint64_t tat_ns;
+	gcra limiter; /* the arithmetic; the queue and timer around it: ratelimit.c */
 	uv_timer_t rate_timer;
 	/* call deadlines: a min-heap of requests, one timer */
 	request **deadlines;
