@@ -12,6 +12,7 @@
 #include "cbproto.h"
 #include "clock.h"
 #include "gcra.h"
+#include "heap.h"
 #include "htab.h"
 #include "http.h"
 #include "ingress.h"
@@ -44,8 +45,7 @@ struct request {
 	uint64_t id;
 	bool multi;
 	uint64_t t_arrive_ns;
-	uint64_t deadline_ns;
-	size_t heap_idx; /* in server.deadlines; SIZE_MAX when not there */
+	heap_node deadline; /* key: the deadline (ns); in server.deadlines until answered */
 	uint32_t ncells, nleft;
 	cell cells[];
 };
@@ -142,8 +142,7 @@ struct server {
 	gcra limiter; /* the arithmetic; the queue and timer around it: ratelimit.c */
 	uv_timer_t rate_timer;
 	/* call deadlines: a min-heap of requests, one timer */
-	request **deadlines;
-	size_t ndeadlines, deadlines_cap;
+	heap deadlines;
 	uv_timer_t deadline_timer;
 	uv_timer_t trim_timer; /* gives freed heap back to the system once a burst is over */
 	stats st;

@@ -1,5 +1,6 @@
 /* request.c: decode and route each received request, and the one way out for every cell. */
 #include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,38 +55,9 @@ static void reply_from_answer(cb_reply *rep, const answer *a, const cb_meta *met
 
 /* ------------------------------------------------------------ deadlines: a min-heap of requests */
 
-static void heap_swap(server *s, size_t i, size_t j)
+static request *deadline_owner(heap_node *n)
 {
-	request *t = s->deadlines[i];
-	s->deadlines[i] = s->deadlines[j];
-	s->deadlines[j] = t;
-	s->deadlines[i]->heap_idx = i;
-	s->deadlines[j]->heap_idx = j;
-}
-
-static void heap_up(server *s, size_t i)
-{
-	while (i > 0 && s->deadlines[(i - 1) / 2]->deadline_ns > s->deadlines[i]->deadline_ns) {
-		heap_swap(s, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void heap_down(server *s, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < s->ndeadlines &&
-		    s->deadlines[l]->deadline_ns < s->deadlines[m]->deadline_ns)
-			m = l;
-		if (r < s->ndeadlines &&
-		    s->deadlines[r]->deadline_ns < s->deadlines[m]->deadline_ns)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(s, i, m);
-		i = m;
-	}
+	return (request *)((char *)n - offsetof(request, deadline));
 }
 
 static void deadline_timer_cb(uv_timer_t *t);
@@ -93,48 +65,29 @@ static void deadline_timer_cb(uv_timer_t *t);
 /* Arms the one timer for the earliest deadline. */
 static void deadline_arm(server *s)
 {
-	uint64_t now = now_ns(), due;
+	heap_node *first = heap_min(&s->deadlines);
+	uint64_t now = now_ns();
 
-	if (s->ndeadlines == 0) {
+	if (first == NULL) {
 		uv_timer_stop(&s->deadline_timer);
 		return;
 	}
-	due = s->deadlines[0]->deadline_ns;
 	uv_timer_start(&s->deadline_timer, deadline_timer_cb,
-	               due > now ? (due - now + 999999) / 1000000 : 0, 0);
+	               first->key > now ? (first->key - now + 999999) / 1000000 : 0, 0);
 }
 
 static int deadline_add(server *s, request *r)
 {
-	if (s->ndeadlines == s->deadlines_cap) {
-		size_t cap = s->deadlines_cap ? s->deadlines_cap * 2 : 1024;
-		request **d = realloc(s->deadlines, cap * sizeof(*d));
-		if (d == NULL)
-			return -1;
-		s->deadlines = d;
-		s->deadlines_cap = cap;
-	}
-	r->heap_idx = s->ndeadlines;
-	s->deadlines[s->ndeadlines++] = r;
-	heap_up(s, r->heap_idx);
-	if (r->heap_idx == 0)
+	if (heap_push(&s->deadlines, &r->deadline) != 0)
+		return -1;
+	if (heap_min(&s->deadlines) == &r->deadline)
 		deadline_arm(s);
 	return 0;
 }
 
 static void deadline_remove(server *s, request *r)
 {
-	size_t i = r->heap_idx;
-
-	if (i == SIZE_MAX)
-		return;
-	r->heap_idx = SIZE_MAX;
-	if (i != --s->ndeadlines) {
-		s->deadlines[i] = s->deadlines[s->ndeadlines];
-		s->deadlines[i]->heap_idx = i;
-		heap_up(s, i);
-		heap_down(s, s->deadlines[i]->heap_idx);
-	}
+	heap_remove(&s->deadlines, &r->deadline);
 }
 
 /* Every cell still waiting when its deadline passes gets TIMEOUT now, even while upstream. */
@@ -143,12 +96,14 @@ static void deadline_timer_cb(uv_timer_t *t)
 	server *s = t->data;
 	uint64_t now = now_ns();
 
-	while (s->ndeadlines > 0 && s->deadlines[0]->deadline_ns <= now) {
-		request *r = s->deadlines[0];
+	heap_node *first;
+
+	while ((first = heap_min(&s->deadlines)) != NULL && first->key <= now) {
+		request *r = deadline_owner(first);
 		uint32_t n = r->ncells, left = r->nleft;
 		answer *a = answer_error_or_oom(
 		    answer_error(CB_ETIMEOUT, "no answer within %.0f ms",
-		                 (double)(r->deadline_ns - r->t_arrive_ns) / 1e6));
+		                 (double)(r->deadline.key - r->t_arrive_ns) / 1e6));
 
 		deadline_remove(s, r);
 		/* the last cell_finish frees r: count down a local, not r->nleft */
@@ -176,8 +131,7 @@ void deadlines_fini(server *s)
 {
 	uv_close((uv_handle_t *)&s->deadline_timer, NULL);
 	uv_close((uv_handle_t *)&s->trim_timer, NULL);
-	free(s->deadlines);
-	s->deadlines = NULL;
+	heap_fini(&s->deadlines);
 }
 
 /*
@@ -317,10 +271,10 @@ static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
 	r->id = req->id;
 	r->multi = req->op == CB_OP_MULTI;
 	r->t_arrive_ns = now_ns();
-	r->deadline_ns = r->t_arrive_ns +
-	                 (req->has_deadline ? req->deadline_ms : s->cfg.call_timeout_ms) * 1000000;
+	r->deadline = HEAP_NODE_INIT(
+	    r->t_arrive_ns +
+	    (req->has_deadline ? req->deadline_ms : s->cfg.call_timeout_ms) * 1000000);
 	r->ncells = r->nleft = n;
-	r->heap_idx = SIZE_MAX;
 	if (deadline_add(s, r) != 0) {
 		free(r);
 		s->st.answered[CB_EINTERNAL] += n;
