@@ -42,7 +42,8 @@ static void stop_loop(server *s)
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
-	uv_close((uv_handle_t *)&s->drain_poll, NULL);
+	uv_close((uv_handle_t *)&s->grace_timer, NULL);
+	uv_close((uv_handle_t *)&s->drain_watch, NULL);
 }
 
 static void drain_check(server *s);
@@ -52,14 +53,17 @@ static void grace_cb(uv_timer_t *t)
 	stop_loop(t->data);
 }
 
-static void drain_poll_cb(uv_timer_t *t)
+/* After each turn of the loop while draining: whatever completed may have been the last. */
+static void drain_watch_cb(uv_check_t *h)
 {
-	drain_check(t->data);
+	drain_check(h->data);
 }
 
-/* Stops once every cell is answered and every reply has left; polled while draining. */
+/* Stops once every cell is answered and every reply has left. */
 static void drain_check(server *s)
 {
+	if (uv_is_active((uv_handle_t *)&s->grace_timer))
+		return; /* already stopping */
 	if (s->pending == 0 && ingress_held(s->in) == 0 &&
 	    (ingress_sending(s->in) == 0 || s->drain_expired)) {
 		if (ingress_sending(s->in) > 0)
@@ -72,10 +76,9 @@ static void drain_check(server *s)
 		/* every reply has left: nothing is lost if teardown must be cut short */
 		exitguard_arm(SHUTDOWN_GRACE_MS + 1000, 0);
 		uv_timer_stop(&s->drain_timer);
-		uv_timer_start(&s->drain_poll, grace_cb, SHUTDOWN_GRACE_MS, 0);
-		return;
+		uv_check_stop(&s->drain_watch);
+		uv_timer_start(&s->grace_timer, grace_cb, SHUTDOWN_GRACE_MS, 0);
 	}
-	uv_timer_start(&s->drain_poll, drain_poll_cb, 10, 0);
 }
 
 static void drain_deadline_cb(uv_timer_t *t)
@@ -111,6 +114,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 		log_warn("cannot start the shutdown guard: exit may wait on nng");
 	batcher_flush_all(s);
 	uv_timer_start(&s->drain_timer, drain_deadline_cb, s->cfg.drain_timeout_ms, 0);
+	uv_check_start(&s->drain_watch, drain_watch_cb);
 	drain_check(s);
 }
 
@@ -172,8 +176,9 @@ static void watch_signals(server *s)
 	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&s->sigint, signal_cb, SIGINT);
 	uv_timer_init(s->loop, &s->drain_timer);
-	uv_timer_init(s->loop, &s->drain_poll);
-	s->drain_timer.data = s->drain_poll.data = s;
+	uv_timer_init(s->loop, &s->grace_timer);
+	uv_check_init(s->loop, &s->drain_watch);
+	s->drain_timer.data = s->grace_timer.data = s->drain_watch.data = s;
 }
 
 /* Everything the loop runs, wired; -1 (logged) when something cannot be opened. */

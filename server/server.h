@@ -152,7 +152,8 @@ struct server {
 	bool draining;                     /* read by nng threads too: __atomic */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
-	uv_timer_t drain_poll;  /* checks for the end of the drain */
+	uv_check_t drain_watch; /* after each turn of the loop while draining: done yet? */
+	uv_timer_t grace_timer; /* lets the last replies leave before teardown */
 	bool drain_expired;     /* --drain-timeout passed: stop waiting for replies to leave */
 	uint64_t t_start_ns;
 	size_t nofile; /* RLIMIT_NOFILE after raising it */
