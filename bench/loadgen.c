@@ -68,7 +68,7 @@ static nng_msg *call_msg(uint64_t id, const char *prefix, unsigned long k)
 	req.call.text = (cb_str){text, (uint32_t)strlen(text)};
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req) == CB_OK && nng_msg_alloc(&m, b.size) == 0)
+	if (cbp_request_encode(&pk, &req) == CB_OK && nng_msg_alloc(&m, b.size) == 0)
 		memcpy(nng_msg_body(m), b.data, b.size);
 	msgpack_sbuffer_destroy(&b);
 	return m;
@@ -80,10 +80,10 @@ static bool reply_ok(nng_msg *m)
 	cb_reply rep;
 	bool ok;
 	/* the echo server sends the request back: a request is not a reply, and that is fine */
-	if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) != CB_OK)
+	if (cbp_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) != CB_OK)
 		return true;
 	ok = rep.err == CB_OK;
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	return ok;
 }
 

@@ -83,8 +83,8 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 
 	if (c == NULL)
 		return CB_ENOMEM;
-	url = url != NULL ? cb_url_normalize(url, buf, sizeof(buf))
-	                  : cb_default_url(buf, sizeof(buf));
+	url = url != NULL ? cbp_url_normalize(url, buf, sizeof(buf))
+	                  : cbp_default_url(buf, sizeof(buf));
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->retries = opts && opts->retries ? opts->retries : DEFAULT_RETRIES;
 	c->next_id = ((uint64_t)nng_random() << 32) | nng_random();
@@ -220,7 +220,7 @@ static void deliver_reply(pend *p, nng_msg *m)
 	size_t n, bytes = 0;
 	char *strs, *w;
 
-	if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), &lim, &rep, &err) != CB_OK) {
+	if (cbp_reply_decode(nng_msg_body(m), nng_msg_len(m), &lim, &rep, &err) != CB_OK) {
 		nng_msg_free(m);
 		pend_fail(p, CB_EPROTO, err.message);
 		return;
@@ -232,13 +232,13 @@ static void deliver_reply(pend *p, nng_msg *m)
 		cb_err code = rep.err;
 		snprintf(msg, sizeof(msg), "%.*s", (int)rep.message.len,
 		         rep.message.ptr ? rep.message.ptr : "");
-		cb_reply_free(&rep);
+		cbp_reply_free(&rep);
 		nng_msg_free(m);
 		pend_fail(p, code, msg);
 		return;
 	}
 	if (multi && (!rep.is_multi || rep.nresults != p->n)) {
-		cb_reply_free(&rep);
+		cbp_reply_free(&rep);
 		nng_msg_free(m);
 		pend_fail(p, CB_EPROTO, "the server answered a multi with the wrong count");
 		return;
@@ -249,14 +249,14 @@ static void deliver_reply(pend *p, nng_msg *m)
 	for (size_t i = 0; i < n; i++)
 		bytes += str_bytes(&parts[i]);
 	if ((w = strs = malloc(bytes)) == NULL) {
-		cb_reply_free(&rep);
+		cbp_reply_free(&rep);
 		nng_msg_free(m);
 		pend_fail(p, CB_ENOMEM, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		fill_result(&res[i], &parts[i], &w);
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	nng_msg_free(m);
 	pend_finish(p, res);
 	free(strs);
@@ -327,7 +327,7 @@ static cb_err to_wire(const cb_call *call, cb_wire_call *w)
 		return CB_EINVAL;
 	memset(w, 0, sizeof(*w));
 	w->fn = call->fn;
-	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
+	if (cbp_fns[call->fn].args == CB_ARGS_TEXT) {
 		if (call->text == NULL)
 			return CB_EINVAL;
 		w->text = (cb_str){call->text, (uint32_t)strlen(call->text)};
@@ -359,7 +359,7 @@ static cb_err encode_calls(const cb_call *calls, size_t n, bool multi, uint64_t 
 	req.deadline_ms = timeout_ms;
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (rv == CB_OK && (rv = cb_request_encode(&pk, &req)) == CB_OK) {
+	if (rv == CB_OK && (rv = cbp_request_encode(&pk, &req)) == CB_OK) {
 		*len = b.size; /* release empties b */
 		*out = msgpack_sbuffer_release(&b);
 	}
@@ -536,7 +536,7 @@ void cb_result_free(cb_result *r)
 
 /* ------------------------------------------------------------ ping and stats */
 
-/* One request/reply on its own context; the caller frees *reply with cb_reply_free and the msg. */
+/* One request/reply on its own context; the caller frees *reply with cbp_reply_free and the msg. */
 /*
  * One request and its reply on a fresh context, within the client's timeout.
  * A connection lost on the way (a server restarting a listener, say) is not
@@ -596,7 +596,7 @@ static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *r
 
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req) != CB_OK)
+	if (cbp_request_encode(&pk, &req) != CB_OK)
 		goto out;
 	if ((nrv = exchange(c, &b, reply_msg)) != 0) {
 		rv = nrv == NNG_ETIMEDOUT ? CB_ETIMEOUT
@@ -604,13 +604,13 @@ static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *r
 		                          : CB_EUNREACHABLE;
 		goto out;
 	}
-	rv = cb_reply_decode(nng_msg_body(*reply_msg), nng_msg_len(*reply_msg), &lim, rep, &err);
+	rv = cbp_reply_decode(nng_msg_body(*reply_msg), nng_msg_len(*reply_msg), &lim, rep, &err);
 	if (rv != CB_OK) {
 		nng_msg_free(*reply_msg);
 		rv = CB_EPROTO;
 	} else if (rep->err != CB_OK) {
 		rv = rep->err;
-		cb_reply_free(rep);
+		cbp_reply_free(rep);
 		nng_msg_free(*reply_msg);
 	}
 out:
@@ -629,7 +629,7 @@ cb_err cb_ping(cb_client *c, char *version, size_t cap)
 	if (cap > 0)
 		snprintf(version, cap, "%.*s", (int)rep.version.len,
 		         rep.version.ptr ? rep.version.ptr : "");
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	nng_msg_free(m);
 	return CB_OK;
 }
@@ -657,7 +657,7 @@ cb_err cb_stats(cb_client *c, void **buf, size_t *len)
 			*buf = msgpack_sbuffer_release(&b);
 		}
 	}
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	nng_msg_free(m);
 	return rv;
 }

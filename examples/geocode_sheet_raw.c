@@ -39,7 +39,7 @@ static nng_msg *encode(const cb_request *req)
 
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, req) == CB_OK && nng_msg_alloc(&m, b.size) == 0)
+	if (cbp_request_encode(&pk, req) == CB_OK && nng_msg_alloc(&m, b.size) == 0)
 		memcpy(nng_msg_body(m), b.data, b.size);
 	msgpack_sbuffer_destroy(&b);
 	return m;
@@ -91,9 +91,9 @@ int main(int argc, char **argv)
 			rows[n++] = first_field(line);
 	fclose(f);
 	if (argc > 2)
-		cb_url_normalize(argv[2], url, sizeof(url));
+		cbp_url_normalize(argv[2], url, sizeof(url));
 	else
-		cb_default_url(url, sizeof(url));
+		cbp_default_url(url, sizeof(url));
 
 	if ((rv = nng_req0_open(&s)) != 0 ||
 	    (rv = nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		m = nng_aio_get_msg(aio[i]);
-		if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) != CB_OK)
+		if (cbp_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) != CB_OK)
 			printf("%-52.52s  bad reply: %s\n", rows[i], err.message);
 		else if (rep.err != CB_OK)
 			printf("%-52.52s %10s %11s  %s: %.*s\n", rows[i], "", "",
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 			       rep.result.formatted.ptr, how);
 		}
 		if (rv == 0)
-			cb_reply_free(&rep);
+			cbp_reply_free(&rep);
 		nng_msg_free(m);
 		nng_aio_free(aio[i]);
 		nng_ctx_close(ctx[i]);
@@ -161,11 +161,11 @@ int main(int argc, char **argv)
 		cb_decode_error err;
 		cb_reply rep;
 		if (nng_sendmsg(s, m, 0) == 0 && nng_recvmsg(s, &m, 0) == 0) {
-			if (cb_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) ==
+			if (cbp_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) ==
 			        CB_OK &&
 			    rep.has_stats) {
 				print_stats(&rep.stats);
-				cb_reply_free(&rep);
+				cbp_reply_free(&rep);
 			}
 			nng_msg_free(m);
 		}

@@ -19,20 +19,20 @@ int main(int argc, char **argv)
 	req.call.text = (cb_str){text, (uint32_t)strlen(text)};
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req) != CB_OK)
+	if (cbp_request_encode(&pk, &req) != CB_OK)
 		goto out;
 	printf("request, %zu bytes:", buf.size);
 	for (size_t i = 0; i < buf.size; i++)
 		printf("%s%02x", i % 16 ? " " : "\n  ", (unsigned char)buf.data[i]);
 	printf("\n");
-	if (cb_request_decode(buf.data, buf.size, NULL, &back, &err) != CB_OK) {
+	if (cbp_request_decode(buf.data, buf.size, NULL, &back, &err) != CB_OK) {
 		fprintf(stderr, "decode: %s: %s\n", cb_err_name(err.code), err.message);
 		goto out;
 	}
-	printf("decoded: op=%s id=%llu fn=%s text=\"%.*s\"\n", cb_op_names[back.op],
-	       (unsigned long long)back.id, cb_fns[back.call.fn].name, (int)back.call.text.len,
+	printf("decoded: op=%s id=%llu fn=%s text=\"%.*s\"\n", cbp_op_names[back.op],
+	       (unsigned long long)back.id, cbp_fns[back.call.fn].name, (int)back.call.text.len,
 	       back.call.text.ptr);
-	cb_request_free(&back);
+	cbp_request_free(&back);
 	rv = 0;
 out:
 	msgpack_sbuffer_destroy(&buf);

@@ -1,4 +1,5 @@
-/* cbproto.h: wire protocol v1 — message structs, strict decoding of untrusted bytes, encoding. */
+/* cbproto.h: wire protocol v1 — message structs, strict decoding of untrusted bytes, encoding.
+ * Its functions are cbp_*: cb_* is libcellbatch's public API (cellbatch.h, cbwire.h). */
 #ifndef CBPROTO_H
 #define CBPROTO_H
 
@@ -34,7 +35,7 @@ typedef struct cb_str {
 typedef enum cb_op { CB_OP_CALL, CB_OP_MULTI, CB_OP_STATS, CB_OP_PING, CB_OP_COUNT } cb_op;
 
 /* cb_fn, the functions a call may name, is public (cellbatch.h); the argument shape of each is in
- * cb_fns. */
+ * cbp_fns. */
 
 typedef enum cb_args_kind {
 	CB_ARGS_TEXT,  /* [text] */
@@ -74,7 +75,7 @@ typedef struct cb_request {
 	bool has_deadline; /* deadline_ms given (call and multi) */
 	uint64_t deadline_ms;
 	cb_wire_call call;   /* op == CB_OP_CALL */
-	cb_wire_call *calls; /* op == CB_OP_MULTI: owned, freed by cb_request_free */
+	cb_wire_call *calls; /* op == CB_OP_MULTI: owned, freed by cbp_request_free */
 	uint32_t ncalls;
 } cb_request;
 
@@ -105,13 +106,13 @@ typedef struct cb_reply {
 	bool has_result; /* result and meta present */
 	cb_wire_result result;
 	cb_meta meta;
-	struct cb_reply *results; /* multi: owned, freed by cb_reply_free */
+	struct cb_reply *results; /* multi: owned, freed by cbp_reply_free */
 	uint32_t nresults;
 	bool is_multi;
 	cb_str version; /* ping; ptr == NULL: absent */
 	bool has_stats;
 	msgpack_object stats; /* lives in zone */
-	msgpack_zone *zone;   /* decoded replies only: owned, freed by cb_reply_free */
+	msgpack_zone *zone;   /* decoded replies only: owned, freed by cbp_reply_free */
 } cb_reply;
 
 typedef struct cb_limits {
@@ -124,12 +125,12 @@ typedef struct cb_decode_error {
 	char message[CB_ERRMSG_MAX];
 } cb_decode_error;
 
-extern const cb_fn_info cb_fns[CB_FN_COUNT];
-extern const char *const cb_op_names[CB_OP_COUNT];
-extern const char *const cb_opt_names[CB_OPT_COUNT];
+extern const cb_fn_info cbp_fns[CB_FN_COUNT];
+extern const char *const cbp_op_names[CB_OP_COUNT];
+extern const char *const cbp_opt_names[CB_OPT_COUNT];
 
 /* Looks up a wire error code name ("NOT_FOUND"); CB_EINTERNAL when unknown. */
-cb_err cb_err_from_name(const char *name, size_t len);
+cb_err cbp_err_from_name(const char *name, size_t len);
 
 /*
  * Non-allocating structural check of untrusted bytes: the size cap, every
@@ -138,55 +139,55 @@ cb_err cb_err_from_name(const char *name, size_t len);
  * the top. On success *zone_bytes is what msgpack-c will need to unpack it.
  * Returns CB_OK or CB_EBAD_REQUEST with err filled.
  */
-cb_err cb_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zone_bytes,
-                  cb_decode_error *err);
+cb_err cbp_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zone_bytes,
+                   cb_decode_error *err);
 
 /*
  * Decodes a request. req borrows buf: its strings point into buf, so buf must
  * outlive req. On success the caller owns req and frees it with
- * cb_request_free; on failure nothing is left to free, err says why
+ * cbp_request_free; on failure nothing is left to free, err says why
  * (CB_EBAD_REQUEST, CB_EUNSUPPORTED_VERSION, CB_EUNKNOWN_FN or CB_ENOMEM),
  * and req->has_id and req->id are still set when the id could be read.
  */
-cb_err cb_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
-                         cb_decode_error *err);
-void cb_request_free(cb_request *req);
+cb_err cbp_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
+                          cb_decode_error *err);
+void cbp_request_free(cb_request *req);
 
-/* Decodes a reply; same ownership as cb_request_decode, free with cb_reply_free. */
-cb_err cb_reply_decode(const void *buf, size_t len, const cb_limits *lim, cb_reply *rep,
-                       cb_decode_error *err);
-void cb_reply_free(cb_reply *rep);
+/* Decodes a reply; same ownership as cbp_request_decode, free with cbp_reply_free. */
+cb_err cbp_reply_decode(const void *buf, size_t len, const cb_limits *lim, cb_reply *rep,
+                        cb_decode_error *err);
+void cbp_reply_free(cb_reply *rep);
 
 /*
  * Encoders append one canonical message (fixed key order, smallest integer
  * forms, float64 for every float) to pk's buffer. They return CB_OK or
  * CB_ENOMEM; on failure the buffer holds a partial message to discard.
  */
-cb_err cb_request_encode(msgpack_packer *pk, const cb_request *req);
-cb_err cb_call_encode(msgpack_packer *pk,
-                      const cb_wire_call *call); /* one element of multi calls */
-cb_err cb_reply_encode(msgpack_packer *pk, const cb_reply *rep);
+cb_err cbp_request_encode(msgpack_packer *pk, const cb_request *req);
+cb_err cbp_call_encode(msgpack_packer *pk,
+                       const cb_wire_call *call); /* one element of multi calls */
+cb_err cbp_reply_encode(msgpack_packer *pk, const cb_reply *rep);
 
 /* Appends an error reply {v, id?, ok=false, error{code, message}}. */
-cb_err cb_error_reply_encode(msgpack_packer *pk, bool has_id, uint64_t id, cb_err code,
-                             const char *message, size_t message_len);
+cb_err cbp_error_reply_encode(msgpack_packer *pk, bool has_id, uint64_t id, cb_err code,
+                              const char *message, size_t message_len);
 
 /* Small packing helpers shared by the encoders and the server's stats. */
-int cb_pack_cstr(msgpack_packer *pk, const char *s);
-int cb_pack_str(msgpack_packer *pk, cb_str s);
+int cbp_pack_cstr(msgpack_packer *pk, const char *s);
+int cbp_pack_str(msgpack_packer *pk, cb_str s);
 
 /* The msgpack type a leading byte announces ("integer", "map", ...), for messages. */
-const char *cb_msgpack_type_of_byte(uint8_t b);
+const char *cbp_msgpack_type_of_byte(uint8_t b);
 
 /*
  * The server URL when none is given: CELLBATCH_URL, else
  * ipc://$XDG_RUNTIME_DIR/cellbatch.sock (or /tmp). Writes into buf, returns buf.
  */
-const char *cb_default_url(char *buf, size_t cap);
+const char *cbp_default_url(char *buf, size_t cap);
 
 /* Expands shorthands: "5555" -> tcp://127.0.0.1:5555, "host:port" -> tcp://..., "/path" ->
  * ipc:///path. */
-const char *cb_url_normalize(const char *in, char *buf, size_t cap);
+const char *cbp_url_normalize(const char *in, char *buf, size_t cap);
 
 /* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates); *bad gets the offset. */
 bool cb_utf8_valid(const char *s, size_t len, size_t *bad);

@@ -6,19 +6,19 @@
 
 #include "cbproto.h"
 
-const cb_fn_info cb_fns[CB_FN_COUNT] = {
+const cb_fn_info cbp_fns[CB_FN_COUNT] = {
     [CB_FN_GEOCODE] = {"geocode", CB_ARGS_TEXT},
     [CB_FN_REVERSE] = {"reverse", CB_ARGS_LATLON},
 };
 
-const char *const cb_op_names[CB_OP_COUNT] = {
+const char *const cbp_op_names[CB_OP_COUNT] = {
     [CB_OP_CALL] = "call",
     [CB_OP_MULTI] = "multi",
     [CB_OP_STATS] = "stats",
     [CB_OP_PING] = "ping",
 };
 
-const char *const cb_opt_names[CB_OPT_COUNT] = {
+const char *const cbp_opt_names[CB_OPT_COUNT] = {
     [CB_OPT_LANG] = "lang",
     [CB_OPT_TYPE] = "type",
     [CB_OPT_FILTER] = "filter",
@@ -208,14 +208,14 @@ static cb_err decode_opts(cb_decode_error *e, const char *prefix, const msgpack_
 		return rv;
 	snprintf(path, sizeof(path), "%sopts.", prefix);
 	for (int i = 0; i < CB_OPT_COUNT; i++)
-		f[i] = (field){cb_opt_names[i], NULL};
+		f[i] = (field){cbp_opt_names[i], NULL};
 	if ((rv = collect(e, CB_EBAD_REQUEST, path, &o->via.map, f, CB_OPT_COUNT)) != CB_OK)
 		return rv;
 	for (int i = 0; i < CB_OPT_COUNT; i++) {
 		char vpath[PATH_MAX_LEN];
 		if (f[i].val == NULL)
 			continue;
-		snprintf(vpath, sizeof(vpath), "%sopts.%s", prefix, cb_opt_names[i]);
+		snprintf(vpath, sizeof(vpath), "%sopts.%s", prefix, cbp_opt_names[i]);
 		if ((rv = get_text(e, vpath, f[i].val, &opts->v[i])) != CB_OK)
 			return rv;
 	}
@@ -242,7 +242,8 @@ static cb_err decode_call(cb_decode_error *e, const char *prefix, const msgpack_
 	if ((rv = get_str(e, CB_EBAD_REQUEST, path, f[F_FN].val, &fn)) != CB_OK)
 		return rv;
 	for (i = 0; i < CB_FN_COUNT; i++)
-		if (strlen(cb_fns[i].name) == fn.len && memcmp(cb_fns[i].name, fn.ptr, fn.len) == 0)
+		if (strlen(cbp_fns[i].name) == fn.len &&
+		    memcmp(cbp_fns[i].name, fn.ptr, fn.len) == 0)
 			break;
 	if (i == CB_FN_COUNT)
 		return bad(e, CB_EUNKNOWN_FN, path, "unknown function \"%.*s\"",
@@ -256,17 +257,17 @@ static cb_err decode_call(cb_decode_error *e, const char *prefix, const msgpack_
 	                    "array")) != CB_OK)
 		return rv;
 	args = &f[F_ARGS].val->via.array;
-	if (cb_fns[i].args == CB_ARGS_TEXT) {
+	if (cbp_fns[i].args == CB_ARGS_TEXT) {
 		if (args->size != 1)
 			return bad(e, CB_EBAD_REQUEST, path, "%s takes 1 argument [text], got %u",
-			           cb_fns[i].name, args->size);
+			           cbp_fns[i].name, args->size);
 		snprintf(path, sizeof(path), "%sargs[0]", prefix);
 		if ((rv = get_text(e, path, &args->ptr[0], &call->text)) != CB_OK)
 			return rv;
 	} else {
 		if (args->size != 2)
 			return bad(e, CB_EBAD_REQUEST, path,
-			           "%s takes 2 arguments [lat, lon], got %u", cb_fns[i].name,
+			           "%s takes 2 arguments [lat, lon], got %u", cbp_fns[i].name,
 			           args->size);
 		snprintf(path, sizeof(path), "%sargs[0]", prefix);
 		if ((rv = get_coord(e, path, &args->ptr[0], &call->lat, "latitude", 90)) != CB_OK)
@@ -319,7 +320,8 @@ static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_re
 	if ((rv = get_str(e, CB_EBAD_REQUEST, "op", f[F_OP].val, &op)) != CB_OK)
 		return rv;
 	for (i = 0; i < CB_OP_COUNT; i++)
-		if (strlen(cb_op_names[i]) == op.len && memcmp(cb_op_names[i], op.ptr, op.len) == 0)
+		if (strlen(cbp_op_names[i]) == op.len &&
+		    memcmp(cbp_op_names[i], op.ptr, op.len) == 0)
 			break;
 	if (i == CB_OP_COUNT)
 		return bad(e, CB_EBAD_REQUEST, "op", "unknown op \"%.*s\"",
@@ -379,7 +381,7 @@ static cb_err unpack(const void *buf, size_t len, const cb_limits *lim, msgpack_
 	size_t need = 0, off = 0;
 	cb_err rv;
 
-	if ((rv = cb_prescan(buf, len, lim, &need, e)) != CB_OK)
+	if ((rv = cbp_prescan(buf, len, lim, &need, e)) != CB_OK)
 		return rv;
 	/* An empty top-level map needs no zone, and has no "v" either. */
 	if (need == 0)
@@ -394,8 +396,8 @@ static cb_err unpack(const void *buf, size_t len, const cb_limits *lim, msgpack_
 	return CB_OK;
 }
 
-cb_err cb_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
-                         cb_decode_error *e)
+cb_err cbp_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
+                          cb_decode_error *e)
 {
 	msgpack_zone zone;
 	msgpack_object root;
@@ -409,11 +411,11 @@ cb_err cb_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_r
 	rv = walk_request(e, &root, req);
 	msgpack_zone_destroy(&zone);
 	if (rv != CB_OK)
-		cb_request_free(req);
+		cbp_request_free(req);
 	return rv;
 }
 
-void cb_request_free(cb_request *req)
+void cbp_request_free(cb_request *req)
 {
 	free(req->calls);
 	req->calls = NULL;
@@ -499,7 +501,7 @@ static cb_err walk_error(cb_decode_error *e, const msgpack_object *o, cb_reply *
 	if ((rv = get_str(e, CB_EPROTO, "error.code", f[0].val, &code)) != CB_OK ||
 	    (rv = get_str(e, CB_EPROTO, "error.message", f[1].val, &r->message)) != CB_OK)
 		return rv;
-	r->err = cb_err_from_name(code.ptr, code.len);
+	r->err = cbp_err_from_name(code.ptr, code.len);
 	return CB_OK;
 }
 
@@ -591,8 +593,8 @@ static cb_err walk_reply(cb_decode_error *e, const msgpack_object *root, cb_repl
 	return CB_OK;
 }
 
-cb_err cb_reply_decode(const void *buf, size_t len, const cb_limits *lim, cb_reply *rep,
-                       cb_decode_error *e)
+cb_err cbp_reply_decode(const void *buf, size_t len, const cb_limits *lim, cb_reply *rep,
+                        cb_decode_error *e)
 {
 	msgpack_object root;
 	cb_err rv;
@@ -609,11 +611,11 @@ cb_err cb_reply_decode(const void *buf, size_t len, const cb_limits *lim, cb_rep
 		return rv == CB_ENOMEM ? rv : (e->code = CB_EPROTO);
 	}
 	if ((rv = walk_reply(e, &root, rep)) != CB_OK)
-		cb_reply_free(rep);
+		cbp_reply_free(rep);
 	return rv;
 }
 
-void cb_reply_free(cb_reply *rep)
+void cbp_reply_free(cb_reply *rep)
 {
 	free(rep->results);
 	rep->results = NULL;

@@ -10,7 +10,7 @@
 			return CB_ENOMEM;                                                          \
 	} while (0)
 
-int cb_pack_cstr(msgpack_packer *pk, const char *s)
+int cbp_pack_cstr(msgpack_packer *pk, const char *s)
 {
 	size_t n = strlen(s);
 	if (msgpack_pack_str(pk, n) != 0)
@@ -18,7 +18,7 @@ int cb_pack_cstr(msgpack_packer *pk, const char *s)
 	return msgpack_pack_str_body(pk, s, n);
 }
 
-int cb_pack_str(msgpack_packer *pk, cb_str s)
+int cbp_pack_str(msgpack_packer *pk, cb_str s)
 {
 	if (msgpack_pack_str(pk, s.len) != 0)
 		return -1;
@@ -38,12 +38,12 @@ static cb_err call_fields(msgpack_packer *pk, const cb_wire_call *c)
 {
 	size_t nopts = opts_count(&c->opts);
 
-	TRY(cb_pack_cstr(pk, "fn"));
-	TRY(cb_pack_cstr(pk, cb_fns[c->fn].name));
-	TRY(cb_pack_cstr(pk, "args"));
-	if (cb_fns[c->fn].args == CB_ARGS_TEXT) {
+	TRY(cbp_pack_cstr(pk, "fn"));
+	TRY(cbp_pack_cstr(pk, cbp_fns[c->fn].name));
+	TRY(cbp_pack_cstr(pk, "args"));
+	if (cbp_fns[c->fn].args == CB_ARGS_TEXT) {
 		TRY(msgpack_pack_array(pk, 1));
-		TRY(cb_pack_str(pk, c->text));
+		TRY(cbp_pack_str(pk, c->text));
 	} else {
 		TRY(msgpack_pack_array(pk, 2));
 		TRY(msgpack_pack_double(pk, c->lat));
@@ -51,13 +51,13 @@ static cb_err call_fields(msgpack_packer *pk, const cb_wire_call *c)
 	}
 	if (nopts == 0)
 		return CB_OK;
-	TRY(cb_pack_cstr(pk, "opts"));
+	TRY(cbp_pack_cstr(pk, "opts"));
 	TRY(msgpack_pack_map(pk, nopts));
 	for (int i = 0; i < CB_OPT_COUNT; i++) {
 		if (c->opts.v[i].ptr == NULL)
 			continue;
-		TRY(cb_pack_cstr(pk, cb_opt_names[i]));
-		TRY(cb_pack_str(pk, c->opts.v[i]));
+		TRY(cbp_pack_cstr(pk, cbp_opt_names[i]));
+		TRY(cbp_pack_str(pk, c->opts.v[i]));
 	}
 	return CB_OK;
 }
@@ -67,13 +67,13 @@ static size_t call_field_count(const cb_wire_call *c)
 	return 2 + (opts_count(&c->opts) > 0);
 }
 
-cb_err cb_call_encode(msgpack_packer *pk, const cb_wire_call *call)
+cb_err cbp_call_encode(msgpack_packer *pk, const cb_wire_call *call)
 {
 	TRY(msgpack_pack_map(pk, call_field_count(call)));
 	return call_fields(pk, call);
 }
 
-cb_err cb_request_encode(msgpack_packer *pk, const cb_request *req)
+cb_err cbp_request_encode(msgpack_packer *pk, const cb_request *req)
 {
 	size_t n = 2 + req->has_id;
 	bool deadline = req->has_deadline && (req->op == CB_OP_CALL || req->op == CB_OP_MULTI);
@@ -85,29 +85,29 @@ cb_err cb_request_encode(msgpack_packer *pk, const cb_request *req)
 	n += deadline;
 
 	TRY(msgpack_pack_map(pk, n));
-	TRY(cb_pack_cstr(pk, "v"));
+	TRY(cbp_pack_cstr(pk, "v"));
 	TRY(msgpack_pack_uint64(pk, CB_PROTO_VERSION));
 	if (req->has_id) {
-		TRY(cb_pack_cstr(pk, "id"));
+		TRY(cbp_pack_cstr(pk, "id"));
 		TRY(msgpack_pack_uint64(pk, req->id));
 	}
-	TRY(cb_pack_cstr(pk, "op"));
-	TRY(cb_pack_cstr(pk, cb_op_names[req->op]));
+	TRY(cbp_pack_cstr(pk, "op"));
+	TRY(cbp_pack_cstr(pk, cbp_op_names[req->op]));
 	if (req->op == CB_OP_CALL) {
 		cb_err rv = call_fields(pk, &req->call);
 		if (rv != CB_OK)
 			return rv;
 	} else if (req->op == CB_OP_MULTI) {
-		TRY(cb_pack_cstr(pk, "calls"));
+		TRY(cbp_pack_cstr(pk, "calls"));
 		TRY(msgpack_pack_array(pk, req->ncalls));
 		for (uint32_t i = 0; i < req->ncalls; i++) {
-			cb_err rv = cb_call_encode(pk, &req->calls[i]);
+			cb_err rv = cbp_call_encode(pk, &req->calls[i]);
 			if (rv != CB_OK)
 				return rv;
 		}
 	}
 	if (deadline) {
-		TRY(cb_pack_cstr(pk, "deadline_ms"));
+		TRY(cbp_pack_cstr(pk, "deadline_ms"));
 		TRY(msgpack_pack_uint64(pk, req->deadline_ms));
 	}
 	return CB_OK;
@@ -117,12 +117,12 @@ static cb_err error_map(msgpack_packer *pk, cb_err code, const char *msg, size_t
 {
 	const char *name = cb_err_name(code);
 
-	TRY(cb_pack_cstr(pk, "error"));
+	TRY(cbp_pack_cstr(pk, "error"));
 	TRY(msgpack_pack_map(pk, 2));
-	TRY(cb_pack_cstr(pk, "code"));
+	TRY(cbp_pack_cstr(pk, "code"));
 	/* local-only codes never reach the wire under their own name */
-	TRY(cb_pack_cstr(pk, name != NULL ? name : "INTERNAL"));
-	TRY(cb_pack_cstr(pk, "message"));
+	TRY(cbp_pack_cstr(pk, name != NULL ? name : "INTERNAL"));
+	TRY(cbp_pack_cstr(pk, "message"));
 	TRY(msgpack_pack_str(pk, len));
 	TRY(msgpack_pack_str_body(pk, msg, len));
 	return CB_OK;
@@ -130,29 +130,29 @@ static cb_err error_map(msgpack_packer *pk, cb_err code, const char *msg, size_t
 
 static cb_err result_and_meta(msgpack_packer *pk, const cb_wire_result *r, const cb_meta *m)
 {
-	TRY(cb_pack_cstr(pk, "result"));
+	TRY(cbp_pack_cstr(pk, "result"));
 	TRY(msgpack_pack_map(pk, 3 + r->has_confidence + (r->result_type.ptr != NULL)));
-	TRY(cb_pack_cstr(pk, "lat"));
+	TRY(cbp_pack_cstr(pk, "lat"));
 	TRY(msgpack_pack_double(pk, r->lat));
-	TRY(cb_pack_cstr(pk, "lon"));
+	TRY(cbp_pack_cstr(pk, "lon"));
 	TRY(msgpack_pack_double(pk, r->lon));
-	TRY(cb_pack_cstr(pk, "formatted"));
-	TRY(cb_pack_str(pk, r->formatted));
+	TRY(cbp_pack_cstr(pk, "formatted"));
+	TRY(cbp_pack_str(pk, r->formatted));
 	if (r->has_confidence) {
-		TRY(cb_pack_cstr(pk, "confidence"));
+		TRY(cbp_pack_cstr(pk, "confidence"));
 		TRY(msgpack_pack_double(pk, r->confidence));
 	}
 	if (r->result_type.ptr != NULL) {
-		TRY(cb_pack_cstr(pk, "result_type"));
-		TRY(cb_pack_str(pk, r->result_type));
+		TRY(cbp_pack_cstr(pk, "result_type"));
+		TRY(cbp_pack_str(pk, r->result_type));
 	}
-	TRY(cb_pack_cstr(pk, "meta"));
+	TRY(cbp_pack_cstr(pk, "meta"));
 	TRY(msgpack_pack_map(pk, 3));
-	TRY(cb_pack_cstr(pk, "cached"));
+	TRY(cbp_pack_cstr(pk, "cached"));
 	TRY(m->cached ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
-	TRY(cb_pack_cstr(pk, "batch_size"));
+	TRY(cbp_pack_cstr(pk, "batch_size"));
 	TRY(msgpack_pack_uint64(pk, m->batch_size));
-	TRY(cb_pack_cstr(pk, "wait_ms"));
+	TRY(cbp_pack_cstr(pk, "wait_ms"));
 	TRY(msgpack_pack_double(pk, m->wait_ms));
 	return CB_OK;
 }
@@ -167,7 +167,7 @@ static size_t body_count(const cb_reply *r)
 
 static cb_err body_fields(msgpack_packer *pk, const cb_reply *r)
 {
-	TRY(cb_pack_cstr(pk, "ok"));
+	TRY(cbp_pack_cstr(pk, "ok"));
 	if (r->err != CB_OK) {
 		TRY(msgpack_pack_false(pk));
 		return error_map(pk, r->err, r->message.ptr, r->message.len);
@@ -178,7 +178,7 @@ static cb_err body_fields(msgpack_packer *pk, const cb_reply *r)
 	return CB_OK;
 }
 
-cb_err cb_reply_encode(msgpack_packer *pk, const cb_reply *r)
+cb_err cbp_reply_encode(msgpack_packer *pk, const cb_reply *r)
 {
 	bool ok = r->err == CB_OK;
 	size_t n = 1 + r->has_id + body_count(r);
@@ -188,16 +188,16 @@ cb_err cb_reply_encode(msgpack_packer *pk, const cb_reply *r)
 		n += r->is_multi + (r->version.ptr != NULL) + r->has_stats;
 	}
 	TRY(msgpack_pack_map(pk, n));
-	TRY(cb_pack_cstr(pk, "v"));
+	TRY(cbp_pack_cstr(pk, "v"));
 	TRY(msgpack_pack_uint64(pk, CB_PROTO_VERSION));
 	if (r->has_id) {
-		TRY(cb_pack_cstr(pk, "id"));
+		TRY(cbp_pack_cstr(pk, "id"));
 		TRY(msgpack_pack_uint64(pk, r->id));
 	}
 	if ((rv = body_fields(pk, r)) != CB_OK || !ok)
 		return rv;
 	if (r->is_multi) {
-		TRY(cb_pack_cstr(pk, "results"));
+		TRY(cbp_pack_cstr(pk, "results"));
 		TRY(msgpack_pack_array(pk, r->nresults));
 		for (uint32_t i = 0; i < r->nresults; i++) {
 			TRY(msgpack_pack_map(pk, body_count(&r->results[i])));
@@ -206,20 +206,20 @@ cb_err cb_reply_encode(msgpack_packer *pk, const cb_reply *r)
 		}
 	}
 	if (r->version.ptr != NULL) {
-		TRY(cb_pack_cstr(pk, "version"));
-		TRY(cb_pack_str(pk, r->version));
+		TRY(cbp_pack_cstr(pk, "version"));
+		TRY(cbp_pack_str(pk, r->version));
 	}
 	if (r->has_stats) {
-		TRY(cb_pack_cstr(pk, "stats"));
+		TRY(cbp_pack_cstr(pk, "stats"));
 		TRY(msgpack_pack_object(pk, r->stats));
 	}
 	return CB_OK;
 }
 
-cb_err cb_error_reply_encode(msgpack_packer *pk, bool has_id, uint64_t id, cb_err code,
-                             const char *message, size_t message_len)
+cb_err cbp_error_reply_encode(msgpack_packer *pk, bool has_id, uint64_t id, cb_err code,
+                              const char *message, size_t message_len)
 {
 	cb_reply r = {
 	    .has_id = has_id, .id = id, .err = code, .message = {message, (uint32_t)message_len}};
-	return cb_reply_encode(pk, &r);
+	return cbp_reply_encode(pk, &r);
 }

@@ -46,7 +46,7 @@ const char *cb_err_name(cb_err err)
 	return NULL;
 }
 
-cb_err cb_err_from_name(const char *name, size_t len)
+cb_err cbp_err_from_name(const char *name, size_t len)
 {
 	for (size_t i = 0; i < ERR_COUNT; i++) {
 		const char *n = err_table[i].name;

@@ -150,7 +150,7 @@ static int skip(scan *s, uint64_t n, const char *what)
 	return 0;
 }
 
-const char *cb_msgpack_type_of_byte(uint8_t b)
+const char *cbp_msgpack_type_of_byte(uint8_t b)
 {
 	if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3))
 		return "integer";
@@ -235,7 +235,7 @@ static int scan_key(scan *s, frame *f)
 		if (read_be(s, 1u << (b - 0xd9), &n) != 0)
 			return -1;
 	} else
-		return fail(s, "map key must be a string, got %s", cb_msgpack_type_of_byte(b));
+		return fail(s, "map key must be a string, got %s", cbp_msgpack_type_of_byte(b));
 	if (scan_str(s, n) != 0)
 		return -1;
 	f->key = (const char *)s->p - n;
@@ -357,8 +357,8 @@ static int scan_value(scan *s)
 	}
 }
 
-cb_err cb_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zone_bytes,
-                  cb_decode_error *err)
+cb_err cbp_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zone_bytes,
+                   cb_decode_error *err)
 {
 	size_t max = (lim != NULL && lim->max_bytes != 0) ? lim->max_bytes : CB_MAX_BYTES_DEFAULT;
 	scan s = {.base = buf, .p = buf, .end = (const uint8_t *)buf + len, .err = err};
@@ -371,8 +371,8 @@ cb_err cb_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zon
 		fail(&s, "%zu bytes exceeds the %zu-byte limit", len, max);
 		return CB_EBAD_REQUEST;
 	}
-	if (strcmp(cb_msgpack_type_of_byte(s.p[0]), "map") != 0) {
-		fail(&s, "expected map, got %s", cb_msgpack_type_of_byte(s.p[0]));
+	if (strcmp(cbp_msgpack_type_of_byte(s.p[0]), "map") != 0) {
+		fail(&s, "expected map, got %s", cbp_msgpack_type_of_byte(s.p[0]));
 		return CB_EBAD_REQUEST;
 	}
 	if (scan_value(&s) != 0)

@@ -6,20 +6,20 @@
 
 #include "cbproto.h"
 
-const char *cb_default_url(char *buf, size_t cap)
+const char *cbp_default_url(char *buf, size_t cap)
 {
 	const char *env = getenv("CELLBATCH_URL");
 	const char *dir = getenv("XDG_RUNTIME_DIR");
 
 	if (env != NULL && env[0] != '\0')
-		return cb_url_normalize(env, buf, cap);
+		return cbp_url_normalize(env, buf, cap);
 	if (dir == NULL || dir[0] == '\0')
 		dir = "/tmp";
 	snprintf(buf, cap, "ipc://%s/cellbatch.sock", dir);
 	return buf;
 }
 
-const char *cb_url_normalize(const char *in, char *buf, size_t cap)
+const char *cbp_url_normalize(const char *in, char *buf, size_t cap)
 {
 	size_t digits = strspn(in, "0123456789");
 

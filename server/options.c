@@ -80,7 +80,7 @@ static void usage(FILE *f)
 	    "\n"
 	    "DUR is a number with an optional unit: ms (the default), s, m, h or d.\n"
 	    "The API key is never written to logs, stats or replies.\n",
-	    cb_default_url(def, sizeof(def)), (size_t)CB_MAX_BYTES_DEFAULT);
+	    cbp_default_url(def, sizeof(def)), (size_t)CB_MAX_BYTES_DEFAULT);
 }
 
 /* $XDG_CACHE_HOME/cellbatch/cache.db, else ~/.cache/cellbatch/cache.db, else none. */
@@ -230,7 +230,7 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 			return -1;
 		}
 		c->listen[c->nlisten] =
-		    cb_url_normalize(arg, url_bufs[c->nlisten], sizeof(url_bufs[0]));
+		    cbp_url_normalize(arg, url_bufs[c->nlisten], sizeof(url_bufs[0]));
 		c->nlisten++;
 	} else if (strcmp(name, "api-key-file") == 0) {
 		*key_file = arg;
@@ -299,7 +299,7 @@ static void set_defaults(config *c)
 static int finish(config *c, bool no_db, const char *key_file)
 {
 	if (c->nlisten == 0) {
-		c->listen[0] = cb_default_url(url_bufs[0], sizeof(url_bufs[0]));
+		c->listen[0] = cbp_default_url(url_bufs[0], sizeof(url_bufs[0]));
 		c->nlisten = 1;
 	}
 	if (!no_db && c->cache_db == NULL)

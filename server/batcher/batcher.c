@@ -49,7 +49,7 @@ static group *group_get(server *s, const cb_wire_call *call, const char *key, si
 	memcpy(g->key, key, keylen);
 	g->keylen = keylen;
 	g->fn = call->fn;
-	off = (size_t)snprintf(g->label, sizeof(g->label), "%s", cb_fns[call->fn].name);
+	off = (size_t)snprintf(g->label, sizeof(g->label), "%s", cbp_fns[call->fn].name);
 	for (int i = 0; i < CB_OPT_COUNT; i++) {
 		const cb_str *v = &call->opts.v[i];
 		if (v->ptr == NULL)
@@ -58,7 +58,7 @@ static group *group_get(server *s, const cb_wire_call *call, const char *key, si
 			goto fail;
 		if (off < sizeof(g->label))
 			off += (size_t)snprintf(g->label + off, sizeof(g->label) - off, " %s=%.20s",
-			                        cb_opt_names[i], g->opt[i]);
+			                        cbp_opt_names[i], g->opt[i]);
 	}
 	g->node.key = g->key;
 	g->node.keylen = g->keylen;
@@ -190,7 +190,7 @@ size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *
 
 	*text = NULL;
 	*text_len = 0;
-	if (cb_fns[call->fn].args == CB_ARGS_TEXT) {
+	if (cbp_fns[call->fn].args == CB_ARGS_TEXT) {
 		trim(call->text.ptr, call->text.len, text, text_len);
 		kl += normalize_text(key + gkl, *text, *text_len);
 	} else {
@@ -223,7 +223,7 @@ void batcher_add(server *s, cell *c, const cb_wire_call *call)
 		waiter_add((item *)n, c);
 		return;
 	}
-	if (text_len == 0 && cb_fns[call->fn].args == CB_ARGS_TEXT) {
+	if (text_len == 0 && cbp_fns[call->fn].args == CB_ARGS_TEXT) {
 		finish_now(s, c, answer_error(CB_ENOT_FOUND, "the text is blank"));
 		return;
 	}

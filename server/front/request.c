@@ -35,7 +35,7 @@ void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code,
 
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	rv = cb_error_reply_encode(&pk, has_id, id, code, text, strlen(text));
+	rv = cbp_error_reply_encode(&pk, has_id, id, code, text, strlen(text));
 	send_buffer(ctx, rv == CB_OK ? &buf : NULL);
 	msgpack_sbuffer_destroy(&buf);
 	(void)s;
@@ -160,13 +160,13 @@ static void request_reply(server *s, request *r)
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
 	if (!r->multi) {
 		reply_from_answer(&rep, r->cells[0].a, &r->cells[0].meta);
-		rv = cb_reply_encode(&pk, &rep);
+		rv = cbp_reply_encode(&pk, &rep);
 	} else if ((rep.results = calloc(r->ncells, sizeof(*rep.results))) != NULL) {
 		rep.is_multi = true;
 		rep.nresults = r->ncells;
 		for (uint32_t i = 0; i < r->ncells; i++)
 			reply_from_answer(&rep.results[i], r->cells[i].a, &r->cells[i].meta);
-		rv = cb_reply_encode(&pk, &rep);
+		rv = cbp_reply_encode(&pk, &rep);
 		free(rep.results);
 	}
 	if (rv == CB_OK) {
@@ -211,7 +211,7 @@ static void reply_ping(server *s, ing_ctx *ctx, const cb_request *req)
 
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	send_buffer(ctx, cb_reply_encode(&pk, &rep) == CB_OK ? &buf : NULL);
+	send_buffer(ctx, cbp_reply_encode(&pk, &rep) == CB_OK ? &buf : NULL);
 	msgpack_sbuffer_destroy(&buf);
 	(void)s;
 }
@@ -225,15 +225,15 @@ static void reply_stats(server *s, ing_ctx *ctx, const cb_request *req)
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
 	rv |= msgpack_pack_map(&pk, 3 + req->has_id);
-	rv |= cb_pack_cstr(&pk, "v");
+	rv |= cbp_pack_cstr(&pk, "v");
 	rv |= msgpack_pack_uint8(&pk, CB_PROTO_VERSION);
 	if (req->has_id) {
-		rv |= cb_pack_cstr(&pk, "id");
+		rv |= cbp_pack_cstr(&pk, "id");
 		rv |= msgpack_pack_uint64(&pk, req->id);
 	}
-	rv |= cb_pack_cstr(&pk, "ok");
+	rv |= cbp_pack_cstr(&pk, "ok");
 	rv |= msgpack_pack_true(&pk);
-	rv |= cb_pack_cstr(&pk, "stats");
+	rv |= cbp_pack_cstr(&pk, "stats");
 	rv |= report_pack(s, &pk);
 	send_buffer(ctx, rv == 0 ? &buf : NULL);
 	msgpack_sbuffer_destroy(&buf);
@@ -314,7 +314,7 @@ bool request_hot(void *arg, nng_msg *msg, nng_msg **reply)
 	if (s->cache == NULL || nng_msg_len(msg) > HOT_MAX_BYTES ||
 	    __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
 		return false;
-	if (cb_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err) != CB_OK)
+	if (cbp_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err) != CB_OK)
 		return false;
 	msgpack_sbuffer_init(&buf);
 	if (req.op != CB_OP_CALL)
@@ -326,14 +326,14 @@ bool request_hot(void *arg, nng_msg *msg, nng_msg **reply)
 	rep.id = req.id;
 	reply_from_answer(&rep, a, &(cb_meta){.cached = true});
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	if (cb_reply_encode(&pk, &rep) != CB_OK || (*reply = buffer_msg(&buf)) == NULL)
+	if (cbp_reply_encode(&pk, &rep) != CB_OK || (*reply = buffer_msg(&buf)) == NULL)
 		goto out; /* the loop tries again, and reports what it cannot do */
 	hot_stats_count(&s->hot, a->err, now_ns() - t0);
 	sent = true;
 out:
 	answer_unref(a);
 	msgpack_sbuffer_destroy(&buf);
-	cb_request_free(&req);
+	cbp_request_free(&req);
 	return sent;
 }
 
@@ -346,7 +346,7 @@ void request_received(void *arg, ing_ctx *ctx, nng_msg *msg)
 	cb_err rv;
 
 	s->st.requests++;
-	rv = cb_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err);
+	rv = cbp_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err);
 	if (rv != CB_OK) {
 		log_debug("rejected a request: %s: %s", cb_err_name(rv), err.message);
 		s->st.calls_received++;
@@ -367,6 +367,6 @@ void request_received(void *arg, ing_ctx *ctx, nng_msg *msg)
 		route_calls(s, ctx, &req);
 		break;
 	}
-	cb_request_free(&req);
+	cbp_request_free(&req);
 	nng_msg_free(msg);
 }

@@ -6,12 +6,12 @@
 #include "nngfix.h"
 #include "server.h"
 
-#define KV_U(pk, k, v) (cb_pack_cstr(pk, k) | msgpack_pack_uint64(pk, (uint64_t)(v)))
-#define KV_F(pk, k, v) (cb_pack_cstr(pk, k) | msgpack_pack_double(pk, (double)(v)))
+#define KV_U(pk, k, v) (cbp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, (uint64_t)(v)))
+#define KV_F(pk, k, v) (cbp_pack_cstr(pk, k) | msgpack_pack_double(pk, (double)(v)))
 
 static int pack_pcts(msgpack_packer *pk, const char *key, const lathist *h, int with99)
 {
-	int rv = cb_pack_cstr(pk, key) | msgpack_pack_map(pk, 2 + with99);
+	int rv = cbp_pack_cstr(pk, key) | msgpack_pack_map(pk, 2 + with99);
 	rv |= KV_F(pk, "p50", lathist_pct(h, 50));
 	rv |= KV_F(pk, "p95", lathist_pct(h, 95));
 	if (with99)
@@ -37,16 +37,16 @@ static int pack_cache(server *s, msgpack_packer *pk)
 
 	if (s->cache != NULL)
 		cache_get_stats(s->cache, &cs);
-	rv = cb_pack_cstr(pk, "cache") | msgpack_pack_map(pk, 8);
+	rv = cbp_pack_cstr(pk, "cache") | msgpack_pack_map(pk, 8);
 	rv |= KV_U(pk, "hits", cs.hits);
 	rv |= KV_U(pk, "negative_hits", cs.neg_hits);
 	rv |= KV_U(pk, "misses", cs.misses);
 	rv |= KV_U(pk, "db_hits", cs.db_hits);
 	rv |= KV_U(pk, "entries", cs.entries);
 	rv |= KV_U(pk, "evictions", cs.evictions);
-	rv |= cb_pack_cstr(pk, "db_bytes") | msgpack_pack_int64(pk, cs.db_bytes);
-	rv |= cb_pack_cstr(pk, "db");
-	rv |= path ? cb_pack_cstr(pk, path) : msgpack_pack_nil(pk);
+	rv |= cbp_pack_cstr(pk, "db_bytes") | msgpack_pack_int64(pk, cs.db_bytes);
+	rv |= cbp_pack_cstr(pk, "db");
+	rv |= path ? cbp_pack_cstr(pk, path) : msgpack_pack_nil(pk);
 	return rv;
 }
 
@@ -58,7 +58,7 @@ static int pack_conns(server *s, msgpack_packer *pk)
 
 	if (s->in != NULL)
 		ingress_conn_counters(s->in, &cc);
-	rv = cb_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 10);
+	rv = cbp_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 10);
 	rv |= KV_U(pk, "open", cc.open);
 	rv |= KV_U(pk, "open_max", cc.open_max);
 	/* the watchdog's own probes are not clients */
@@ -68,9 +68,9 @@ static int pack_conns(server *s, msgpack_packer *pk)
 	rv |= KV_U(pk, "dropped_unread", cc.dropped);
 	rv |= KV_U(pk, "closed_send_timeout", cc.send_timeouts);
 	rv |= KV_U(pk, "listener_restarts", nngfix_listener_restarts());
-	rv |= cb_pack_cstr(pk, "nng_reaper_stuck");
+	rv |= cbp_pack_cstr(pk, "nng_reaper_stuck");
 	rv |= nngfix_reaper_stuck() ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-	rv |= cb_pack_cstr(pk, "descriptors") | msgpack_pack_map(pk, 3);
+	rv |= cbp_pack_cstr(pk, "descriptors") | msgpack_pack_map(pk, 3);
 	rv |= KV_U(pk, "limit", s->nofile);
 	rv |= KV_U(pk, "exhausted", fdlimit_exhausted());
 	/* a refusal at a cap derived from the limit is descriptor exhaustion averted */
@@ -101,18 +101,18 @@ int report_pack(server *s, msgpack_packer *pk)
 
 	rv |= msgpack_pack_map(pk, 30);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
-	rv |= cb_pack_cstr(pk, "version") | cb_pack_cstr(pk, CB_VERSION);
+	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", st->requests);
 	rv |= KV_U(pk, "calls_received", st->calls_received);
 	rv |= KV_U(pk, "calls_answered", answered);
-	rv |= cb_pack_cstr(pk, "answered_by_code") | msgpack_pack_map(pk, codes);
+	rv |= cbp_pack_cstr(pk, "answered_by_code") | msgpack_pack_map(pk, codes);
 	for (unsigned i = 0; i < CODE_SLOTS; i++) {
 		if (st->answered[i] == 0)
 			continue;
 		rv |= KV_U(pk, i == CB_OK ? "OK" : cb_err_name((cb_err)i), st->answered[i]);
 	}
 	rv |= KV_U(pk, "calls_in_flight", s->pending);
-	rv |= cb_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
+	rv |= cbp_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
 	for (size_t i = 0; i < s->groups.nbuckets; i++) {
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
 			uint64_t q = queued_items(s, (group *)n);
@@ -121,7 +121,7 @@ int report_pack(server *s, msgpack_packer *pk)
 		}
 	}
 	rv |= KV_U(pk, "batches_sent", st->batches_sent);
-	rv |= cb_pack_cstr(pk, "batch_size_hist") | msgpack_pack_map(pk, SIZE_BUCKETS);
+	rv |= cbp_pack_cstr(pk, "batch_size_hist") | msgpack_pack_map(pk, SIZE_BUCKETS);
 	for (unsigned i = 0; i < SIZE_BUCKETS; i++) {
 		char k[8];
 		snprintf(k, sizeof(k), "%u", 1u << i);

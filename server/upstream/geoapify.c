@@ -87,7 +87,7 @@ char *geoapify_query(const char *const *opt)
 			continue;
 		if ((esc = curl_easy_escape(NULL, opt[i], 0)) == NULL)
 			return NULL;
-		w = snprintf(buf + n, sizeof(buf) - n, "%c%s=%s", n ? '&' : '?', cb_opt_names[i],
+		w = snprintf(buf + n, sizeof(buf) - n, "%c%s=%s", n ? '&' : '?', cbp_opt_names[i],
 		             esc);
 		curl_free(esc);
 		if (w < 0 || (size_t)w >= sizeof(buf) - n)

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cb_decode_error err;
 	cb_request req, req2;
 
-	if (cb_request_decode(data, size, NULL, &req, &err) != CB_OK) {
+	if (cbp_request_decode(data, size, NULL, &req, &err) != CB_OK) {
 		/* every rejection carries a code and a message */
 		if (err.code == CB_OK || err.message[0] == '\0')
 			abort();
@@ -22,19 +22,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	msgpack_sbuffer_init(&a);
 	msgpack_packer_init(&pk, &a, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req) != CB_OK)
+	if (cbp_request_encode(&pk, &req) != CB_OK)
 		abort();
 	/* the canonical form decodes and re-encodes to itself */
-	if (cb_request_decode(a.data, a.size, NULL, &req2, &err) != CB_OK)
+	if (cbp_request_decode(a.data, a.size, NULL, &req2, &err) != CB_OK)
 		abort();
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req2) != CB_OK)
+	if (cbp_request_encode(&pk, &req2) != CB_OK)
 		abort();
 	if (a.size != b.size || memcmp(a.data, b.data, a.size) != 0)
 		abort();
-	cb_request_free(&req);
-	cb_request_free(&req2);
+	cbp_request_free(&req);
+	cbp_request_free(&req2);
 	msgpack_sbuffer_destroy(&a);
 	msgpack_sbuffer_destroy(&b);
 	return 0;

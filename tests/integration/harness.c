@@ -421,7 +421,7 @@ static void take_reply(it_reply *out, nng_msg *m)
 	out->bytes = malloc(out->len ? out->len : 1);
 	memcpy(out->bytes, nng_msg_body(m), out->len);
 	nng_msg_free(m);
-	out->decoded = cb_reply_decode(out->bytes, out->len, &lim, &out->rep, &err) == CB_OK;
+	out->decoded = cbp_reply_decode(out->bytes, out->len, &lim, &out->rep, &err) == CB_OK;
 	if (!out->decoded)
 		fprintf(stderr, "undecodable reply: %s\n", err.message);
 }
@@ -442,7 +442,7 @@ static int encode_call(const it_call *c, nng_msg **m)
 		req.call.opts.v[CB_OPT_LANG] = (cb_str){c->lang, (uint32_t)strlen(c->lang)};
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	cb_request_encode(&pk, &req);
+	cbp_request_encode(&pk, &req);
 	rv = nng_msg_alloc(m, b.size);
 	if (rv == 0)
 		memcpy(nng_msg_body(*m), b.data, b.size);
@@ -562,7 +562,7 @@ void it_replies_free(it_reply *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].decoded)
-			cb_reply_free(&r[i].rep);
+			cbp_reply_free(&r[i].rep);
 		free(r[i].bytes);
 	}
 }

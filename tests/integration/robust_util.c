@@ -115,7 +115,7 @@ size_t ru_call_body(uint8_t *out, size_t cap, const char *text)
 	req.call.text = (cb_str){text, (uint32_t)strlen(text)};
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-	if (cb_request_encode(&pk, &req) == CB_OK && b.size <= cap) {
+	if (cbp_request_encode(&pk, &req) == CB_OK && b.size <= cap) {
 		memcpy(out, b.data, b.size);
 		n = b.size;
 	}
@@ -211,7 +211,7 @@ void ru_big_multi(msgpack_sbuffer *b)
 	}
 	msgpack_sbuffer_init(b);
 	msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
-	assert_int_equal(cb_request_encode(&pk, &req), CB_OK);
+	assert_int_equal(cbp_request_encode(&pk, &req), CB_OK);
 	free(req.calls);
 	free(texts);
 }

@@ -33,7 +33,7 @@ static void encode_largest(msgpack_sbuffer *b, char *text)
 	}
 	msgpack_sbuffer_init(b);
 	msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
-	assert_int_equal(cb_request_encode(&pk, &req), CB_OK);
+	assert_int_equal(cbp_request_encode(&pk, &req), CB_OK);
 	free(req.calls);
 }
 
@@ -50,10 +50,10 @@ static void test_largest_multi_fits_the_default_cap(void **state)
 	print_message("largest valid request: %zu bytes, cap %u\n", b.size,
 	              (unsigned)CB_MAX_BYTES_DEFAULT);
 	assert_true(b.size <= CB_MAX_BYTES_DEFAULT);
-	assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.ncalls, CB_MAX_MULTI);
 	assert_int_equal(req.calls[CB_MAX_MULTI - 1].opts.v[CB_OPT_COUNTRYCODES].len, CB_TEXT_MAX);
-	cb_request_free(&req);
+	cbp_request_free(&req);
 	msgpack_sbuffer_destroy(&b);
 	free(text);
 }
@@ -76,11 +76,11 @@ static void test_cap_to_the_byte(void **state)
 		buf[sizeof(head)] = (uint8_t)(pad >> 8);
 		buf[sizeof(head) + 1] = (uint8_t)pad;
 		memset(buf + sizeof(head) + 2, 'a', pad);
-		cb_err rv = cb_request_decode(buf, n, &lim, &req, &err);
+		cb_err rv = cbp_request_decode(buf, n, &lim, &req, &err);
 		if (n == 4096) {
 			assert_int_equal(rv, CB_OK);
 			assert_int_equal(req.op, CB_OP_PING);
-			cb_request_free(&req);
+			cbp_request_free(&req);
 		} else {
 			assert_int_equal(rv, CB_EBAD_REQUEST);
 			assert_non_null(

@@ -34,19 +34,19 @@ static void test_examples_roundtrip(void **state)
 		msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
 		if (ex[i].is_request) {
 			cb_request req;
-			rv = cb_request_decode(ex[i].bytes, ex[i].len, NULL, &req, &err);
+			rv = cbp_request_decode(ex[i].bytes, ex[i].len, NULL, &req, &err);
 			if (rv != CB_OK)
 				fail_msg("%s: %s", ex[i].title, err.message);
-			assert_int_equal(cb_request_encode(&pk, &req), CB_OK);
-			cb_request_free(&req);
+			assert_int_equal(cbp_request_encode(&pk, &req), CB_OK);
+			cbp_request_free(&req);
 			requests++;
 		} else {
 			cb_reply rep;
-			rv = cb_reply_decode(ex[i].bytes, ex[i].len, NULL, &rep, &err);
+			rv = cbp_reply_decode(ex[i].bytes, ex[i].len, NULL, &rep, &err);
 			if (rv != CB_OK)
 				fail_msg("%s: %s", ex[i].title, err.message);
-			assert_int_equal(cb_reply_encode(&pk, &rep), CB_OK);
-			cb_reply_free(&rep);
+			assert_int_equal(cbp_reply_encode(&pk, &rep), CB_OK);
+			cbp_reply_free(&rep);
 			replies++;
 		}
 		if (out.size != ex[i].len || memcmp(out.data, ex[i].bytes, out.size) != 0)
@@ -71,7 +71,7 @@ static void test_examples_fields(void **state)
 	(void)state;
 	assert_true(n >= 8);
 	/* 0: geocode call with id 7 and lang=fr */
-	assert_int_equal(cb_request_decode(ex[0].bytes, ex[0].len, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(ex[0].bytes, ex[0].len, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.op, CB_OP_CALL);
 	assert_true(req.has_id);
 	assert_int_equal(req.id, 7);
@@ -79,40 +79,40 @@ static void test_examples_fields(void **state)
 	assert_memory_equal(req.call.text.ptr, "Tour Eiffel Champ de Mars, Paris", 32);
 	assert_int_equal(req.call.opts.v[CB_OPT_LANG].len, 2);
 	assert_null(req.call.opts.v[CB_OPT_TYPE].ptr);
-	cb_request_free(&req);
+	cbp_request_free(&req);
 	/* 1: reverse with deadline */
-	assert_int_equal(cb_request_decode(ex[1].bytes, ex[1].len, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(ex[1].bytes, ex[1].len, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.call.fn, CB_FN_REVERSE);
 	assert_float_equal(req.call.lat, 48.8584, 1e-12);
 	assert_float_equal(req.call.lon, 2.2945, 1e-12);
 	assert_true(req.has_deadline);
 	assert_int_equal(req.deadline_ms, 5000);
-	cb_request_free(&req);
+	cbp_request_free(&req);
 	/* 2: multi of two */
-	assert_int_equal(cb_request_decode(ex[2].bytes, ex[2].len, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(ex[2].bytes, ex[2].len, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.op, CB_OP_MULTI);
 	assert_int_equal(req.ncalls, 2);
 	assert_int_equal(req.calls[1].text.len, strlen("nowhere at all"));
-	cb_request_free(&req);
+	cbp_request_free(&req);
 	/* 5: a successful reply */
-	assert_int_equal(cb_reply_decode(ex[5].bytes, ex[5].len, NULL, &rep, &err), CB_OK);
+	assert_int_equal(cbp_reply_decode(ex[5].bytes, ex[5].len, NULL, &rep, &err), CB_OK);
 	assert_int_equal(rep.err, CB_OK);
 	assert_true(rep.has_result);
 	assert_float_equal(rep.result.lat, 48.8584, 1e-12);
 	assert_int_equal(rep.meta.batch_size, 1000);
 	assert_true(rep.result.has_confidence);
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	/* 6: NOT_FOUND */
-	assert_int_equal(cb_reply_decode(ex[6].bytes, ex[6].len, NULL, &rep, &err), CB_OK);
+	assert_int_equal(cbp_reply_decode(ex[6].bytes, ex[6].len, NULL, &rep, &err), CB_OK);
 	assert_int_equal(rep.err, CB_ENOT_FOUND);
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	/* 8: multi reply, second element failed */
-	assert_int_equal(cb_reply_decode(ex[8].bytes, ex[8].len, NULL, &rep, &err), CB_OK);
+	assert_int_equal(cbp_reply_decode(ex[8].bytes, ex[8].len, NULL, &rep, &err), CB_OK);
 	assert_true(rep.is_multi);
 	assert_int_equal(rep.nresults, 2);
 	assert_true(rep.results[0].meta.cached);
 	assert_int_equal(rep.results[1].err, CB_ENOT_FOUND);
-	cb_reply_free(&rep);
+	cbp_reply_free(&rep);
 	mdhex_free(ex, n);
 }
 
@@ -229,7 +229,7 @@ static void check_reject(const reject_case *c, const uint8_t *buf, size_t len, c
 {
 	cb_decode_error err;
 	cb_request req;
-	cb_err rv = cb_request_decode(buf, len, lim, &req, &err);
+	cb_err rv = cbp_request_decode(buf, len, lim, &req, &err);
 
 	if (rv != c->code || strcmp(err.message, c->message) != 0)
 		fail_msg("%s\n  want %s \"%s\"\n  got  %s \"%s\"", c->json ? c->json : c->hex,
@@ -303,7 +303,7 @@ static void test_size_cap(void **state)
 	assert_int_equal(json2mp(big.json, &b), 0);
 	check_reject(&big, (const uint8_t *)b.data, b.size, &lim);
 	/* the default cap lets it through, and the unknown key is ignored */
-	assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.op, CB_OP_PING);
 	msgpack_sbuffer_destroy(&b);
 }
@@ -322,7 +322,7 @@ static void test_text_limits(void **state)
 	snprintf(json, sizeof(json), "{'v':1,'op':'call','fn':'geocode','args':['%s']}", text);
 	msgpack_sbuffer_init(&b);
 	assert_int_equal(json2mp(json, &b), 0);
-	assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.call.text.len, 1024);
 	msgpack_sbuffer_destroy(&b);
 
@@ -331,7 +331,7 @@ static void test_text_limits(void **state)
 	snprintf(json, sizeof(json), "{'v':1,'op':'call','fn':'geocode','args':['%s']}", text);
 	msgpack_sbuffer_init(&b);
 	assert_int_equal(json2mp(json, &b), 0);
-	assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err), CB_EBAD_REQUEST);
+	assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err), CB_EBAD_REQUEST);
 	assert_string_equal(err.message, "args[0]: text must be 1 to 1024 bytes, got 1025");
 	msgpack_sbuffer_destroy(&b);
 }
@@ -349,7 +349,7 @@ static void test_accepts(void **state)
 	                         "'future':{'x':[1,2]}}",
 	                         &b),
 	                 0);
-	assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
 	assert_float_equal(req.call.lat, -33.0, 0);
 	assert_float_equal(req.call.lon, 151.0, 0);
 	msgpack_sbuffer_destroy(&b);
@@ -359,7 +359,7 @@ static void test_accepts(void **state)
 	                         "'opts':{'lang':'ja','unknown':'x'}}",
 	                         &b),
 	                 0);
-	assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
+	assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err), CB_OK);
 	assert_int_equal(req.call.text.len, strlen("東京都千代田区"));
 	msgpack_sbuffer_destroy(&b);
 
@@ -370,7 +370,7 @@ static void test_accepts(void **state)
 		    hexbytes("84 a1 76 01 a2 6f 70 a4 63 61 6c 6c a2 66 6e a7 72 65 76 65 72 "
 		             "73 65 a4 61 72 67 73 92 ca 41 20 00 00 00",
 		             buf, sizeof(buf));
-		assert_int_equal(cb_request_decode(buf, n, NULL, &req, &err), CB_OK);
+		assert_int_equal(cbp_request_decode(buf, n, NULL, &req, &err), CB_OK);
 		assert_float_equal(req.call.lat, 10.0, 0);
 	}
 }
@@ -402,12 +402,12 @@ static void test_multi_limit(void **state)
 			msgpack_pack_str_with_body(&pk, "x", 1);
 		}
 		if (n == CB_MAX_MULTI) {
-			assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err),
+			assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err),
 			                 CB_OK);
 			assert_int_equal(req.ncalls, CB_MAX_MULTI);
-			cb_request_free(&req);
+			cbp_request_free(&req);
 		} else {
-			assert_int_equal(cb_request_decode(b.data, b.size, NULL, &req, &err),
+			assert_int_equal(cbp_request_decode(b.data, b.size, NULL, &req, &err),
 			                 CB_EBAD_REQUEST);
 			assert_string_equal(err.message, "calls: at most 10000 calls, got 10001");
 		}
@@ -420,8 +420,8 @@ static void test_error_names(void **state)
 	(void)state;
 	assert_string_equal(cb_err_name(CB_EBUSY), "BUSY");
 	assert_null(cb_err_name(CB_ENOMEM));
-	assert_int_equal(cb_err_from_name("SHUTTING_DOWN", 13), CB_ESHUTTING_DOWN);
-	assert_int_equal(cb_err_from_name("SOMETHING_NEW", 13), CB_EINTERNAL);
+	assert_int_equal(cbp_err_from_name("SHUTTING_DOWN", 13), CB_ESHUTTING_DOWN);
+	assert_int_equal(cbp_err_from_name("SOMETHING_NEW", 13), CB_EINTERNAL);
 	assert_string_equal(cb_strerror(CB_ETIMEOUT), "the call timed out");
 
 	/* a local-only code goes on the wire as INTERNAL */
@@ -432,11 +432,11 @@ static void test_error_names(void **state)
 		cb_reply rep;
 		msgpack_sbuffer_init(&b);
 		msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-		assert_int_equal(cb_error_reply_encode(&pk, true, 5, CB_ENOMEM, "oom", 3), CB_OK);
-		assert_int_equal(cb_reply_decode(b.data, b.size, NULL, &rep, &err), CB_OK);
+		assert_int_equal(cbp_error_reply_encode(&pk, true, 5, CB_ENOMEM, "oom", 3), CB_OK);
+		assert_int_equal(cbp_reply_decode(b.data, b.size, NULL, &rep, &err), CB_OK);
 		assert_int_equal(rep.err, CB_EINTERNAL);
 		assert_int_equal(rep.id, 5);
-		cb_reply_free(&rep);
+		cbp_reply_free(&rep);
 		msgpack_sbuffer_destroy(&b);
 	}
 }

@@ -60,10 +60,10 @@ static size_t decode_counting(const uint8_t *buf, size_t len, cb_err *rv)
 
 	counted = 0;
 	counting = 1;
-	*rv = cb_request_decode(buf, len, NULL, &req, &err);
+	*rv = cbp_request_decode(buf, len, NULL, &req, &err);
 	counting = 0;
 	if (*rv == CB_OK)
-		cb_request_free(&req);
+		cbp_request_free(&req);
 	return counted;
 }
 
