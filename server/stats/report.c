@@ -78,41 +78,37 @@ static int pack_conns(server *s, msgpack_packer *pk)
 	return rv;
 }
 
-int report_pack(server *s, msgpack_packer *pk)
+/* calls_answered, and answered_by_code without the codes never given. */
+static int pack_answered(const stats *st, msgpack_packer *pk)
 {
-	stats merged = s->st;
-	const stats *st = &merged;
 	uint64_t answered = 0;
 	unsigned codes = 0;
-	size_t ngroups = 0, waiting = 0;
-	int rv = 0;
-
-	hot_stats_merge(&merged, &s->hot);
-	for (batch *b = s->slot_head; b != NULL; b = b->qnext)
-		waiting++;
+	int rv;
 
 	for (unsigned i = 0; i < CODE_SLOTS; i++) {
 		answered += st->answered[i];
 		codes += st->answered[i] != 0;
 	}
-	for (size_t i = 0; i < s->groups.nbuckets; i++)
-		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
-			ngroups += queued_items(s, (group *)n) > 0;
-
-	rv |= msgpack_pack_map(pk, 30);
-	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
-	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
-	rv |= KV_U(pk, "requests", st->requests);
-	rv |= KV_U(pk, "calls_received", st->calls_received);
-	rv |= KV_U(pk, "calls_answered", answered);
+	rv = KV_U(pk, "calls_answered", answered);
 	rv |= cbp_pack_cstr(pk, "answered_by_code") | msgpack_pack_map(pk, codes);
 	for (unsigned i = 0; i < CODE_SLOTS; i++) {
 		if (st->answered[i] == 0)
 			continue;
 		rv |= KV_U(pk, i == CB_OK ? "OK" : cb_err_name((cb_err)i), st->answered[i]);
 	}
-	rv |= KV_U(pk, "calls_in_flight", s->pending);
-	rv |= cbp_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
+	return rv;
+}
+
+/* Items not yet upstream, by group, for the groups that have some. */
+static int pack_queued(server *s, msgpack_packer *pk)
+{
+	size_t ngroups = 0;
+	int rv;
+
+	for (size_t i = 0; i < s->groups.nbuckets; i++)
+		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
+			ngroups += queued_items(s, (group *)n) > 0;
+	rv = cbp_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
 	for (size_t i = 0; i < s->groups.nbuckets; i++) {
 		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
 			uint64_t q = queued_items(s, (group *)n);
@@ -120,15 +116,42 @@ int report_pack(server *s, msgpack_packer *pk)
 				rv |= KV_U(pk, ((group *)n)->label, q);
 		}
 	}
-	rv |= KV_U(pk, "batches_sent", st->batches_sent);
-	rv |= cbp_pack_cstr(pk, "batch_size_hist") | msgpack_pack_map(pk, SIZE_BUCKETS);
+	return rv;
+}
+
+static int pack_sizes(const stats *st, msgpack_packer *pk)
+{
+	int rv = cbp_pack_cstr(pk, "batch_size_hist") | msgpack_pack_map(pk, SIZE_BUCKETS);
+
 	for (unsigned i = 0; i < SIZE_BUCKETS; i++) {
 		char k[8];
 		snprintf(k, sizeof(k), "%u", 1u << i);
 		rv |= KV_U(pk, k, st->size_hist[i]);
 	}
-	rv |= KV_F(pk, "batch_size_mean",
-	           st->batches_sent ? (double)st->batch_items / st->batches_sent : 0.0);
+	return rv | KV_F(pk, "batch_size_mean",
+	                 st->batches_sent ? (double)st->batch_items / st->batches_sent : 0.0);
+}
+
+int report_pack(server *s, msgpack_packer *pk)
+{
+	stats merged = s->st;
+	const stats *st = &merged;
+	size_t waiting = 0;
+	int rv = 0;
+
+	hot_stats_merge(&merged, &s->hot);
+	for (batch *b = s->slot_head; b != NULL; b = b->qnext)
+		waiting++;
+	rv |= msgpack_pack_map(pk, 30);
+	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
+	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
+	rv |= KV_U(pk, "requests", st->requests);
+	rv |= KV_U(pk, "calls_received", st->calls_received);
+	rv |= pack_answered(st, pk);
+	rv |= KV_U(pk, "calls_in_flight", s->pending);
+	rv |= pack_queued(s, pk);
+	rv |= KV_U(pk, "batches_sent", st->batches_sent);
+	rv |= pack_sizes(st, pk);
 	rv |= KV_U(pk, "dedup_hits", st->dedup_hits);
 	rv |= KV_U(pk, "upstream_submits", st->submits);
 	rv |= KV_U(pk, "upstream_polls", st->polls);

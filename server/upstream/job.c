@@ -135,12 +135,50 @@ static verdict classify_failure(batch *b, const http_resp *r, char *cause, size_
 	return f.transient ? V_TRANSIENT : V_PERMANENT;
 }
 
-static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
+/* One answer per item from the result array (as long as the batch); never NULL entries. */
+static void read_results(const batch *b, json_t *arr, answer **ans)
+{
+	const batch_fn *fn = &batch_fns[b->g->fn];
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		json_t *obj = json_array_get(arr, i);
+		answer *a;
+
+		if (!json_is_object(obj))
+			a = answer_error(CB_EUPSTREAM_ERROR, "upstream result %u is not an object",
+			                 i);
+		else if (!fn->query_matches(b->items[i], json_object_get(obj, "query")))
+			a = answer_error(CB_EUPSTREAM_ERROR,
+			                 "upstream result %u does not answer this input", i);
+		else
+			a = batch_fn_parse_result(obj);
+		ans[i] = answer_error_or_oom(a);
+	}
+}
+
+/* Caches every answer (one database transaction) and answers each item's cells; takes ans[]. */
+static void answer_items(batch *b, answer **ans)
 {
 	server *s = b->s;
+
+	/* late results of timed-out cells are kept too */
+	if (s->cache != NULL)
+		cache_begin(s->cache);
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (s->cache != NULL)
+			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen,
+			          ans[i]);
+		s->hooks.item_done(s, b->items[i], ans[i]);
+		answer_unref(ans[i]);
+	}
+	if (s->cache != NULL)
+		cache_commit(s->cache);
+}
+
+static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
+{
 	json_error_t jerr;
 	uint64_t t0 = now_ns(), t1;
-	const batch_fn *fn = &batch_fns[b->g->fn];
 	answer **ans = malloc(b->n * sizeof(*ans));
 	bool arena = ans != NULL && jarena_begin();
 	json_t *arr = ans != NULL ? json_loadb(r->body, r->len, 0, &jerr) : NULL;
@@ -152,23 +190,8 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 	 * answering may start other work (a submit builds JSON), which must not
 	 * land in the arena.
 	 */
-	if (arr != NULL && got == b->n) {
-		for (uint32_t i = 0; i < b->n; i++) {
-			json_t *obj = json_array_get(arr, i);
-			answer *a;
-
-			if (!json_is_object(obj))
-				a = answer_error(CB_EUPSTREAM_ERROR,
-				                 "upstream result %u is not an object", i);
-			else if (!fn->query_matches(b->items[i], json_object_get(obj, "query")))
-				a = answer_error(CB_EUPSTREAM_ERROR,
-				                 "upstream result %u does not answer this input",
-				                 i);
-			else
-				a = batch_fn_parse_result(obj);
-			ans[i] = answer_error_or_oom(a);
-		}
-	}
+	if (arr != NULL && got == b->n)
+		read_results(b, arr, ans);
 	json_decref(arr);
 	if (arena)
 		jarena_end();
@@ -192,18 +215,7 @@ static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
 		                         b->n));
 		return V_OK;
 	}
-	/* one database transaction per batch; late results of timed-out cells are kept too */
-	if (s->cache != NULL)
-		cache_begin(s->cache);
-	for (uint32_t i = 0; i < b->n; i++) {
-		if (s->cache != NULL)
-			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen,
-			          ans[i]);
-		s->hooks.item_done(s, b->items[i], ans[i]);
-		answer_unref(ans[i]);
-	}
-	if (s->cache != NULL)
-		cache_commit(s->cache);
+	answer_items(b, ans);
 	free(ans);
 	log_debug("batch %llu: %zu bytes of results (a %lu-byte tree) read in %.1f ms, answered "
 	          "in %.1f ms",
