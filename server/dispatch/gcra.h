@@ -21,6 +21,14 @@ void gcra_init(gcra *g, double rate, uint64_t burst);
  */
 uint64_t gcra_take(gcra *g, uint64_t now);
 
+/*
+ * A request that conformed was really sent at now, later than it was let
+ * through (a busy loop, a slow connect): the next one is spaced from now, so
+ * that the upstream, which counts arrivals, never sees two closer than 1/rate
+ * after the burst.
+ */
+void gcra_sent(gcra *g, uint64_t now);
+
 /* Whether a request at now would have to wait (nothing changes). */
 bool gcra_would_wait(const gcra *g, uint64_t now);
 

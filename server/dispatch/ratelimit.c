@@ -62,6 +62,11 @@ void ratelimit_cancel(batch *b)
 	b->in_rate_queue = false;
 }
 
+void ratelimit_sent(server *s)
+{
+	gcra_sent(&s->limiter, now_ns());
+}
+
 void ratelimit_init(server *s)
 {
 	gcra_init(&s->limiter, s->cfg.rate, s->cfg.burst);

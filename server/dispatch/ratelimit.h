@@ -15,6 +15,9 @@ void ratelimit_fini(server *s);
  */
 void ratelimit_request(batch *b, void (*send)(batch *b));
 
+/* A request let through was written to its connection now (for gcra_sent). */
+void ratelimit_sent(server *s);
+
 /* Takes b out of the queue if it waits there; send is then never called. */
 void ratelimit_cancel(batch *b);
 

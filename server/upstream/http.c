@@ -15,6 +15,7 @@ struct http_req {
 	CURL *easy;
 	struct curl_slist *headers;
 	http_done_cb cb;
+	void (*sending)(void *arg);
 	void *arg;
 	char *body;
 	size_t len, cap;
@@ -214,6 +215,15 @@ static size_t header_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static int prereq_cb(void *p, char *remote_ip, char *local_ip, int remote_port, int local_port)
+{
+	http_req *r = p;
+
+	(void)remote_ip, (void)local_ip, (void)remote_port, (void)local_port;
+	r->sending(r->arg);
+	return CURL_PREREQFUNC_OK;
+}
+
 int http_start(http *h, const http_opts *o, http_done_cb cb, void *arg, http_req **out)
 {
 	http_req *r;
@@ -256,6 +266,10 @@ int http_start(http *h, const http_opts *o, http_done_cb cb, void *arg, http_req
 	                 o->timeout_ms < 10000 ? o->timeout_ms : 10000L);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "cellbatchd/" CB_VERSION);
+	if ((r->sending = o->sending) != NULL) {
+		curl_easy_setopt(r->easy, CURLOPT_PREREQFUNCTION, prereq_cb);
+		curl_easy_setopt(r->easy, CURLOPT_PREREQDATA, r);
+	}
 	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
 		goto fail;
 	r->next = h->reqs;

@@ -30,6 +30,12 @@ typedef struct http_opts {
 	size_t body_len;
 	const char *api_key; /* sent as the x-api-key header, never in the URL */
 	long timeout_ms;
+	/*
+	 * Optional: called with the done callback's arg on the loop thread, inline
+	 * from curl, right before the request is written to the connection
+	 * (CURLOPT_PREREQFUNCTION), so that a rate limiter can count real sends.
+	 */
+	void (*sending)(void *arg);
 } http_opts;
 
 int http_open(http **out, uv_loop_t *loop);

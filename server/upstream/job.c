@@ -231,6 +231,12 @@ static void send_submit(batch *b);
 static void send_poll(batch *b);
 static void response_cb(void *arg, const http_resp *r);
 
+/* curl is writing a request of b's now: the limiter spaces the next one from here. */
+static void request_sending_cb(void *arg)
+{
+	ratelimit_sent(((batch *)arg)->s);
+}
+
 static void start_request(batch *b, const char *method, const char *query, const char *body)
 {
 	server *s = b->s;
@@ -242,6 +248,7 @@ static void start_request(batch *b, const char *method, const char *query, const
 	    .body_len = body ? strlen(body) : 0,
 	    .api_key = s->cfg.api_key,
 	    .timeout_ms = (long)s->cfg.http_timeout_ms,
+	    .sending = request_sending_cb,
 	};
 
 	snprintf(url, sizeof(url), "%s%s%s", s->cfg.upstream, batch_fns[b->g->fn].path, query);

@@ -71,11 +71,28 @@ static void test_no_window_over_rate(void **state)
 	}
 }
 
+/* A request let through at t but written at t + 30 ms: the next waits until t + 30 + 204 ms. */
+static void test_late_send_spaces_the_next(void **state)
+{
+	uint64_t t = 5000 * MS;
+	gcra g;
+
+	(void)state;
+	gcra_init(&g, 5, 1);
+	assert_int_equal(gcra_take(&g, t), 0);
+	gcra_sent(&g, t + 30 * MS);
+	assert_int_equal(gcra_take(&g, t + 204 * MS), 30 * MS);
+	assert_int_equal(gcra_take(&g, t + 234 * MS), 0);
+	gcra_sent(&g, t + 234 * MS); /* sent at once: nothing moves */
+	assert_int_equal(gcra_take(&g, t + 437 * MS), 1 * MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst_then_spacing),
 	    cmocka_unit_test(test_no_window_over_rate),
+	    cmocka_unit_test(test_late_send_spaces_the_next),
 	};
 	return cmocka_run_group_tests_name("gcra", tests, NULL, NULL);
 }
