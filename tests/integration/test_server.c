@@ -159,7 +159,8 @@ static void test_2500_three_submits(void **state)
 	json_t *st, *sizes;
 	long sz[3];
 
-	start(e, "50ms", NULL);
+	/* batches leave full, not at --batch-wait while ASan is still delivering the 2,500 */
+	start(e, "50ms", "--batch-wait", "2s", NULL);
 	assert_int_equal(it_calls(e->url, c, 2500, r, TIMEOUT_MS), 0);
 	check_answers(e, c, r, 2500, 0);
 	st = it_mock_stats(e);
@@ -474,7 +475,7 @@ static void test_sigterm_drains(void **state)
 	signaller sg = {e, 1};
 	pthread_t t;
 
-	start(e, "800ms", NULL);
+	start(e, "800ms", "--batch-wait", "2s", NULL); /* one batch of 500, even under ASan */
 	pthread_create(&t, NULL, sigterm_when_upstream, &sg);
 	assert_int_equal(it_calls(e->url, c, 500, r, TIMEOUT_MS), 0);
 	pthread_join(t, NULL);
