@@ -1,6 +1,6 @@
-/* pollsim.c: the first-poll schedule (server/upstream/pollsched.c) against simulated upstreams whose job
- * times jitter; prints a Markdown table of how late the done poll comes and how many polls a job
- * takes. */
+/* pollsim.c: the first-poll schedule (server/upstream/pollsched.c) against simulated upstreams
+ * whose job times jitter; prints a Markdown table of how late the done poll comes and how many
+ * polls a job takes. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -254,3 +254,19 @@ int conntab_watch(conntab *t, nng_socket sock)
 		return rv;
 	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event_cb, t);
 }
+
+uint64_t conntab_added(void *t)
+{
+	conn_counters cc;
+
+	conntab_counters(t, &cc);
+	return cc.accepted + cc.rejected;
+}
+
+uint64_t conntab_removed(void *t)
+{
+	conn_counters cc;
+
+	conntab_counters(t, &cc);
+	return cc.removed;
+}

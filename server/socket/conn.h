@@ -57,4 +57,12 @@ bool conntab_send_timeout(conntab *t, uint32_t id);
 
 void conntab_counters(conntab *t, conn_counters *out);
 
+/*
+ * Connections the socket took in (refused ones too), and connections nng
+ * released: the listener watchdog's signs of life (nngfix_pipe_counts; t is
+ * the conntab). Any thread.
+ */
+uint64_t conntab_added(void *t);
+uint64_t conntab_removed(void *t);
+
 #endif

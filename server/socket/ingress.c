@@ -342,24 +342,6 @@ void ingress_conn_counters(ingress *in, conn_counters *out)
 	conntab_counters(in->conns, out);
 }
 
-/* Connections the socket took in, refused ones too: the listener watchdog's sign of life. */
-static uint64_t pipes_added(void *arg)
-{
-	conn_counters cc;
-
-	conntab_counters(((ingress *)arg)->conns, &cc);
-	return cc.accepted + cc.rejected;
-}
-
-/* Connections nng released: the reaper's sign of life. */
-static uint64_t pipes_removed(void *arg)
-{
-	conn_counters cc;
-
-	conntab_counters(((ingress *)arg)->conns, &cc);
-	return cc.removed;
-}
-
 int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
                  ingress_hot_cb hot, void *arg)
 {
@@ -394,7 +376,8 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	}
 	in->async.data = in;
 	async_init = true;
-	pc = (nngfix_pipe_counts){.added = pipes_added, .removed = pipes_removed, .arg = in};
+	pc = (nngfix_pipe_counts){
+	    .added = conntab_added, .removed = conntab_removed, .arg = in->conns};
 	if ((rv = nngfix_listen(&in->listeners, in->sock, cfg->urls, cfg->nurls, LISTENER_PROBE_MS,
 	                        &pc)) != 0)
 		goto out;

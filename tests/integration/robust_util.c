@@ -250,7 +250,7 @@ double ru_cpu_share(pid_t pid, int ms)
 {
 	double c0 = ru_cpu_s(pid), t0 = it_now_ms(), c1;
 
-	sleep_ms(ms);
+	sleep_ms(ms); /* the measuring window itself (the acceptance's "over the next 3 s") */
 	c1 = ru_cpu_s(pid);
 	assert_true(c0 >= 0 && c1 >= 0);
 	return (c1 - c0) / ((it_now_ms() - t0) / 1e3);
