@@ -10,19 +10,16 @@
 #include "pollsched.h"
 
 /*
- * Polls the way server/upstream/job.c does: the first at the schedule's aim (200 ms
- * before any job was seen, then steps from 50 ms), later ones a step after
- * the previous poll's send, the step 5% of the aim but at least 20 ms and
- * growing x1.5. The upstream answers after LATENCY_MS, and a poll sent at t
- * finds the job done when t >= the job's time (the time is taken at the
- * poll's send, so the round trip needs no term of its own).
+ * Polls through the server's own code (pollsched_first_delay and
+ * pollsched_next_delay, as server/upstream/job.c calls them). The upstream
+ * answers after LATENCY_MS, and a poll sent at t finds the job done when
+ * t >= the job's time (the time is taken at the poll's send, so the round
+ * trip needs no term of its own).
  */
-#define LATENCY_MS    20.0
-#define SEEDS         300
-#define JOB_MS        302.0 /* bench (b): pending 300 ms, as the server sees it from its submit */
-#define FIRST_DEFAULT 200.0
-#define STEP_DEFAULT  50.0
-#define STEP_MIN      20.0
+#define LATENCY_MS  20.0
+#define SEEDS       300
+#define JOB_MS      302.0 /* bench (b): pending 300 ms, as the server sees it from its submit */
+#define POLL_MAX_MS 5000  /* --poll-max's default */
 
 typedef void (*learn_fn)(pollsched *p, double pend_ms, double done_ms);
 
@@ -66,19 +63,22 @@ static double gauss(double sigma)
 	return sigma * sqrt(-2 * log(u)) * cos(2 * M_PI * v);
 }
 
-/* One job taking job_ms; returns its polls and sets *late to how long after job_ms the done poll
- * went out. */
+/*
+ * One job taking job_ms, polled by the server's own schedule code; returns
+ * its polls and sets *late to how long after job_ms the done poll went out.
+ * Each answer arrives LATENCY_MS after its poll's send; with step_from_answer
+ * (the rule before) the step counts from that answer instead of the send.
+ */
 static int run_job(pollsched *p, learn_fn learn, bool step_from_answer, double job_ms, double *late)
 {
-	bool known = p->aim > 0;
-	double t = known ? p->aim : FIRST_DEFAULT, pend = 0;
-	double step = known ? (p->aim / 20 > STEP_MIN ? p->aim / 20 : STEP_MIN) : STEP_DEFAULT;
+	uint64_t step;
+	double t = (double)pollsched_first_delay(p, 0, &step), pend = 0;
 	int polls = 1;
 
 	while (t < job_ms) {
+		uint64_t since = step_from_answer ? 0 : (uint64_t)LATENCY_MS;
 		pend = t;
-		t += step + (step_from_answer ? LATENCY_MS : 0);
-		step *= 1.5;
+		t += LATENCY_MS + (double)pollsched_next_delay(&step, POLL_MAX_MS, since);
 		polls++;
 	}
 	learn(p, pend, t);

@@ -1,4 +1,5 @@
-/* main.c: cellbatchd — signals, wiring of ingress, batcher and upstream, and the shutdown order. */
+/* main.c: cellbatchd — wires socket, front, batcher, dispatch and upstream, and owns signals and
+ * the shutdown order. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,15 +9,42 @@
 
 #include <curl/curl.h>
 
+#include "batcher.h"
 #include "cache.h"
+#include "clock.h"
 #include "dispatch.h"
 #include "exitguard.h"
 #include "fdlimit.h"
+#include "front.h"
+#include "ingress.h"
 #include "jarena.h"
-#include "ratelimit.h"
-#include "job.h"
 #include "log.h"
-#include "server.h"
+#include "options.h"
+#include "ratelimit.h"
+#include "report.h"
+#include "upstream.h"
+
+/* The modules, and what main.c itself owns: signals and the shutdown. */
+typedef struct server {
+	config cfg;
+	uv_loop_t *loop;
+	ingress *in;
+	front *f;
+	batcher *bt;
+	dispatch d;
+	ratelimit rl;
+	upstream u;
+	http *http;
+	struct cache *cache;
+	report_src report;
+	bool draining;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t drain_timer; /* --drain-timeout */
+	uv_check_t drain_watch; /* after each turn of the loop while draining: done yet? */
+	uv_timer_t grace_timer; /* lets the last replies leave before teardown */
+	bool drain_expired;     /* --drain-timeout passed: stop waiting for replies to leave */
+	size_t nofile;          /* RLIMIT_NOFILE after raising it */
+} server;
 
 #define SHUTDOWN_GRACE_MS 200 /* lets the last replies leave the pipes before nng_close */
 
@@ -30,15 +58,13 @@ static uint64_t wall_ms(void)
 static void stop_loop(server *s)
 {
 	/* jobs whose cells all timed out may still be polling: end them before the HTTP client */
-	while (s->batches != NULL)
-		job_fail(s->batches, answer_error(CB_ESHUTTING_DOWN, "the server stopped"));
+	batcher_fail_all(s->bt, answer_error(CB_ESHUTTING_DOWN, "the server stopped"));
 	ingress_close(s->in);
-	s->in = NULL;
+	s->in = s->report.in = NULL;
 	http_close(s->http);
-	ratelimit_fini(s);
-	deadlines_fini(s);
-	cache_close(s->cache);
-	s->cache = NULL;
+	ratelimit_fini(&s->rl);
+	front_close(s->f);
+	s->f = NULL;
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
@@ -64,7 +90,7 @@ static void drain_check(server *s)
 {
 	if (uv_is_active((uv_handle_t *)&s->grace_timer))
 		return; /* already stopping */
-	if (s->pending == 0 && ingress_held(s->in) == 0 &&
+	if (front_pending(s->f) == 0 && ingress_held(s->in) == 0 &&
 	    (ingress_sending(s->in) == 0 || s->drain_expired)) {
 		if (ingress_sending(s->in) > 0)
 			log_info(
@@ -86,13 +112,11 @@ static void drain_deadline_cb(uv_timer_t *t)
 	server *s = t->data;
 
 	log_warn("drain timeout: answering %llu waiting calls with SHUTTING_DOWN",
-	         (unsigned long long)s->pending);
+	         (unsigned long long)front_pending(s->f));
 	/* replies to clients that read nothing must not hold the exit past the promise */
 	s->drain_expired = true;
-	while (s->batches != NULL)
-		job_fail(s->batches,
-		         answer_error(CB_ESHUTTING_DOWN,
-		                      "the server stopped before the upstream answered"));
+	batcher_fail_all(s->bt, answer_error(CB_ESHUTTING_DOWN,
+	                                     "the server stopped before the upstream answered"));
 	drain_check(s);
 }
 
@@ -107,12 +131,13 @@ static void signal_cb(uv_signal_t *h, int signum)
 		return;
 	}
 	log_info("%s: draining %llu calls (up to %.1f s)", strsignal(signum),
-	         (unsigned long long)s->pending, (double)s->cfg.drain_timeout_ms / 1000.0);
-	__atomic_store_n(&s->draining, true, __ATOMIC_RELEASE);
+	         (unsigned long long)front_pending(s->f), (double)s->cfg.drain_timeout_ms / 1000.0);
+	s->draining = true;
+	front_set_draining(s->f);
 	/* exit within --drain-timeout + 2 s whatever nng does; 1 when replies were left unsent */
 	if (exitguard_arm(s->cfg.drain_timeout_ms + 1500, 1) != 0)
 		log_warn("cannot start the shutdown guard: exit may wait on nng");
-	batcher_flush_all(s);
+	batcher_flush_all(s->bt);
 	uv_timer_start(&s->drain_timer, drain_deadline_cb, s->cfg.drain_timeout_ms, 0);
 	uv_check_start(&s->drain_watch, drain_watch_cb);
 	drain_check(s);
@@ -165,7 +190,10 @@ static int open_ingress(server *s)
 	    .send_timeout_ms = (int)s->cfg.send_timeout_ms,
 	};
 
-	return ingress_open(&s->in, s->loop, &icfg, request_received, request_hot, s) != 0 ? -1 : 0;
+	if (ingress_open(&s->in, s->loop, &icfg, front_received_cb, front_hot_cb, s->f) != 0)
+		return -1;
+	s->report.in = s->in;
+	return 0;
 }
 
 static void watch_signals(server *s)
@@ -181,31 +209,64 @@ static void watch_signals(server *s)
 	s->drain_timer.data = s->grace_timer.data = s->drain_watch.data = s;
 }
 
+static void poll_input_cb(void *arg)
+{
+	ingress_poll(((server *)arg)->in);
+}
+
+/*
+ * The pipeline, bottom up: each module borrows the ones below it, and
+ * completions come back up through the hooks wired here (http -> job ->
+ * batcher -> front -> reply), so that no module calls the one above it.
+ */
+static int open_pipeline(server *s)
+{
+	const config *c = &s->cfg;
+	upstream_config ucfg = {
+	    .url = c->upstream,
+	    .api_key = c->api_key,
+	    .quota_match = c->quota_match,
+	    .http_timeout_ms = c->http_timeout_ms,
+	    .job_timeout_ms = c->job_timeout_ms,
+	    .poll_max_ms = c->poll_max_ms,
+	    .retries = c->retries,
+	};
+	batcher_config bcfg = {c->batch_max, c->batch_wait_ms, c->batch_idle_ms};
+	front_config fcfg = {c->max_message, c->max_pending, c->call_timeout_ms};
+
+	ratelimit_init(&s->rl, s->loop, c->rate, c->burst);
+	dispatch_init(&s->d, (unsigned)c->max_jobs);
+	if (batcher_open(&s->bt, s->loop, &bcfg, &s->d, &s->u, s->cache) != 0)
+		return -1;
+	upstream_init(&s->u, &ucfg, s->http, &s->rl, s->cache,
+	              &(upstream_hooks){batcher_item_done_cb, batcher_job_ended_cb, s->bt});
+	if (front_open(&s->f, s->loop, &fcfg, s->bt, s->cache, report_pack, &s->report) != 0)
+		return -1;
+	batcher_set_hooks(s->bt, &(batcher_hooks){front_waiter_done_cb, s->f, poll_input_cb, s});
+	s->report = (report_src){s->f,     s->bt, &s->d,        &s->rl,    &s->u,
+	                         s->cache, NULL,  c->max_conns, s->nofile, now_ns()};
+	return 0;
+}
+
 /* Everything the loop runs, wired; -1 (logged) when something cannot be opened. */
 static int server_open(server *s, uv_loop_t *loop)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || uv_loop_init(loop) != 0 ||
-	    htab_init(&s->groups) != 0 || htab_init(&s->items) != 0) {
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || uv_loop_init(loop) != 0) {
 		log_error("cannot initialise");
 		return -1;
 	}
 	s->loop = loop;
-	s->t_start_ns = now_ns();
 	set_descriptors(s);
 	if (http_open(&s->http, loop) != 0) {
 		log_error("cannot initialise curl");
 		return -1;
 	}
-	/* completions travel up through these; no module calls the one above it by name */
-	s->hooks = (server_hooks){
-	    .cell_done = cell_finish,
-	    .item_done = item_finish,
-	    .batch_ended = dispatch_batch_ended,
-	};
-	ratelimit_init(s);
-	deadlines_init(s);
 	if (open_cache(s) != 0)
 		return -1;
+	if (open_pipeline(s) != 0) {
+		log_error("out of memory");
+		return -1;
+	}
 	srand((unsigned)now_ns());
 	if (open_ingress(s) != 0)
 		return -1;
@@ -235,7 +296,8 @@ int main(int argc, char **argv)
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 
-	batcher_fini(s);
+	batcher_close(s->bt);
+	cache_close(s->cache);
 	rv = uv_loop_close(&loop);
 	if (rv != 0)
 		log_warn("loop closed with handles open: %s", uv_strerror(rv));

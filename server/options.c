@@ -15,6 +15,45 @@
 
 static char url_bufs[MAX_LISTEN][512];
 
+/* The upstream, cache and process flags: the second half of --help. */
+static void usage_rest(FILE *f)
+{
+	fputs("Upstream\n"
+	      "  --upstream URL        Geoapify base URL (https://api.geoapify.com)\n"
+	      "  --api-key-file FILE   read the API key from FILE (default: $GEOAPIFY_API_KEY)\n"
+	      "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
+	      "  --job-timeout DUR     give up on a job pending this long (10m)\n"
+	      "  --http-timeout DUR    give up on one HTTP request after this long (30s)\n"
+	      "  --max-jobs N          upstream jobs at once (4)\n"
+	      "  --rate R              upstream requests per second, submits and polls (5)\n"
+	      "  --burst N             requests allowed at once above the rate (5)\n"
+	      "  --retries N           retries of a request after 429, 5xx, a connection error\n"
+	      "                        or a timeout; backoff 500ms x 2^n with full jitter, capped\n"
+	      "                        at 30s; a Retry-After header wins (4)\n"
+	      "  --quota-match TEXT    a 429 whose message contains TEXT (any case) means the\n"
+	      "                        quota is exhausted: QUOTA_EXCEEDED at once, no retry\n"
+	      "                        (\"Quota exceeded\"; empty: never)\n"
+	      "\n"
+	      "Cache\n"
+	      "  --cache-entries N     answers kept in memory, least recently used go (1000000)\n"
+	      "  --cache-ttl DUR       how long a result is reused (30d)\n"
+	      "  --cache-negative-ttl DUR  how long a NOT_FOUND is reused (1d)\n"
+	      "  --cache-db PATH       persistent cache (default: "
+	      "$XDG_CACHE_HOME/cellbatch/cache.db,\n"
+	      "                        else ~/.cache/cellbatch/cache.db); unusable: memory only\n"
+	      "  --no-cache-db         keep the cache in memory only\n"
+	      "\n"
+	      "Process\n"
+	      "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
+	      "  --log-level LEVEL     error, warn, info or debug (info)\n"
+	      "  -h, --help            show this help and exit\n"
+	      "  -V, --version         show the version and exit\n"
+	      "\n"
+	      "DUR is a number with an optional unit: ms (the default), s, m, h or d.\n"
+	      "The API key is never written to logs, stats or replies.\n",
+	      f);
+}
+
 static void usage(FILE *f)
 {
 	char def[512];
@@ -46,41 +85,9 @@ static void usage(FILE *f)
 	    "  --batch-max N         unique items per upstream batch, at most 1000 (1000)\n"
 	    "  --batch-wait DUR      flush a batch this long after its first call (100ms)\n"
 	    "  --batch-idle DUR      flush a batch when no call arrived for this long (5ms)\n"
-	    "\n"
-	    "Upstream\n"
-	    "  --upstream URL        Geoapify base URL (https://api.geoapify.com)\n"
-	    "  --api-key-file FILE   read the API key from FILE (default: $GEOAPIFY_API_KEY)\n"
-	    "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
-	    "  --job-timeout DUR     give up on a job pending this long (10m)\n"
-	    "  --http-timeout DUR    give up on one HTTP request after this long (30s)\n"
-	    "  --max-jobs N          upstream jobs at once (4)\n"
-	    "  --rate R              upstream requests per second, submits and polls (5)\n"
-	    "  --burst N             requests allowed at once above the rate (5)\n"
-	    "  --retries N           retries of a request after 429, 5xx, a connection error\n"
-	    "                        or a timeout; backoff 500ms x 2^n with full jitter, capped\n"
-	    "                        at 30s; a Retry-After header wins (4)\n"
-	    "  --quota-match TEXT    a 429 whose message contains TEXT (any case) means the\n"
-	    "                        quota is exhausted: QUOTA_EXCEEDED at once, no retry\n"
-	    "                        (\"Quota exceeded\"; empty: never)\n"
-	    "\n"
-	    "Cache\n"
-	    "  --cache-entries N     answers kept in memory, least recently used go (1000000)\n"
-	    "  --cache-ttl DUR       how long a result is reused (30d)\n"
-	    "  --cache-negative-ttl DUR  how long a NOT_FOUND is reused (1d)\n"
-	    "  --cache-db PATH       persistent cache (default: "
-	    "$XDG_CACHE_HOME/cellbatch/cache.db,\n"
-	    "                        else ~/.cache/cellbatch/cache.db); unusable: memory only\n"
-	    "  --no-cache-db         keep the cache in memory only\n"
-	    "\n"
-	    "Process\n"
-	    "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
-	    "  --log-level LEVEL     error, warn, info or debug (info)\n"
-	    "  -h, --help            show this help and exit\n"
-	    "  -V, --version         show the version and exit\n"
-	    "\n"
-	    "DUR is a number with an optional unit: ms (the default), s, m, h or d.\n"
-	    "The API key is never written to logs, stats or replies.\n",
+	    "\n",
 	    cbp_default_url(def, sizeof(def)), (size_t)CB_MAX_BYTES_DEFAULT);
+	usage_rest(f);
 }
 
 /* $XDG_CACHE_HOME/cellbatch/cache.db, else ~/.cache/cellbatch/cache.db, else none. */

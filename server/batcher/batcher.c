@@ -1,14 +1,38 @@
-/* batcher.c: groups calls by (fn, opts) into batch windows, and sends identical calls upstream
- * once. */
+/* batcher.c: groups calls by (fn, opts) into batch windows, sends identical calls upstream once,
+ * and answers every waiting call when its item's answer comes back. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "batcher.h"
+#include "htab.h"
+#include "window.h"
 #include "cache.h"
-#include "dispatch.h"
-#include "job.h"
-#include "log.h"
+#include "clock.h"
 #include "normalize.h"
-#include "server.h"
+
+struct batcher {
+	window_set ws; /* the batches */
+	batcher_hooks hooks;
+	struct cache *cache;
+	htab groups; /* group by fn + options */
+	htab items;  /* item by key, while queued or upstream */
+	uint64_t dedup_hits;
+};
+
+/* A unique (fn, opts, normalised argument) in a batch; every identical call waits on it. */
+typedef struct item {
+	htab_node node; /* in batcher.items while queued or upstream */
+	job_item ji;    /* what the upstream job reads */
+	batch *b;
+	list_node waiters; /* of batcher_waiter */
+	uint32_t nwaiters;
+	char buf[]; /* key, then text */
+} item;
+
+static item *item_of(job_item *ji)
+{
+	return list_entry(ji, item, ji);
+}
 
 /* Group key: fn byte, then each option as a 2-byte length and its bytes (0xffff: absent). */
 static size_t group_key(char *out, cb_fn fn, const cb_opts *o)
@@ -36,11 +60,21 @@ static void group_free(group *g)
 	free(g);
 }
 
-static group *group_get(server *s, const cb_wire_call *call, const char *key, size_t keylen)
+/* "geocode lang=de": the options' values cut to 20 bytes. */
+static void group_label(group *g)
 {
-	htab_node *n = htab_find(&s->groups, key, keylen);
+	size_t off = (size_t)snprintf(g->label, sizeof(g->label), "%s", cbp_fns[g->fn].name);
+
+	for (int i = 0; i < CB_OPT_COUNT && off < sizeof(g->label); i++)
+		if (g->opt[i] != NULL)
+			off += (size_t)snprintf(g->label + off, sizeof(g->label) - off, " %s=%.20s",
+			                        cbp_opt_names[i], g->opt[i]);
+}
+
+static group *group_get(batcher *bt, const cb_wire_call *call, const char *key, size_t keylen)
+{
+	htab_node *n = htab_find(&bt->groups, key, keylen);
 	group *g;
-	size_t off;
 
 	if (n != NULL)
 		return (group *)n;
@@ -49,20 +83,15 @@ static group *group_get(server *s, const cb_wire_call *call, const char *key, si
 	memcpy(g->key, key, keylen);
 	g->keylen = keylen;
 	g->fn = call->fn;
-	off = (size_t)snprintf(g->label, sizeof(g->label), "%s", cbp_fns[call->fn].name);
 	for (int i = 0; i < CB_OPT_COUNT; i++) {
 		const cb_str *v = &call->opts.v[i];
-		if (v->ptr == NULL)
-			continue;
-		if ((g->opt[i] = strndup(v->ptr, v->len)) == NULL)
+		if (v->ptr != NULL && (g->opt[i] = strndup(v->ptr, v->len)) == NULL)
 			goto fail;
-		if (off < sizeof(g->label))
-			off += (size_t)snprintf(g->label + off, sizeof(g->label) - off, " %s=%.20s",
-			                        cbp_opt_names[i], g->opt[i]);
 	}
+	group_label(g);
 	g->node.key = g->key;
 	g->node.keylen = g->keylen;
-	htab_insert(&s->groups, &g->node);
+	htab_insert(&bt->groups, &g->node);
 	return g;
 fail:
 	if (g != NULL)
@@ -70,84 +99,8 @@ fail:
 	return NULL;
 }
 
-static void window_cb(uv_timer_t *t);
-
-/* The window closed or the batch is full: hand it to the dispatcher (an empty one just ends). */
-static void batch_flush(batch *b)
-{
-	uv_timer_stop(&b->timer);
-	if (b->n == 0) {
-		batch_release(b);
-		return;
-	}
-	if (b->n >= b->s->cfg.batch_max)
-		b->g->open = NULL;
-	dispatch_flush(b);
-}
-
-static batch *batch_open(server *s, group *g)
-{
-	batch *b = calloc(1, sizeof(*b));
-
-	if (b == NULL)
-		return NULL;
-	b->cap = 16;
-	if ((b->items = malloc(b->cap * sizeof(*b->items))) == NULL) {
-		free(b);
-		return NULL;
-	}
-	b->s = s;
-	b->g = g;
-	b->seq = ++s->batch_seq;
-	b->state = BATCH_OPEN; /* created: the one state not reached through batch_set_state */
-	b->t_first_ms = b->t_last_ms = now_ns() / 1000000;
-	uv_timer_init(s->loop, &b->timer);
-	b->timer.data = b;
-	b->next = s->batches;
-	if (s->batches != NULL)
-		s->batches->prev = b;
-	s->batches = b;
-	g->open = b;
-	uv_timer_start(&b->timer, window_cb,
-	               s->cfg.batch_idle_ms < s->cfg.batch_wait_ms ? s->cfg.batch_idle_ms
-	                                                           : s->cfg.batch_wait_ms,
-	               0);
-	return b;
-}
-
-/*
- * One timer per open batch, armed for the earlier of its two deadlines and
- * re-armed when arrivals moved the idle deadline: no timer restart per call.
- */
-static void window_cb(uv_timer_t *t)
-{
-	batch *b = t->data;
-	server *s = b->s;
-	uint64_t now = now_ns() / 1000000;
-	uint64_t due_wait = b->t_first_ms + s->cfg.batch_wait_ms;
-	uint64_t due_idle = b->t_last_ms + s->cfg.batch_idle_ms;
-	uint64_t due = due_wait < due_idle ? due_wait : due_idle;
-
-	if (now >= due && due == due_idle && due_idle < due_wait) {
-		/* calls may be waiting in the ingress queue behind a busy loop turn */
-		ingress_poll(s->in);
-		if (b->state != BATCH_OPEN)
-			return; /* they filled it, and it left on batch-max */
-		now = now_ns() / 1000000;
-		due_idle = b->t_last_ms + s->cfg.batch_idle_ms;
-		due = due_wait < due_idle ? due_wait : due_idle;
-	}
-	if (now >= due) {
-		log_debug("batch %llu %s: window closed with %u items (%s)",
-		          (unsigned long long)b->seq, b->g->label, b->n,
-		          due == due_wait ? "batch-wait" : "batch-idle");
-		batch_flush(b);
-	} else {
-		uv_timer_start(&b->timer, window_cb, due - now, 0);
-	}
-}
-
-static item *item_new(const char *key, size_t keylen, const char *text, size_t text_len)
+static item *item_new(const cb_wire_call *call, const char *key, size_t keylen, const char *text,
+                      size_t text_len)
 {
 	item *it = calloc(1, sizeof(*it) + keylen + text_len + 1);
 
@@ -157,30 +110,36 @@ static item *item_new(const char *key, size_t keylen, const char *text, size_t t
 	if (text_len > 0)
 		memcpy(it->buf + keylen, text, text_len);
 	it->buf[keylen + text_len] = '\0';
-	it->node.key = it->buf;
-	it->node.keylen = keylen;
-	it->text = it->buf + keylen;
-	it->text_len = (uint32_t)text_len;
+	it->node.key = it->ji.key = it->buf;
+	it->node.keylen = it->ji.keylen = keylen;
+	it->ji.text = it->buf + keylen;
+	it->ji.text_len = (uint32_t)text_len;
+	it->ji.lat = call->lat;
+	it->ji.lon = call->lon;
+	list_init(&it->waiters);
 	return it;
 }
 
-/* Answers c with a fresh answer and drops the creator's reference. */
-static void finish_now(server *s, cell *c, answer *a)
+/* Answers w with a fresh answer and drops the creator's reference. */
+static void finish_now(batcher *bt, batcher_waiter *w, answer *a)
 {
 	a = answer_error_or_oom(a);
-	s->hooks.cell_done(s, c, a, false, 0, 0);
+	bt->hooks.waiter_done(bt->hooks.done_arg, w, a, false, 0, 0);
 	answer_unref(a);
 }
 
-static void waiter_add(item *it, cell *c)
+static void waiter_add(item *it, batcher_waiter *w)
 {
-	c->it = it;
-	c->wprev = NULL;
-	c->wnext = it->waiters;
-	if (it->waiters != NULL)
-		it->waiters->wprev = c;
-	it->waiters = c;
+	w->it = it;
+	list_push_back(&it->waiters, &w->link);
 	it->nwaiters++;
+}
+
+void batcher_waiter_init(batcher_waiter *w, uint64_t t_arrive_ns)
+{
+	list_init(&w->link);
+	w->it = NULL;
+	w->t_arrive_ns = t_arrive_ns;
 }
 
 size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *group_len,
@@ -201,135 +160,253 @@ size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *
 	return kl;
 }
 
-void batcher_add(server *s, cell *c, const cb_wire_call *call)
+/* A new item for call in its group's open batch (opened if need be); NULL without memory. */
+static item *item_queue(batcher *bt, const cb_wire_call *call, const char *key, size_t kl,
+                        size_t gkl, const char *text, size_t text_len)
+{
+	group *g = group_get(bt, call, key, gkl);
+	batch *b;
+	item *it;
+
+	if (g == NULL || ((b = g->open) == NULL && (b = batch_open(&bt->ws, g)) == NULL) ||
+	    !batch_reserve(b))
+		return NULL;
+	if ((it = item_new(call, key, kl, text, text_len)) == NULL)
+		return NULL;
+	it->b = b;
+	b->items[b->n++] = &it->ji;
+	/* not uv_now(): that is the loop's cached time, and one drain of the ingress
+	 * queue can outlast batch-idle while calls keep arriving */
+	b->t_last_ms = now_ns() / 1000000;
+	htab_insert(&bt->items, &it->node);
+	return it;
+}
+
+void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 {
 	char key[BATCHER_KEY_MAX];
 	const char *text;
 	size_t gkl, text_len, kl = batcher_key(call, key, &gkl, &text, &text_len);
 	htab_node *n;
 	answer *a;
-	group *g;
 	item *it;
 	batch *b;
 
 	/* the cache and dedup share one key: fn, options and the normal form of the argument */
-	if (s->cache != NULL && (a = cache_get(s->cache, key, kl)) != NULL) {
-		s->hooks.cell_done(s, c, a, true, 0, 0);
+	if (bt->cache != NULL && (a = cache_get(bt->cache, key, kl)) != NULL) {
+		bt->hooks.waiter_done(bt->hooks.done_arg, w, a, true, 0, 0);
 		answer_unref(a);
 		return;
 	}
-	if ((n = htab_find(&s->items, key, kl)) != NULL) {
-		s->st.dedup_hits++;
-		waiter_add((item *)n, c);
+	if ((n = htab_find(&bt->items, key, kl)) != NULL) {
+		bt->dedup_hits++;
+		waiter_add((item *)n, w);
 		return;
 	}
 	if (text_len == 0 && cbp_fns[call->fn].args == CB_ARGS_TEXT) {
-		finish_now(s, c, answer_error(CB_ENOT_FOUND, "the text is blank"));
+		finish_now(bt, w, answer_error(CB_ENOT_FOUND, "the text is blank"));
 		return;
 	}
-	if ((g = group_get(s, call, key, gkl)) == NULL)
-		goto oom;
-	if ((b = g->open) == NULL && (b = batch_open(s, g)) == NULL)
-		goto oom;
-	if (b->n == b->cap) {
-		item **ni = realloc(b->items, 2 * b->cap * sizeof(*ni));
-		if (ni == NULL)
-			goto oom;
-		b->items = ni;
-		b->cap *= 2;
+	if ((it = item_queue(bt, call, key, kl, gkl, text, text_len)) == NULL) {
+		finish_now(bt, w, NULL);
+		return;
 	}
-	if ((it = item_new(key, kl, text, text_len)) == NULL)
-		goto oom;
-	it->lat = call->lat;
-	it->lon = call->lon;
-	it->b = b;
-	b->items[b->n++] = it;
-	/* not uv_now(): that is the loop's cached time, and one drain of the ingress
-	 * queue can outlast batch-idle while calls keep arriving */
-	b->t_last_ms = now_ns() / 1000000;
-	htab_insert(&s->items, &it->node);
-	waiter_add(it, c);
-	if (b->n >= s->cfg.batch_max) {
-		if (b->state == BATCH_OPEN)
+	waiter_add(it, w);
+	b = it->b;
+	if (b->n >= bt->ws.batch_max) {
+		if (job_state(&b->job) == BATCH_OPEN)
 			batch_flush(b);
-		else
-			g->open =
-			    NULL; /* full while waiting for a slot: later calls start a new batch */
+		else if (b->g->open == b)
+			b->g->open =
+			    NULL; /* full while waiting for a slot: later calls start anew */
 	}
-	return;
-oom:
-	finish_now(s, c, NULL);
 }
 
-void item_finish(server *s, item *it, answer *a)
+/* Answers every waiter of it with a (borrowed), takes it out of the dedup table and frees it. */
+static void item_answer(batcher *bt, item *it, answer *a)
 {
 	uint64_t size = it->b->n, t_flush = it->b->t_flush_ns;
+	list_node *n;
 
-	htab_remove(&s->items, &it->node);
-	while (it->waiters != NULL) {
-		cell *c = it->waiters;
-		uint64_t wait = t_flush > c->r->t_arrive_ns ? t_flush - c->r->t_arrive_ns : 0;
-		it->waiters = c->wnext;
-		if (it->waiters != NULL)
-			it->waiters->wprev = NULL;
-		s->hooks.cell_done(s, c, a, false, size, wait);
+	htab_remove(&bt->items, &it->node);
+	while ((n = list_pop_front(&it->waiters)) != NULL) {
+		batcher_waiter *w = list_entry(n, batcher_waiter, link);
+		uint64_t wait = t_flush > w->t_arrive_ns ? t_flush - w->t_arrive_ns : 0;
+		w->it = NULL;
+		bt->hooks.waiter_done(bt->hooks.done_arg, w, a, false, size, wait);
 	}
 	free(it);
 }
 
-void batcher_flush_all(server *s)
+/* The job no longer reads an item once it reported it (job.h). */
+void batcher_item_done_cb(void *arg, job *j, job_item *ji, answer *a)
 {
-	for (size_t i = 0; i < s->groups.nbuckets; i++) {
-		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
-			batch *b = ((group *)n)->open;
-			if (b != NULL && b->state == BATCH_OPEN)
-				batch_flush(b);
-		}
-	}
+	(void)j;
+	item_answer(arg, item_of(ji), a);
 }
 
-void batcher_drop_waiter(server *s, cell *c)
+void batcher_job_ended_cb(void *arg, job *j)
 {
-	item *it = c->it;
+	(void)arg;
+	batch_release(list_entry(j, batch, job));
+}
+
+void batcher_drop_waiter(batcher *bt, batcher_waiter *w)
+{
+	item *it = w->it;
 	batch *b;
+	batch_state st;
 
 	if (it == NULL)
 		return;
-	if (c->wprev != NULL)
-		c->wprev->wnext = c->wnext;
-	else
-		it->waiters = c->wnext;
-	if (c->wnext != NULL)
-		c->wnext->wprev = c->wprev;
-	c->it = NULL;
+	list_remove(&w->link);
+	w->it = NULL;
 	if (--it->nwaiters > 0)
 		return;
 	b = it->b;
-	if (b->state != BATCH_OPEN && b->state != BATCH_QUEUED)
+	st = job_state(&b->job);
+	if (st != BATCH_OPEN && st != BATCH_QUEUED)
 		return; /* upstream already: its late result is dropped when it comes */
 	/* nobody wants it any more and it has not left: take it out of the batch */
 	for (uint32_t i = 0; i < b->n; i++) {
-		if (b->items[i] == it) {
+		if (b->items[i] == &it->ji) {
 			b->items[i] = b->items[--b->n];
 			break;
 		}
 	}
-	htab_remove(&s->items, &it->node);
+	htab_remove(&bt->items, &it->node);
 	free(it);
-	if (b->n == 0 && b->state == BATCH_QUEUED)
+	if (b->n == 0 && st == BATCH_QUEUED)
 		batch_release(b);
 }
 
-void batcher_fini(server *s)
+void batcher_flush_all(batcher *bt)
 {
-	for (size_t i = 0; i < s->groups.nbuckets; i++) {
-		htab_node *n = s->groups.buckets[i];
+	list_node *n, *tmp;
+
+	/* a flush may release an empty batch: the next node is read first */
+	list_each_safe(&bt->ws.batches, n, tmp)
+	{
+		batch *b = list_entry(n, batch, link);
+		if (job_state(&b->job) == BATCH_OPEN)
+			batch_flush(b);
+	}
+}
+
+/* Ends b with a (borrowed) whatever its state; its job reports its items itself. */
+static void batch_fail(batcher *bt, batch *b, answer *a)
+{
+	batch_state st = job_state(&b->job);
+
+	if (st != BATCH_OPEN && st != BATCH_QUEUED) {
+		job_fail(&b->job, answer_ref(a)); /* ends in batcher_job_ended_cb */
+		return;
+	}
+	/* it never went upstream: the job has no items to report */
+	for (uint32_t i = 0; i < b->n; i++)
+		item_answer(bt, item_of(b->items[i]), a);
+	job_set_state(&b->job, BATCH_FAILED);
+	batch_release(b);
+}
+
+void batcher_fail_all(batcher *bt, answer *a)
+{
+	list_node *n;
+
+	/* failing one may start a waiting one (a slot came free): fail until none is left */
+	a = answer_error_or_oom(a);
+	while ((n = list_first(&bt->ws.batches)) != NULL)
+		batch_fail(bt, list_entry(n, batch, link), a);
+	answer_unref(a);
+}
+
+int batcher_open(batcher **out, uv_loop_t *loop, const batcher_config *cfg, dispatch *d,
+                 upstream *u, struct cache *c)
+{
+	batcher *bt = calloc(1, sizeof(*bt));
+
+	if (bt == NULL || htab_init(&bt->groups) != 0 || htab_init(&bt->items) != 0) {
+		if (bt != NULL)
+			htab_fini(&bt->groups);
+		free(bt);
+		return -1;
+	}
+	bt->ws = (window_set){.batch_max = cfg->batch_max,
+	                      .batch_wait_ms = cfg->batch_wait_ms,
+	                      .batch_idle_ms = cfg->batch_idle_ms,
+	                      .loop = loop,
+	                      .d = d,
+	                      .u = u};
+	list_init(&bt->ws.batches);
+	bt->cache = c;
+	*out = bt;
+	return 0;
+}
+
+void batcher_set_hooks(batcher *bt, const batcher_hooks *hooks)
+{
+	bt->hooks = *hooks;
+	bt->ws.poll_input = hooks->poll_input;
+	bt->ws.input_arg = hooks->input_arg;
+}
+
+void batcher_close(batcher *bt)
+{
+	if (bt == NULL)
+		return;
+	for (size_t i = 0; i < bt->groups.nbuckets; i++) {
+		htab_node *n = bt->groups.buckets[i];
 		while (n != NULL) {
 			htab_node *next = n->next;
 			group_free((group *)n);
 			n = next;
 		}
 	}
-	htab_fini(&s->groups);
-	htab_fini(&s->items);
+	htab_fini(&bt->groups);
+	htab_fini(&bt->items);
+	free(bt);
+}
+
+/* ------------------------------------------------------------ for stats */
+
+uint64_t batcher_dedup_hits(const batcher *bt)
+{
+	return bt->dedup_hits;
+}
+
+/* Items of a group not yet upstream: in its open batch and in batches waiting for a slot. */
+static uint64_t queued_items(const batcher *bt, const group *g)
+{
+	const list_node *n;
+	uint64_t q = 0;
+
+	for (n = bt->ws.batches.next; n != &bt->ws.batches; n = n->next) {
+		const batch *b = list_entry(n, batch, link);
+		batch_state st = job_state(&b->job);
+		if (b->g == g && (st == BATCH_OPEN || st == BATCH_QUEUED))
+			q += b->n;
+	}
+	return q;
+}
+
+size_t batcher_groups_queued(const batcher *bt)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < bt->groups.nbuckets; i++)
+		for (htab_node *n = bt->groups.buckets[i]; n != NULL; n = n->next)
+			k += queued_items(bt, (const group *)n) > 0;
+	return k;
+}
+
+void batcher_each_queued(const batcher *bt, void (*visit)(void *arg, const char *label, uint64_t n),
+                         void *arg)
+{
+	for (size_t i = 0; i < bt->groups.nbuckets; i++) {
+		for (htab_node *n = bt->groups.buckets[i]; n != NULL; n = n->next) {
+			uint64_t q = queued_items(bt, (const group *)n);
+			if (q > 0)
+				visit(arg, ((const group *)n)->label, q);
+		}
+	}
 }

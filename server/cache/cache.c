@@ -9,11 +9,12 @@
 
 #include "cache.h"
 #include "htab.h"
+#include "list.h"
 #include "log.h"
 
 typedef struct centry {
-	htab_node node;             /* first: the table hands back nodes */
-	struct centry *prev, *next; /* LRU: head is the most recent */
+	htab_node node; /* first: the table hands back nodes */
+	list_node lru;  /* in cache.lru: the first is the most recent */
 	uint64_t expires_ms;
 	answer *a;
 	size_t keylen;
@@ -26,7 +27,7 @@ struct cache {
 	 * database is the loop's alone */
 	pthread_mutex_t mu;
 	htab map;
-	centry *head, *tail;
+	list_node lru; /* of centry */
 	cache_stats st;
 	char *db_path;
 	sqlite3 *db;
@@ -121,6 +122,7 @@ int cache_open(cache **out, const cache_config *cfg)
 		return -1;
 	}
 	pthread_mutex_init(&c->mu, NULL);
+	list_init(&c->lru);
 	c->cfg = *cfg;
 	if (cfg->db_path != NULL) {
 		if ((c->db_path = strdup(cfg->db_path)) == NULL) {
@@ -137,26 +139,18 @@ int cache_open(cache **out, const cache_config *cfg)
 
 static void lru_unlink(cache *c, centry *e)
 {
-	if (e->prev != NULL)
-		e->prev->next = e->next;
-	else
-		c->head = e->next;
-	if (e->next != NULL)
-		e->next->prev = e->prev;
-	else
-		c->tail = e->prev;
-	e->prev = e->next = NULL;
+	(void)c;
+	list_remove(&e->lru);
 }
 
 static void lru_push_front(cache *c, centry *e)
 {
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head != NULL)
-		c->head->prev = e;
-	c->head = e;
-	if (c->tail == NULL)
-		c->tail = e;
+	list_push_front(&c->lru, &e->lru);
+}
+
+static centry *lru_entry(list_node *n)
+{
+	return n != NULL ? list_entry(n, centry, lru) : NULL;
 }
 
 static void entry_drop(cache *c, centry *e)
@@ -185,8 +179,8 @@ static void mem_put(cache *c, const char *key, size_t keylen, answer *a, uint64_
 	e->a = answer_ref(a);
 	htab_insert(&c->map, &e->node);
 	lru_push_front(c, e);
-	while (c->map.count > c->cfg.max_entries && c->tail != NULL) {
-		entry_drop(c, c->tail);
+	while (c->map.count > c->cfg.max_entries && !list_empty(&c->lru)) {
+		entry_drop(c, lru_entry(list_last(&c->lru)));
 		c->st.evictions++;
 	}
 }
@@ -365,8 +359,8 @@ void cache_close(cache *c)
 	if (c == NULL)
 		return;
 	cache_commit(c);
-	while (c->head != NULL)
-		entry_drop(c, c->head);
+	while (!list_empty(&c->lru))
+		entry_drop(c, lru_entry(list_first(&c->lru)));
 	htab_fini(&c->map);
 	pthread_mutex_destroy(&c->mu);
 	sqlite3_finalize(c->get);

@@ -1,77 +1,57 @@
 /* dispatch.c: between batcher and upstream — the job slots (--max-jobs) and the FIFO of batches
  * waiting for one. */
 #include "dispatch.h"
-#include "job.h"
-#include "log.h"
 
-static void start_job(batch *b)
+#include "clock.h"
+
+void dispatch_init(dispatch *d, unsigned max_jobs)
 {
-	server *s = b->s;
-
-	s->jobs_active++;
-	b->has_slot = true;
-	if (b->g->open == b)
-		b->g->open = NULL; /* it stops filling once it leaves */
-	lathist_add(&s->st.slot_wait, now_ns() - b->t_flush_ns);
-	b->t_flush_ns = now_ns(); /* a cell's wait_ms runs until its batch leaves */
-	job_submit(b);
+	*d = (dispatch){.max_jobs = max_jobs};
+	list_init(&d->queue);
 }
 
-void dispatch_flush(batch *b)
+void dispatch_slot_init(dispatch_slot *s)
 {
-	server *s = b->s;
+	list_init(&s->link);
+	s->held = false;
+	s->start = NULL;
+}
 
-	b->t_flush_ns = now_ns();
-	if (s->jobs_active < s->cfg.max_jobs && s->slot_head == NULL) {
-		start_job(b);
-		return;
+static void slot_start(dispatch *d, dispatch_slot *s)
+{
+	d->active++;
+	s->held = true;
+	lathist_add(&d->slot_wait, now_ns() - s->t_queued_ns);
+	s->start(s);
+}
+
+bool dispatch_flush(dispatch *d, dispatch_slot *s, dispatch_start_cb start)
+{
+	s->start = start;
+	s->t_queued_ns = now_ns();
+	if (d->active < d->max_jobs && list_empty(&d->queue)) {
+		slot_start(d, s);
+		return true;
 	}
-	batch_set_state(b, BATCH_QUEUED);
-	b->qnext = NULL;
-	b->in_slot_queue = true;
-	if (s->slot_tail != NULL)
-		s->slot_tail->qnext = b;
-	else
-		s->slot_head = b;
-	s->slot_tail = b;
+	list_push_back(&d->queue, &s->link);
+	d->waiting++;
+	return false;
 }
 
-void dispatch_release(batch *b)
+void dispatch_release(dispatch *d, dispatch_slot *s)
 {
-	server *s = b->s;
+	list_node *n;
 
-	if (!b->has_slot)
-		return;
-	b->has_slot = false;
-	s->jobs_active--;
-	while (s->jobs_active < s->cfg.max_jobs && s->slot_head != NULL) {
-		batch *next = s->slot_head;
-		s->slot_head = next->qnext;
-		if (s->slot_head == NULL)
-			s->slot_tail = NULL;
-		next->in_slot_queue = false;
-		start_job(next);
+	if (dispatch_is_queued(s)) {
+		list_remove(&s->link);
+		d->waiting--;
 	}
-}
-
-/* The queue is short (batches, not cells), so a walk is fine. */
-static void slot_cancel(batch *b)
-{
-	server *s = b->s;
-	batch **pp, *prev;
-
-	if (!b->in_slot_queue)
+	if (!s->held)
 		return;
-	for (pp = &s->slot_head, prev = NULL; *pp != b; prev = *pp, pp = &(*pp)->qnext)
-		;
-	*pp = b->qnext;
-	if (s->slot_tail == b)
-		s->slot_tail = prev;
-	b->in_slot_queue = false;
-}
-
-void dispatch_batch_ended(batch *b)
-{
-	slot_cancel(b);
-	dispatch_release(b);
+	s->held = false;
+	d->active--;
+	while (d->active < d->max_jobs && (n = list_pop_front(&d->queue)) != NULL) {
+		d->waiting--;
+		slot_start(d, list_entry(n, dispatch_slot, link));
+	}
 }

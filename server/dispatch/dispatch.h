@@ -1,24 +1,78 @@
 /* dispatch.h: between batcher and upstream — the job slots (--max-jobs) and the FIFO of batches
- * waiting for one. */
+ * waiting for one. Plain bookkeeping: no loop, no timer, testable alone. */
 #ifndef CB_DISPATCH_H
 #define CB_DISPATCH_H
 
-#include "server.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "stats.h"
+
+typedef struct dispatch_slot dispatch_slot;
 
 /*
- * b's window closed or it is full: it starts at once when a job slot is
- * free; otherwise it waits in FIFO order and, while it waits, stays its
- * group's open batch so that it keeps filling up to batch-max.
+ * Called when s got its job slot: inline from dispatch_flush() when one is
+ * free, else inline from the dispatch_release() that freed one.
  */
-void dispatch_flush(batch *b);
+typedef void (*dispatch_start_cb)(dispatch_slot *s);
 
-/* b's job ended: frees its slot and starts the next waiting batch. */
-void dispatch_release(batch *b);
+/* Embed in the object that needs a slot (a batch); dispatch_slot_init before use. */
+struct dispatch_slot {
+	list_node link; /* in dispatch.queue while waiting */
+	bool held;
+	uint64_t t_queued_ns;
+	dispatch_start_cb start;
+};
+
+typedef struct dispatch {
+	unsigned max_jobs;
+	unsigned active;   /* slots held */
+	size_t waiting;    /* slots queued */
+	list_node queue;   /* of dispatch_slot, FIFO */
+	lathist slot_wait; /* from flush to start */
+} dispatch;
+
+void dispatch_init(dispatch *d, unsigned max_jobs);
+void dispatch_slot_init(dispatch_slot *s);
 
 /*
- * b is ending, whatever its state: out of the slot queue, its slot freed.
- * The upstream layer reports this through server_hooks.batch_ended.
+ * s wants a slot. Returns true after start(s) ran inline (a slot was free
+ * and nobody waited); false when s waits in FIFO order for a release.
  */
-void dispatch_batch_ended(batch *b);
+bool dispatch_flush(dispatch *d, dispatch_slot *s, dispatch_start_cb start);
+
+/*
+ * s is done, whatever its state: out of the queue, its slot (if held) freed,
+ * and the waiting slots that now fit are started, inline, in FIFO order.
+ */
+void dispatch_release(dispatch *d, dispatch_slot *s);
+
+/* For stats. */
+static inline unsigned dispatch_active(const dispatch *d)
+{
+	return d->active;
+}
+
+static inline unsigned dispatch_max_jobs(const dispatch *d)
+{
+	return d->max_jobs;
+}
+
+static inline size_t dispatch_waiting(const dispatch *d)
+{
+	return d->waiting;
+}
+
+static inline const lathist *dispatch_slot_wait(const dispatch *d)
+{
+	return &d->slot_wait;
+}
+
+static inline bool dispatch_is_queued(const dispatch_slot *s)
+{
+	return list_linked(&s->link);
+}
 
 #endif

@@ -1,26 +1,26 @@
 /* ratelimit.c: one GCRA rate limiter for every upstream request, submits and polls alike. */
 #include "ratelimit.h"
 
+#include "clock.h"
+
 static void rate_timer_cb(uv_timer_t *t);
 
 /* Sends what conforms now, then arms the timer for the next waiting request. */
-static void rate_pump(server *s)
+static void rate_pump(ratelimit *rl)
 {
-	while (s->rate_head != NULL) {
-		uint64_t wait = gcra_take(&s->limiter, now_ns());
-		batch *b = s->rate_head;
+	list_node *n;
+
+	while ((n = list_first(&rl->queue)) != NULL) {
+		uint64_t wait = gcra_take(&rl->g, now_ns());
+		rl_waiter *w = list_entry(n, rl_waiter, link);
 
 		if (wait > 0) {
 			/* whole milliseconds, rounded up, plus one: never early */
-			uv_timer_start(&s->rate_timer, rate_timer_cb, (wait + 999999) / 1000000 + 1,
-			               0);
+			uv_timer_start(&rl->timer, rate_timer_cb, (wait + 999999) / 1000000 + 1, 0);
 			return;
 		}
-		s->rate_head = b->rnext;
-		if (s->rate_head == NULL)
-			s->rate_tail = NULL;
-		b->in_rate_queue = false;
-		b->rate_send(b);
+		list_remove(n);
+		w->send(w);
 	}
 }
 
@@ -29,52 +29,41 @@ static void rate_timer_cb(uv_timer_t *t)
 	rate_pump(t->data);
 }
 
-void ratelimit_request(batch *b, void (*send)(batch *b))
+void rl_waiter_init(rl_waiter *w)
 {
-	server *s = b->s;
-
-	b->rate_send = send;
-	b->rnext = NULL;
-	b->in_rate_queue = true;
-	if (s->rate_tail != NULL)
-		s->rate_tail->rnext = b;
-	else
-		s->rate_head = b;
-	s->rate_tail = b;
-	if (s->rate_head != b || gcra_would_wait(&s->limiter, now_ns()))
-		s->st.rate_waits++;
-	rate_pump(s);
+	list_init(&w->link);
+	w->send = NULL;
 }
 
-/* The queue is short (batches, not cells), so a walk is fine. */
-void ratelimit_cancel(batch *b)
+void ratelimit_request(ratelimit *rl, rl_waiter *w, void (*send)(rl_waiter *w))
 {
-	server *s = b->s;
-	batch **pp, *prev;
-
-	if (!b->in_rate_queue)
-		return;
-	for (pp = &s->rate_head, prev = NULL; *pp != b; prev = *pp, pp = &(*pp)->rnext)
-		;
-	*pp = b->rnext;
-	if (s->rate_tail == b)
-		s->rate_tail = prev;
-	b->in_rate_queue = false;
+	w->send = send;
+	if (!list_empty(&rl->queue) || gcra_would_wait(&rl->g, now_ns()))
+		rl->waits++;
+	list_push_back(&rl->queue, &w->link);
+	rate_pump(rl);
 }
 
-void ratelimit_sent(server *s)
+void ratelimit_cancel(rl_waiter *w)
 {
-	gcra_sent(&s->limiter, now_ns());
+	list_remove(&w->link);
 }
 
-void ratelimit_init(server *s)
+void ratelimit_sent(ratelimit *rl)
 {
-	gcra_init(&s->limiter, s->cfg.rate, s->cfg.burst);
-	uv_timer_init(s->loop, &s->rate_timer);
-	s->rate_timer.data = s;
+	gcra_sent(&rl->g, now_ns());
 }
 
-void ratelimit_fini(server *s)
+void ratelimit_init(ratelimit *rl, uv_loop_t *loop, double rate, uint64_t burst)
 {
-	uv_close((uv_handle_t *)&s->rate_timer, NULL);
+	gcra_init(&rl->g, rate, burst);
+	list_init(&rl->queue);
+	rl->waits = 0;
+	uv_timer_init(loop, &rl->timer);
+	rl->timer.data = rl;
+}
+
+void ratelimit_fini(ratelimit *rl)
+{
+	uv_close((uv_handle_t *)&rl->timer, NULL);
 }

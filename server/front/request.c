@@ -1,16 +1,18 @@
-/* request.c: decode and route each received request, and the one way out for every cell. */
+/* request.c: decode, admit and route each received request, and the one way out for every
+ * call. */
 #include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache.h"
+#include "clock.h"
+#include "front_int.h"
+#include "heap.h"
 #include "log.h"
-#include "report.h"
-#include "server.h"
 
 /* A new nng message holding an encoded body (the caller owns it), or NULL without memory. */
-static nng_msg *buffer_msg(const msgpack_sbuffer *buf)
+nng_msg *front_buffer_msg(const msgpack_sbuffer *buf)
 {
 	nng_msg *msg = NULL;
 
@@ -24,10 +26,10 @@ static nng_msg *buffer_msg(const msgpack_sbuffer *buf)
 static void send_buffer(ing_ctx *ctx, const msgpack_sbuffer *buf)
 {
 	/* without memory for a reply the client's own timeout is the only answer left */
-	ingress_reply(ctx, buf != NULL ? buffer_msg(buf) : NULL);
+	ingress_reply(ctx, buf != NULL ? front_buffer_msg(buf) : NULL);
 }
 
-void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code, const char *text)
+static void reply_error(ing_ctx *ctx, bool has_id, uint64_t id, cb_err code, const char *text)
 {
 	msgpack_sbuffer buf;
 	msgpack_packer pk;
@@ -38,11 +40,10 @@ void reply_error(server *s, ing_ctx *ctx, bool has_id, uint64_t id, cb_err code,
 	rv = cbp_error_reply_encode(&pk, has_id, id, code, text, strlen(text));
 	send_buffer(ctx, rv == CB_OK ? &buf : NULL);
 	msgpack_sbuffer_destroy(&buf);
-	(void)s;
 }
 
 /* Fills rep's outcome from a (borrowed: rep points into a's strings). */
-static void reply_from_answer(cb_reply *rep, const answer *a, const cb_meta *meta)
+void front_reply_from_answer(cb_reply *rep, const answer *a, const cb_meta *meta)
 {
 	rep->err = a->err;
 	rep->message = a->message;
@@ -61,77 +62,72 @@ static request *deadline_owner(heap_node *n)
 }
 
 static void deadline_timer_cb(uv_timer_t *t);
+static void cell_finish(front *f, cell *c, answer *a, bool cached, uint64_t batch_size,
+                        uint64_t wait_ns);
 
 /* Arms the one timer for the earliest deadline. */
-static void deadline_arm(server *s)
+static void deadline_arm(front *f)
 {
-	heap_node *first = heap_min(&s->deadlines);
+	heap_node *first = heap_min(&f->deadlines);
 	uint64_t now = now_ns();
 
 	if (first == NULL) {
-		uv_timer_stop(&s->deadline_timer);
+		uv_timer_stop(&f->deadline_timer);
 		return;
 	}
-	uv_timer_start(&s->deadline_timer, deadline_timer_cb,
+	uv_timer_start(&f->deadline_timer, deadline_timer_cb,
 	               first->key > now ? (first->key - now + 999999) / 1000000 : 0, 0);
 }
 
-static int deadline_add(server *s, request *r)
+static int deadline_add(front *f, request *r)
 {
-	if (heap_push(&s->deadlines, &r->deadline) != 0)
+	if (heap_push(&f->deadlines, &r->deadline) != 0)
 		return -1;
-	if (heap_min(&s->deadlines) == &r->deadline)
-		deadline_arm(s);
+	if (heap_min(&f->deadlines) == &r->deadline)
+		deadline_arm(f);
 	return 0;
 }
 
-static void deadline_remove(server *s, request *r)
+static void deadline_remove(front *f, request *r)
 {
-	heap_remove(&s->deadlines, &r->deadline);
+	heap_remove(&f->deadlines, &r->deadline);
 }
 
 /* Every cell still waiting when its deadline passes gets TIMEOUT now, even while upstream. */
 static void deadline_timer_cb(uv_timer_t *t)
 {
-	server *s = t->data;
+	front *f = t->data;
 	uint64_t now = now_ns();
 
 	heap_node *first;
 
-	while ((first = heap_min(&s->deadlines)) != NULL && first->key <= now) {
+	while ((first = heap_min(&f->deadlines)) != NULL && first->key <= now) {
 		request *r = deadline_owner(first);
 		uint32_t n = r->ncells, left = r->nleft;
 		answer *a = answer_error_or_oom(
 		    answer_error(CB_ETIMEOUT, "no answer within %.0f ms",
 		                 (double)(r->deadline.key - r->t_arrive_ns) / 1e6));
 
-		deadline_remove(s, r);
+		deadline_remove(f, r);
 		/* the last cell_finish frees r: count down a local, not r->nleft */
 		for (uint32_t i = 0; i < n && left > 0; i++) {
 			cell *c = &r->cells[i];
 			if (c->a != NULL)
 				continue;
 			left--;
-			batcher_drop_waiter(s, c);
-			cell_finish(s, c, a, false, 0, 0);
+			batcher_drop_waiter(f->bt, &c->w);
+			cell_finish(f, c, a, false, 0, 0);
 		}
 		answer_unref(a);
 	}
-	deadline_arm(s);
+	deadline_arm(f);
 }
 
-void deadlines_init(server *s)
+static void deadlines_init(front *f)
 {
-	uv_timer_init(s->loop, &s->deadline_timer);
-	uv_timer_init(s->loop, &s->trim_timer);
-	s->deadline_timer.data = s->trim_timer.data = s;
-}
-
-void deadlines_fini(server *s)
-{
-	uv_close((uv_handle_t *)&s->deadline_timer, NULL);
-	uv_close((uv_handle_t *)&s->trim_timer, NULL);
-	heap_fini(&s->deadlines);
+	uv_timer_init(f->loop, &f->deadline_timer);
+	uv_timer_init(f->loop, &f->trim_timer);
+	f->deadline_timer.data = f->trim_timer.data = f;
 }
 
 /*
@@ -141,15 +137,15 @@ void deadlines_fini(server *s)
  */
 static void trim_cb(uv_timer_t *t)
 {
-	server *s = t->data;
-	if (s->pending == 0)
+	front *f = t->data;
+	if (f->c.pending == 0)
 		malloc_trim(0);
 }
 
 /* ------------------------------------------------------------ replies */
 
 /* Encodes and sends the reply of a request whose cells are all answered, then frees it. */
-static void request_reply(server *s, request *r)
+static void request_reply(front *f, request *r)
 {
 	cb_reply rep = {.has_id = r->has_id, .id = r->id};
 	msgpack_sbuffer buf;
@@ -159,13 +155,13 @@ static void request_reply(server *s, request *r)
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
 	if (!r->multi) {
-		reply_from_answer(&rep, r->cells[0].a, &r->cells[0].meta);
+		front_reply_from_answer(&rep, r->cells[0].a, &r->cells[0].meta);
 		rv = cbp_reply_encode(&pk, &rep);
 	} else if ((rep.results = calloc(r->ncells, sizeof(*rep.results))) != NULL) {
 		rep.is_multi = true;
 		rep.nresults = r->ncells;
 		for (uint32_t i = 0; i < r->ncells; i++)
-			reply_from_answer(&rep.results[i], r->cells[i].a, &r->cells[i].meta);
+			front_reply_from_answer(&rep.results[i], r->cells[i].a, &r->cells[i].meta);
 		rv = cbp_reply_encode(&pk, &rep);
 		free(rep.results);
 	}
@@ -173,36 +169,36 @@ static void request_reply(server *s, request *r)
 		send_buffer(r->ctx, &buf);
 	} else {
 		log_error("cannot encode a reply: %s", cb_strerror(rv));
-		reply_error(s, r->ctx, r->has_id, r->id, CB_EINTERNAL, "out of memory");
+		reply_error(r->ctx, r->has_id, r->id, CB_EINTERNAL, "out of memory");
 	}
 	msgpack_sbuffer_destroy(&buf);
 	for (uint32_t i = 0; i < r->ncells; i++)
 		answer_unref(r->cells[i].a);
-	deadline_remove(s, r);
+	deadline_remove(f, r);
 	free(r);
 }
 
-void cell_finish(server *s, cell *c, answer *a, bool cached, uint64_t batch_size, uint64_t wait_ns)
+static void cell_finish(front *f, cell *c, answer *a, bool cached, uint64_t batch_size,
+                        uint64_t wait_ns)
 {
 	request *r = c->r;
 	uint64_t now = now_ns();
 
 	c->a = answer_ref(a);
-	c->it = NULL;
 	c->meta.cached = cached;
 	c->meta.batch_size = batch_size;
 	c->meta.wait_ms = (double)wait_ns / 1e6;
-	stats_count_answer(&s->st, a->err);
-	lathist_add(&s->st.queued, wait_ns);
-	lathist_add(&s->st.total, now - r->t_arrive_ns);
-	s->pending--;
-	if (s->pending == 0 && !uv_is_active((uv_handle_t *)&s->trim_timer))
-		uv_timer_start(&s->trim_timer, trim_cb, 200, 0);
+	stats_count_answer(f->c.answered, a->err);
+	lathist_add(&f->c.queued, wait_ns);
+	lathist_add(&f->c.total, now - r->t_arrive_ns);
+	f->c.pending--;
+	if (f->c.pending == 0 && !uv_is_active((uv_handle_t *)&f->trim_timer))
+		uv_timer_start(&f->trim_timer, trim_cb, 200, 0);
 	if (--r->nleft == 0)
-		request_reply(s, r);
+		request_reply(f, r);
 }
 
-static void reply_ping(server *s, ing_ctx *ctx, const cb_request *req)
+static void reply_ping(ing_ctx *ctx, const cb_request *req)
 {
 	cb_reply rep = {
 	    .has_id = req->has_id, .id = req->id, .version = {CB_VERSION, sizeof(CB_VERSION) - 1}};
@@ -213,10 +209,9 @@ static void reply_ping(server *s, ing_ctx *ctx, const cb_request *req)
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
 	send_buffer(ctx, cbp_reply_encode(&pk, &rep) == CB_OK ? &buf : NULL);
 	msgpack_sbuffer_destroy(&buf);
-	(void)s;
 }
 
-static void reply_stats(server *s, ing_ctx *ctx, const cb_request *req)
+static void reply_stats(front *f, ing_ctx *ctx, const cb_request *req)
 {
 	msgpack_sbuffer buf;
 	msgpack_packer pk;
@@ -234,38 +229,38 @@ static void reply_stats(server *s, ing_ctx *ctx, const cb_request *req)
 	rv |= cbp_pack_cstr(&pk, "ok");
 	rv |= msgpack_pack_true(&pk);
 	rv |= cbp_pack_cstr(&pk, "stats");
-	rv |= report_pack(s, &pk);
+	rv |= f->stats(f->stats_arg, &pk);
 	send_buffer(ctx, rv == 0 ? &buf : NULL);
 	msgpack_sbuffer_destroy(&buf);
 }
 
 /* Creates the request and hands each call to the batcher; every path ends in cell_finish. */
-static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
+static void route_calls(front *f, ing_ctx *ctx, const cb_request *req)
 {
 	uint32_t n = req->op == CB_OP_MULTI ? req->ncalls : 1;
 	request *r;
 
-	s->st.calls_received += n;
-	if (s->draining) {
-		s->st.answered[CB_ESHUTTING_DOWN] += n;
-		reply_error(s, ctx, req->has_id, req->id, CB_ESHUTTING_DOWN,
+	f->c.calls_received += n;
+	if (f->draining) {
+		f->c.answered[CB_ESHUTTING_DOWN] += n;
+		reply_error(ctx, req->has_id, req->id, CB_ESHUTTING_DOWN,
 		            "the server is shutting down");
 		return;
 	}
-	if (s->pending + n > s->cfg.max_pending) {
+	if (f->c.pending + n > f->cfg.max_pending) {
 		char text[128];
-		s->st.answered[CB_EBUSY] += n;
+		f->c.answered[CB_EBUSY] += n;
 		snprintf(text, sizeof(text), "%llu calls pending, the limit is %llu",
-		         (unsigned long long)s->pending, (unsigned long long)s->cfg.max_pending);
-		reply_error(s, ctx, req->has_id, req->id, CB_EBUSY, text);
+		         (unsigned long long)f->c.pending, (unsigned long long)f->cfg.max_pending);
+		reply_error(ctx, req->has_id, req->id, CB_EBUSY, text);
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r) + n * sizeof(cell))) == NULL) {
-		s->st.answered[CB_EINTERNAL] += n;
-		reply_error(s, ctx, req->has_id, req->id, CB_EINTERNAL, "out of memory");
+		f->c.answered[CB_EINTERNAL] += n;
+		reply_error(ctx, req->has_id, req->id, CB_EINTERNAL, "out of memory");
 		return;
 	}
-	r->s = s;
+	r->f = f;
 	r->ctx = ctx;
 	r->has_id = req->has_id;
 	r->id = req->id;
@@ -273,100 +268,108 @@ static void route_calls(server *s, ing_ctx *ctx, const cb_request *req)
 	r->t_arrive_ns = now_ns();
 	r->deadline = HEAP_NODE_INIT(
 	    r->t_arrive_ns +
-	    (req->has_deadline ? req->deadline_ms : s->cfg.call_timeout_ms) * 1000000);
+	    (req->has_deadline ? req->deadline_ms : f->cfg.call_timeout_ms) * 1000000);
 	r->ncells = r->nleft = n;
-	if (deadline_add(s, r) != 0) {
+	if (deadline_add(f, r) != 0) {
 		free(r);
-		s->st.answered[CB_EINTERNAL] += n;
-		reply_error(s, ctx, req->has_id, req->id, CB_EINTERNAL, "out of memory");
+		f->c.answered[CB_EINTERNAL] += n;
+		reply_error(ctx, req->has_id, req->id, CB_EINTERNAL, "out of memory");
 		return;
 	}
-	s->pending += n;
-	if (s->pending > s->pending_high_water)
-		s->pending_high_water = s->pending;
-	for (uint32_t i = 0; i < n; i++)
+	f->c.pending += n;
+	if (f->c.pending > f->c.pending_high_water)
+		f->c.pending_high_water = f->c.pending;
+	for (uint32_t i = 0; i < n; i++) {
 		r->cells[i].r = r;
+		batcher_waiter_init(&r->cells[i].w, r->t_arrive_ns);
+	}
 	/* the last add may answer the whole request and free r: touch nothing of r after it */
 	for (uint32_t i = 0; i < n; i++)
-		batcher_add(s, &r->cells[i], req->op == CB_OP_MULTI ? &req->calls[i] : &req->call);
+		batcher_add(f->bt, &r->cells[i].w,
+		            req->op == CB_OP_MULTI ? &req->calls[i] : &req->call);
 }
 
-/* A single call is far smaller; anything larger (a multi) would only be decoded twice. */
-#define HOT_MAX_BYTES 4096
-
-bool request_hot(void *arg, nng_msg *msg, nng_msg **reply)
+void front_received_cb(void *arg, ing_ctx *ctx, nng_msg *msg)
 {
-	server *s = arg;
-	cb_limits lim = {.max_bytes = s->cfg.max_message};
-	uint64_t t0 = now_ns();
-	char key[BATCHER_KEY_MAX];
-	const char *text;
-	size_t gkl, text_len, kl;
-	cb_decode_error err;
-	cb_request req;
-	cb_reply rep = {0};
-	msgpack_sbuffer buf;
-	msgpack_packer pk;
-	answer *a = NULL;
-	bool sent = false;
-
-	/* everything but a fresh hit goes to the loop, which also counts and logs it */
-	if (s->cache == NULL || nng_msg_len(msg) > HOT_MAX_BYTES ||
-	    __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
-		return false;
-	if (cbp_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err) != CB_OK)
-		return false;
-	msgpack_sbuffer_init(&buf);
-	if (req.op != CB_OP_CALL)
-		goto out;
-	kl = batcher_key(&req.call, key, &gkl, &text, &text_len);
-	if ((a = cache_peek(s->cache, key, kl)) == NULL)
-		goto out;
-	rep.has_id = req.has_id;
-	rep.id = req.id;
-	reply_from_answer(&rep, a, &(cb_meta){.cached = true});
-	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	if (cbp_reply_encode(&pk, &rep) != CB_OK || (*reply = buffer_msg(&buf)) == NULL)
-		goto out; /* the loop tries again, and reports what it cannot do */
-	hot_stats_count(&s->hot, a->err, now_ns() - t0);
-	sent = true;
-out:
-	answer_unref(a);
-	msgpack_sbuffer_destroy(&buf);
-	cbp_request_free(&req);
-	return sent;
-}
-
-void request_received(void *arg, ing_ctx *ctx, nng_msg *msg)
-{
-	server *s = arg;
-	cb_limits lim = {.max_bytes = s->cfg.max_message};
+	front *f = arg;
+	cb_limits lim = {.max_bytes = f->cfg.max_message};
 	cb_decode_error err;
 	cb_request req;
 	cb_err rv;
 
-	s->st.requests++;
+	f->c.requests++;
 	rv = cbp_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err);
 	if (rv != CB_OK) {
 		log_debug("rejected a request: %s: %s", cb_err_name(rv), err.message);
-		s->st.calls_received++;
-		stats_count_answer(&s->st, rv);
-		reply_error(s, ctx, req.has_id, req.id, rv, err.message);
+		f->c.calls_received++;
+		stats_count_answer(f->c.answered, rv);
+		reply_error(ctx, req.has_id, req.id, rv, err.message);
 		nng_msg_free(msg);
 		return;
 	}
 	switch (req.op) {
 	case CB_OP_PING:
-		reply_ping(s, ctx, &req);
+		reply_ping(ctx, &req);
 		break;
 	case CB_OP_STATS:
-		reply_stats(s, ctx, &req);
+		reply_stats(f, ctx, &req);
 		break;
 	default:
 		/* items copy what they keep, so msg is not needed after routing */
-		route_calls(s, ctx, &req);
+		route_calls(f, ctx, &req);
 		break;
 	}
 	cbp_request_free(&req);
 	nng_msg_free(msg);
+}
+
+/* ------------------------------------------------------------ the front's life and counters */
+
+void front_waiter_done_cb(void *arg, batcher_waiter *w, answer *a, bool cached, uint64_t batch_size,
+                          uint64_t wait_ns)
+{
+	cell_finish(arg, list_entry(w, cell, w), a, cached, batch_size, wait_ns);
+}
+
+int front_open(front **out, uv_loop_t *loop, const front_config *cfg, batcher *bt, struct cache *c,
+               front_stats_cb stats, void *stats_arg)
+{
+	front *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	f->cfg = *cfg;
+	f->loop = loop;
+	f->bt = bt;
+	f->cache = c;
+	f->stats = stats;
+	f->stats_arg = stats_arg;
+	deadlines_init(f);
+	*out = f;
+	return 0;
+}
+
+static void front_closed_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void front_close(front *f)
+{
+	if (f == NULL)
+		return;
+	uv_close((uv_handle_t *)&f->deadline_timer, NULL);
+	heap_fini(&f->deadlines);
+	/* the last close frees f: libuv runs close callbacks in order */
+	uv_close((uv_handle_t *)&f->trim_timer, front_closed_cb);
+}
+
+void front_set_draining(front *f)
+{
+	__atomic_store_n(&f->draining, true, __ATOMIC_RELEASE);
+}
+
+uint64_t front_pending(const front *f)
+{
+	return f->c.pending;
 }

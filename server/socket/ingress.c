@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "ingress.h"
+#include "list.h"
 #include "log.h"
 #include "nngfix.h"
 
@@ -28,11 +29,11 @@ struct ing_ctx {
 	nng_ctx ctx;
 	nng_aio *aio;
 	ctx_state state;
-	int result;           /* of the last nng operation, read on the loop */
-	uint32_t pipe;        /* the connection of the request held, 0 when none */
-	bool counted;         /* conntab counts its reply as unread until the send is over */
-	ing_ctx *next_done;   /* handoff queue link */
-	ing_ctx *prev, *next; /* list of all contexts */
+	int result;         /* of the last nng operation, read on the loop */
+	uint32_t pipe;      /* the connection of the request held, 0 when none */
+	bool counted;       /* conntab counts its reply as unread until the send is over */
+	ing_ctx *next_done; /* handoff queue link */
+	list_node link;     /* in ingress.all */
 };
 
 struct ingress {
@@ -46,8 +47,8 @@ struct ingress {
 	nng_duration send_timeout;
 	size_t ncontexts, held, sending;
 	size_t receiving; /* changed by nng threads too (the hot path): __atomic */
-	ing_ctx *all;
-	bool closing; /* read by nng threads too: __atomic */
+	list_node all;    /* of ing_ctx: every context open */
+	bool closing;     /* read by nng threads too: __atomic */
 	conntab *conns;
 	nngfix_listeners *listeners;
 
@@ -199,14 +200,15 @@ static void ctx_free(ing_ctx *c)
 
 	nng_aio_free(c->aio); /* stops it and waits for a running callback */
 	nng_ctx_close(c->ctx);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		in->all = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	in->ncontexts--;
 	free(c);
+}
+
+static void free_all(ingress *in)
+{
+	while (!list_empty(&in->all))
+		ctx_free(list_entry(list_first(&in->all), ing_ctx, link));
 }
 
 /* Opens one more context and starts it receiving; quietly does nothing when out of resources. */
@@ -229,10 +231,7 @@ static void ctx_add(ingress *in)
 		log_warn("ingress: cannot allocate an aio: %s", nng_strerror(rv));
 		return;
 	}
-	c->next = in->all;
-	if (in->all != NULL)
-		in->all->prev = c;
-	in->all = c;
+	list_push_back(&in->all, &c->link);
 	in->ncontexts++;
 	ctx_recv(c);
 }
@@ -342,16 +341,14 @@ void ingress_conn_counters(ingress *in, conn_counters *out)
 	conntab_counters(in->conns, out);
 }
 
-int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
-                 ingress_hot_cb hot, void *arg)
+/* A new ingress with nothing open yet; NULL when out of memory. */
+static ingress *ingress_new(uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
+                            ingress_hot_cb hot, void *arg)
 {
 	ingress *in = calloc(1, sizeof(*in));
-	bool sock_open = false, async_init = false;
-	nngfix_pipe_counts pc;
-	int rv = NNG_ENOMEM;
 
 	if (in == NULL)
-		return NNG_ENOMEM;
+		return NULL;
 	in->loop = loop;
 	in->cb = cb;
 	in->hot = hot;
@@ -359,6 +356,20 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	in->max_contexts = cfg->max_contexts;
 	in->min_idle = cfg->min_idle;
 	in->send_timeout = cfg->send_timeout_ms;
+	list_init(&in->all);
+	return in;
+}
+
+int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingress_recv_cb cb,
+                 ingress_hot_cb hot, void *arg)
+{
+	ingress *in = ingress_new(loop, cfg, cb, hot, arg);
+	bool sock_open = false, async_init = false;
+	nngfix_pipe_counts pc;
+	int rv = NNG_ENOMEM;
+
+	if (in == NULL)
+		return NNG_ENOMEM;
 	if ((rv = nng_mtx_alloc(&in->mtx)) != 0)
 		goto out;
 	if ((rv = conntab_open(&in->conns, cfg->max_conns, cfg->max_unread_per_conn)) != 0)
@@ -388,8 +399,7 @@ out:
 	if (sock_open) {
 		__atomic_store_n(&in->closing, true, __ATOMIC_RELEASE);
 		nng_close(in->sock);
-		while (in->all != NULL)
-			ctx_free(in->all);
+		free_all(in);
 	}
 	if (async_init) {
 		/* the handle must be closed through the loop; free the rest in its close callback
@@ -414,6 +424,7 @@ static void async_closed_cb(uv_handle_t *h)
 
 void ingress_close(ingress *in)
 {
+	list_node *n;
 	ing_ctx *c;
 
 	__atomic_store_n(&in->closing, true, __ATOMIC_RELEASE);
@@ -421,8 +432,8 @@ void ingress_close(ingress *in)
 	in->listeners = NULL;
 	nng_close(in->sock);
 	/* after the stops no callback runs, so the queue can be drained without the race */
-	for (c = in->all; c != NULL; c = c->next)
-		nng_aio_stop(c->aio);
+	for (n = in->all.next; n != &in->all; n = n->next)
+		nng_aio_stop(list_entry(n, ing_ctx, link)->aio);
 	for (c = in->done_head; c != NULL; c = c->next_done) {
 		bool has_msg = (c->state == CTX_RECEIVING && c->result == 0) ||
 		               (c->state == CTX_SENDING && c->result != 0);
@@ -430,7 +441,6 @@ void ingress_close(ingress *in)
 			nng_msg_free(nng_aio_get_msg(c->aio));
 	}
 	in->done_head = in->done_tail = NULL;
-	while (in->all != NULL)
-		ctx_free(in->all);
+	free_all(in);
 	uv_close((uv_handle_t *)&in->async, async_closed_cb);
 }

@@ -4,7 +4,8 @@
 #include "cache.h"
 #include "fdlimit.h"
 #include "nngfix.h"
-#include "server.h"
+#include "clock.h"
+#include "report.h"
 
 #define KV_U(pk, k, v) (cbp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, (uint64_t)(v)))
 #define KV_F(pk, k, v) (cbp_pack_cstr(pk, k) | msgpack_pack_double(pk, (double)(v)))
@@ -19,24 +20,14 @@ static int pack_pcts(msgpack_packer *pk, const char *key, const lathist *h, int 
 	return rv;
 }
 
-/* Items of a group not yet upstream: in its open batch and in batches waiting for a slot. */
-static uint64_t queued_items(const server *s, const group *g)
-{
-	uint64_t n = 0;
-	for (const batch *b = s->batches; b != NULL; b = b->next)
-		if (b->g == g && (b->state == BATCH_OPEN || b->state == BATCH_QUEUED))
-			n += b->n;
-	return n;
-}
-
-static int pack_cache(server *s, msgpack_packer *pk)
+static int pack_cache(struct cache *c, msgpack_packer *pk)
 {
 	cache_stats cs = {.db_bytes = -1};
-	const char *path = s->cache ? cache_db_path(s->cache) : NULL;
+	const char *path = c ? cache_db_path(c) : NULL;
 	int rv;
 
-	if (s->cache != NULL)
-		cache_get_stats(s->cache, &cs);
+	if (c != NULL)
+		cache_get_stats(c, &cs);
 	rv = cbp_pack_cstr(pk, "cache") | msgpack_pack_map(pk, 8);
 	rv |= KV_U(pk, "hits", cs.hits);
 	rv |= KV_U(pk, "negative_hits", cs.neg_hits);
@@ -51,27 +42,29 @@ static int pack_cache(server *s, msgpack_packer *pk)
 }
 
 /* Connections and descriptors: what clients that misbehave, or too many of them, cost. */
-static int pack_conns(server *s, msgpack_packer *pk)
+static int pack_conns(const report_src *src, msgpack_packer *pk)
 {
 	conn_counters cc = {0};
+	uint64_t probes;
 	int rv;
 
-	if (s->in != NULL)
-		ingress_conn_counters(s->in, &cc);
+	if (src->in != NULL)
+		ingress_conn_counters(src->in, &cc);
 	rv = cbp_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 10);
 	rv |= KV_U(pk, "open", cc.open);
 	rv |= KV_U(pk, "open_max", cc.open_max);
 	/* the watchdog's own probes are not clients */
-	rv |= KV_U(pk, "accepted", cc.accepted - MIN(cc.accepted, nngfix_probes_answered()));
+	probes = nngfix_probes_answered();
+	rv |= KV_U(pk, "accepted", cc.accepted > probes ? cc.accepted - probes : 0);
 	rv |= KV_U(pk, "refused", cc.rejected);
-	rv |= KV_U(pk, "max_conns", s->cfg.max_conns);
+	rv |= KV_U(pk, "max_conns", src->max_conns);
 	rv |= KV_U(pk, "dropped_unread", cc.dropped);
 	rv |= KV_U(pk, "closed_send_timeout", cc.send_timeouts);
 	rv |= KV_U(pk, "listener_restarts", nngfix_listener_restarts());
 	rv |= cbp_pack_cstr(pk, "nng_reaper_stuck");
 	rv |= nngfix_reaper_stuck() ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	rv |= cbp_pack_cstr(pk, "descriptors") | msgpack_pack_map(pk, 3);
-	rv |= KV_U(pk, "limit", s->nofile);
+	rv |= KV_U(pk, "limit", src->nofile);
 	rv |= KV_U(pk, "exhausted", fdlimit_exhausted());
 	/* a refusal at a cap derived from the limit is descriptor exhaustion averted */
 	rv |= KV_U(pk, "conns_refused", cc.rejected);
@@ -79,7 +72,7 @@ static int pack_conns(server *s, msgpack_packer *pk)
 }
 
 /* calls_answered, and answered_by_code without the codes never given. */
-static int pack_answered(const stats *st, msgpack_packer *pk)
+static int pack_answered(const front_counters *st, msgpack_packer *pk)
 {
 	uint64_t answered = 0;
 	unsigned codes = 0;
@@ -99,27 +92,28 @@ static int pack_answered(const stats *st, msgpack_packer *pk)
 	return rv;
 }
 
-/* Items not yet upstream, by group, for the groups that have some. */
-static int pack_queued(server *s, msgpack_packer *pk)
-{
-	size_t ngroups = 0;
+typedef struct queued_ctx {
+	msgpack_packer *pk;
 	int rv;
+} queued_ctx;
 
-	for (size_t i = 0; i < s->groups.nbuckets; i++)
-		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next)
-			ngroups += queued_items(s, (group *)n) > 0;
-	rv = cbp_pack_cstr(pk, "queued") | msgpack_pack_map(pk, ngroups);
-	for (size_t i = 0; i < s->groups.nbuckets; i++) {
-		for (htab_node *n = s->groups.buckets[i]; n != NULL; n = n->next) {
-			uint64_t q = queued_items(s, (group *)n);
-			if (q > 0)
-				rv |= KV_U(pk, ((group *)n)->label, q);
-		}
-	}
-	return rv;
+static void queued_visit(void *arg, const char *label, uint64_t n)
+{
+	queued_ctx *q = arg;
+	q->rv |= KV_U(q->pk, label, n);
 }
 
-static int pack_sizes(const stats *st, msgpack_packer *pk)
+/* Items not yet upstream, by group, for the groups that have some. */
+static int pack_queued(const report_src *src, msgpack_packer *pk)
+{
+	queued_ctx q = {.pk = pk};
+
+	q.rv = cbp_pack_cstr(pk, "queued") | msgpack_pack_map(pk, batcher_groups_queued(src->bt));
+	batcher_each_queued(src->bt, queued_visit, &q);
+	return q.rv;
+}
+
+static int pack_sizes(const upstream_counters *st, msgpack_packer *pk)
 {
 	int rv = cbp_pack_cstr(pk, "batch_size_hist") | msgpack_pack_map(pk, SIZE_BUCKETS);
 
@@ -132,44 +126,52 @@ static int pack_sizes(const stats *st, msgpack_packer *pk)
 	                 st->batches_sent ? (double)st->batch_items / st->batches_sent : 0.0);
 }
 
-int report_pack(server *s, msgpack_packer *pk)
+/* Batches, dedup, the upstream's requests and the limiter. */
+static int pack_upstream(const report_src *src, const upstream_counters *uc, msgpack_packer *pk)
 {
-	stats merged = s->st;
-	const stats *st = &merged;
-	size_t waiting = 0;
 	int rv = 0;
 
-	hot_stats_merge(&merged, &s->hot);
-	for (batch *b = s->slot_head; b != NULL; b = b->qnext)
-		waiting++;
+	rv |= KV_U(pk, "batches_sent", uc->batches_sent);
+	rv |= pack_sizes(uc, pk);
+	rv |= KV_U(pk, "dedup_hits", batcher_dedup_hits(src->bt));
+	rv |= KV_U(pk, "upstream_submits", uc->submits);
+	rv |= KV_U(pk, "upstream_polls", uc->polls);
+	rv |= KV_U(pk, "upstream_http_errors", uc->http_errors);
+	rv |= KV_U(pk, "upstream_retries", uc->retries);
+	rv |= KV_U(pk, "upstream_resubmits", uc->resubmits);
+	rv |= KV_U(pk, "rate_limit_waits", ratelimit_waits(src->rl));
+	return rv;
+}
+
+int report_pack(void *arg, msgpack_packer *pk)
+{
+	const report_src *src = arg;
+	front_counters fc;
+	upstream_counters uc;
+	int rv = 0;
+
+	front_get_counters(src->f, &fc);
+	upstream_get_counters(src->u, &uc);
 	rv |= msgpack_pack_map(pk, 30);
-	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - s->t_start_ns) / 1e9);
+	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
-	rv |= KV_U(pk, "requests", st->requests);
-	rv |= KV_U(pk, "calls_received", st->calls_received);
-	rv |= pack_answered(st, pk);
-	rv |= KV_U(pk, "calls_in_flight", s->pending);
-	rv |= pack_queued(s, pk);
-	rv |= KV_U(pk, "batches_sent", st->batches_sent);
-	rv |= pack_sizes(st, pk);
-	rv |= KV_U(pk, "dedup_hits", st->dedup_hits);
-	rv |= KV_U(pk, "upstream_submits", st->submits);
-	rv |= KV_U(pk, "upstream_polls", st->polls);
-	rv |= KV_U(pk, "upstream_http_errors", st->http_errors);
-	rv |= KV_U(pk, "upstream_retries", st->retries);
-	rv |= KV_U(pk, "upstream_resubmits", st->resubmits);
-	rv |= KV_U(pk, "rate_limit_waits", st->rate_waits);
-	rv |= KV_U(pk, "busy_rejections", st->answered[CB_EBUSY]);
-	rv |= KV_U(pk, "timeouts", st->answered[CB_ETIMEOUT]);
-	rv |= KV_U(pk, "calls_in_flight_max", s->pending_high_water);
-	rv |= KV_U(pk, "jobs_active", s->jobs_active);
-	rv |= KV_U(pk, "batches_waiting_for_slot", waiting);
-	rv |= pack_pcts(pk, "slot_wait_ms", &st->slot_wait, 0);
-	rv |= KV_U(pk, "max_jobs", s->cfg.max_jobs);
-	rv |= pack_pcts(pk, "job_ms", &st->job, 0);
-	rv |= pack_cache(s, pk);
-	rv |= pack_conns(s, pk);
-	rv |= pack_pcts(pk, "latency_queued_ms", &st->queued, 1);
-	rv |= pack_pcts(pk, "latency_total_ms", &st->total, 1);
+	rv |= KV_U(pk, "requests", fc.requests);
+	rv |= KV_U(pk, "calls_received", fc.calls_received);
+	rv |= pack_answered(&fc, pk);
+	rv |= KV_U(pk, "calls_in_flight", fc.pending);
+	rv |= pack_queued(src, pk);
+	rv |= pack_upstream(src, &uc, pk);
+	rv |= KV_U(pk, "busy_rejections", fc.answered[CB_EBUSY]);
+	rv |= KV_U(pk, "timeouts", fc.answered[CB_ETIMEOUT]);
+	rv |= KV_U(pk, "calls_in_flight_max", fc.pending_high_water);
+	rv |= KV_U(pk, "jobs_active", dispatch_active(src->d));
+	rv |= KV_U(pk, "batches_waiting_for_slot", dispatch_waiting(src->d));
+	rv |= pack_pcts(pk, "slot_wait_ms", dispatch_slot_wait(src->d), 0);
+	rv |= KV_U(pk, "max_jobs", dispatch_max_jobs(src->d));
+	rv |= pack_pcts(pk, "job_ms", &uc.job, 0);
+	rv |= pack_cache(src->cache, pk);
+	rv |= pack_conns(src, pk);
+	rv |= pack_pcts(pk, "latency_queued_ms", &fc.queued, 1);
+	rv |= pack_pcts(pk, "latency_total_ms", &fc.total, 1);
 	return rv;
 }

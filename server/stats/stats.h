@@ -1,4 +1,5 @@
-/* stats.h: the server's counters and latency histograms, encoded for op "stats". */
+/* stats.h: what every module counts with — latency histograms, batch-size buckets, answers by
+ * code. Each module keeps its own counters; stats/report.c reads them through accessors. */
 #ifndef CB_STATS_H
 #define CB_STATS_H
 
@@ -17,40 +18,16 @@ typedef struct lathist {
 } lathist;
 
 void lathist_add(lathist *h, uint64_t ns);
+/* The bucket a duration falls in (for adding to a shared histogram atomically). */
+unsigned lathist_bucket(uint64_t ns);
 /* The p-th percentile (0 < p < 100) in milliseconds; 0 when empty. */
 double lathist_pct(const lathist *h, double p);
 
 #define SIZE_BUCKETS 11 /* batch sizes up to 1, 2, 4, ... 1024 */
 #define CODE_SLOTS   16 /* CB_OK .. CB_EINTERNAL */
 
-typedef struct stats {
-	uint64_t requests;
-	uint64_t calls_received;
-	uint64_t answered[CODE_SLOTS]; /* indexed by cb_err */
-	uint64_t batches_sent;
-	uint64_t batch_items;
-	uint64_t size_hist[SIZE_BUCKETS];
-	uint64_t dedup_hits;
-	uint64_t submits, polls, http_errors;
-	uint64_t retries, resubmits, rate_waits;
-	lathist job, queued, total, slot_wait;
-} stats;
-
-/*
- * Calls answered from the cache on nng threads (the hot path): one call per
- * request, counted with atomics, folded into the loop's stats when reported.
- */
-typedef struct hot_stats {
-	uint64_t ok, not_found;
-	lathist total;
-} hot_stats;
-
-/* Any thread. */
-void hot_stats_count(hot_stats *h, cb_err code, uint64_t ns);
-/* Adds h to st as if the loop had answered those calls (queued 0 ns each). */
-void hot_stats_merge(stats *st, const hot_stats *h);
-
 unsigned stats_size_bucket(uint64_t size);
-void stats_count_answer(stats *st, cb_err code);
+/* Counts one answer with code in answered[CODE_SLOTS] (unknown codes as INTERNAL). */
+void stats_count_answer(uint64_t *answered, cb_err code);
 
 #endif

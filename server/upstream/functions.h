@@ -1,4 +1,5 @@
-/* functions.h: the table of upstream batch functions — one entry per protocol fn. */
+/* functions.h: one input of an upstream job, and the table of upstream batch functions — one
+ * entry per protocol fn. */
 #ifndef CB_FUNCTIONS_H
 #define CB_FUNCTIONS_H
 
@@ -6,8 +7,20 @@
 
 #include <jansson.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "answer.h"
-#include "server.h"
+#include "cbwire.h"
+
+/* One input of a job, owned by the caller (the batcher's item embeds it). */
+typedef struct job_item {
+	const char *key; /* the cache key */
+	size_t keylen;
+	const char *text; /* geocode: what is sent */
+	uint32_t text_len;
+	double lat, lon; /* reverse */
+} job_item;
 
 /*
  * Everything that differs between geocode and reverse lives in one entry;
@@ -16,9 +29,9 @@
 typedef struct batch_fn {
 	const char *path; /* endpoint under --upstream */
 	/* JSON for one input item; NULL when out of memory */
-	json_t *(*item_json)(const item *it);
+	json_t *(*item_json)(const job_item *it);
 	/* whether a result item's "query" is for this input */
-	bool (*query_matches)(const item *it, json_t *query);
+	bool (*query_matches)(const job_item *it, json_t *query);
 } batch_fn;
 
 extern const batch_fn batch_fns[CB_FN_COUNT];
@@ -29,5 +42,22 @@ extern const batch_fn batch_fns[CB_FN_COUNT];
  * out of memory.
  */
 answer *batch_fn_parse_result(json_t *obj);
+
+typedef enum batch_fn_read {
+	BATCH_FN_READ_OK,
+	BATCH_FN_NOMEM,
+	BATCH_FN_BAD_JSON, /* cause says where */
+	BATCH_FN_COUNT,    /* *got results for a batch of n */
+} batch_fn_read;
+
+/*
+ * Reads the body of a finished job: one answer per item, in the order sent,
+ * into ans[0..n) (new references, never NULL) when it returns
+ * BATCH_FN_READ_OK; otherwise ans holds nothing. A result that is not an
+ * object or does not answer its input becomes that item's UPSTREAM_ERROR.
+ * The JSON tree lives in the arena (jarena.h) and is gone on return.
+ */
+batch_fn_read batch_fn_read_results(cb_fn fn, job_item *const *items, uint32_t n, const char *body,
+                                    size_t len, answer **ans, size_t *got, char *cause, size_t cap);
 
 #endif

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "list.h"
 #include "log.h"
 
 #define BODY_MAX (64u << 20) /* a 1000-item result array is a few MiB at most */
@@ -22,14 +23,14 @@ struct http_req {
 	bool too_big;
 	long retry_after_s;
 	char errbuf[CURL_ERROR_SIZE];
-	http_req *prev, *next;
+	list_node link; /* in http.reqs */
 };
 
 struct http {
 	CURLM *multi;
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	http_req *reqs;
+	list_node reqs; /* of http_req: every request started and not freed */
 	bool closing;
 };
 
@@ -43,12 +44,7 @@ static void req_free(http_req *r)
 {
 	http *h = r->h;
 
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		h->reqs = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
+	list_remove(&r->link);
 	curl_multi_remove_handle(h->multi, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
@@ -224,36 +220,33 @@ static int prereq_cb(void *p, char *remote_ip, char *local_ip, int remote_port, 
 	return CURL_PREREQFUNC_OK;
 }
 
-int http_start(http *h, const http_opts *o, http_done_cb cb, void *arg, http_req **out)
+/* The headers and body of r from o; -1 when out of memory. */
+static int req_set_body(http_req *r, const http_opts *o)
 {
-	http_req *r;
 	char hdr[512];
 
-	if (h->closing || (r = calloc(1, sizeof(*r))) == NULL)
-		return -1;
-	r->h = h;
-	r->cb = cb;
-	r->arg = arg;
-	r->retry_after_s = -1;
-	if ((r->easy = curl_easy_init()) == NULL)
-		goto fail;
 	if (o->api_key != NULL) {
 		snprintf(hdr, sizeof(hdr), "x-api-key: %s", o->api_key);
 		r->headers = curl_slist_append(NULL, hdr);
 		if (r->headers == NULL)
-			goto fail;
+			return -1;
 	}
 	if (strcmp(o->method, "POST") == 0) {
 		struct curl_slist *l =
 		    curl_slist_append(r->headers, "Content-Type: application/json");
 		if (l == NULL)
-			goto fail;
+			return -1;
 		r->headers = l;
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)o->body_len);
 		curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, o->body);
 	}
-	curl_easy_setopt(r->easy, CURLOPT_URL, o->url);
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	return 0;
+}
+
+static void req_set_opts(http_req *r, const http_opts *o)
+{
+	curl_easy_setopt(r->easy, CURLOPT_URL, o->url);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, header_cb);
@@ -270,12 +263,24 @@ int http_start(http *h, const http_opts *o, http_done_cb cb, void *arg, http_req
 		curl_easy_setopt(r->easy, CURLOPT_PREREQFUNCTION, prereq_cb);
 		curl_easy_setopt(r->easy, CURLOPT_PREREQDATA, r);
 	}
+}
+
+int http_start(http *h, const http_opts *o, http_done_cb cb, void *arg, http_req **out)
+{
+	http_req *r;
+
+	if (h->closing || (r = calloc(1, sizeof(*r))) == NULL)
+		return -1;
+	r->h = h;
+	r->cb = cb;
+	r->arg = arg;
+	r->retry_after_s = -1;
+	if ((r->easy = curl_easy_init()) == NULL || req_set_body(r, o) != 0)
+		goto fail;
+	req_set_opts(r, o);
 	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
 		goto fail;
-	r->next = h->reqs;
-	if (h->reqs != NULL)
-		h->reqs->prev = r;
-	h->reqs = r;
+	list_push_back(&h->reqs, &r->link);
 	if (out != NULL)
 		*out = r;
 	return 0;
@@ -303,6 +308,7 @@ int http_open(http **out, uv_loop_t *loop)
 		return -1;
 	}
 	h->loop = loop;
+	list_init(&h->reqs);
 	uv_timer_init(loop, &h->timer);
 	h->timer.data = h;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
@@ -321,8 +327,8 @@ static void timer_closed_cb(uv_handle_t *hd)
 void http_close(http *h)
 {
 	h->closing = true;
-	while (h->reqs != NULL)
-		req_free(h->reqs);
+	while (!list_empty(&h->reqs))
+		req_free(list_entry(list_first(&h->reqs), http_req, link));
 	curl_multi_cleanup(h->multi); /* may still call socket_cb to remove sockets */
 	uv_timer_stop(&h->timer);
 	uv_close((uv_handle_t *)&h->timer, timer_closed_cb);

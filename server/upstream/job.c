@@ -1,69 +1,124 @@
 /* job.c: the upstream job of one batch — submit, poll while pending, retry what is transient, fan
  * the results out. */
 #include <assert.h>
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "functions.h"
-#include "jarena.h"
-#include "job.h"
 #include "geoapify.h"
+#include "job.h"
 #include "log.h"
-#include "ratelimit.h"
 
-#define FIRST_POLL_DEFAULT_MS 200 /* before any job of this size was seen */
-#define FIRST_STEP_DEFAULT_MS 50
-#define POLL_STEP_MIN_MS      20
-#define BACKOFF_BASE_MS       500
-#define BACKOFF_CAP_MS        30000
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_CAP_MS  30000
+
+/* ------------------------------------------------------------ the job's life */
+
+void job_init(job *j, upstream *u, uv_loop_t *loop, uint64_t seq, const char *label, cb_fn fn,
+              const char *const *opt)
+{
+	*j = (job){.u = u, .seq = seq, .label = label, .fn = fn, .opt = opt, .state = BATCH_OPEN};
+	uv_timer_init(loop, &j->timer);
+	j->timer.data = j;
+	rl_waiter_init(&j->rl);
+}
+
+bool job_set_state(job *j, batch_state st)
+{
+	if (!batch_state_legal(j->state, st)) {
+		log_error("batch %llu %s: refused the illegal change %s -> %s (a bug)",
+		          (unsigned long long)j->seq, j->label, batch_state_name(j->state),
+		          batch_state_name(st));
+		assert(
+		    !"illegal batch state change"); /* debug builds (the asan preset) stop here */
+		return false;
+	}
+	log_debug("batch %llu %s: %s -> %s", (unsigned long long)j->seq, j->label,
+	          batch_state_name(j->state), batch_state_name(st));
+	j->state = st;
+	return true;
+}
+
+static void job_closed_cb(uv_handle_t *h)
+{
+	job *j = h->data;
+
+	free(j->body);
+	free(j->query);
+	j->body = j->query = NULL;
+	j->closed(j);
+}
+
+void job_close(job *j, void (*closed)(job *j))
+{
+	/* a job that never went upstream, or one that ended, has nothing else in flight */
+	if (j->http != NULL) {
+		http_cancel(j->http);
+		j->http = NULL;
+	}
+	ratelimit_cancel(&j->rl);
+	answer_unref(j->deferred);
+	j->deferred = NULL;
+	j->closed = closed;
+	uv_close((uv_handle_t *)&j->timer, job_closed_cb);
+}
 
 /* What this job tells the poll schedule of its size (pollsched.c). */
-static void learn_job_time(batch *b)
+static void learn_job_time(job *j)
 {
-	pollsched *p = &b->s->poll_sched[stats_size_bucket(b->n)];
+	pollsched *p = &j->u->poll_sched[stats_size_bucket(j->n)];
 	double pend, done;
 
-	if (b->polls == 0)
+	if (j->polls == 0)
 		return; /* answered at submit: nothing learned about polling */
-	pend = b->t_pend_sent_ns ? (double)(b->t_pend_sent_ns - b->t_submit_ns) / 1e6 : 0;
-	done = (double)(b->t_poll_sent_ns - b->t_submit_ns) / 1e6;
+	pend = j->t_pend_sent_ns ? (double)(j->t_pend_sent_ns - j->t_submit_ns) / 1e6 : 0;
+	done = (double)(j->t_poll_sent_ns - j->t_submit_ns) / 1e6;
 	pollsched_learn(p, pend, done);
 	log_debug("batch %llu: pending at %.1f ms, done at %.1f ms: next first poll at %.1f ms",
-	          (unsigned long long)b->seq, pend, done, p->aim);
+	          (unsigned long long)j->seq, pend, done, p->aim);
 }
 
-static void batch_end(batch *b, batch_state st)
+/* The job is over: logged, learned from, and reported up (the owner closes it). */
+static void job_end(job *j, batch_state st)
 {
-	server *s = b->s;
-	double ms = b->t_submit_ns ? (double)(now_ns() - b->t_submit_ns) / 1e6 : 0;
+	upstream *u = j->u;
+	double ms = j->t_submit_ns ? (double)(now_ns() - j->t_submit_ns) / 1e6 : 0;
 
-	batch_set_state(b, st);
+	job_set_state(j, st);
 	log_info("batch %llu %s: %u items, job %s, %s in %.0f ms after %u polls",
-	         (unsigned long long)b->seq, b->g->label, b->n, b->job_id[0] ? b->job_id : "-",
-	         st == BATCH_DONE ? "done" : "failed", ms, b->polls);
+	         (unsigned long long)j->seq, j->label, j->n, j->job_id[0] ? j->job_id : "-",
+	         st == BATCH_DONE ? "done" : "failed", ms, j->polls);
 	if (st == BATCH_DONE) {
-		learn_job_time(b);
-		lathist_add(&s->st.job, now_ns() - b->t_submit_ns);
+		learn_job_time(j);
+		lathist_add(&u->c.job, now_ns() - j->t_submit_ns);
 	}
-	batch_release(b);
+	u->hooks.ended(u->hooks.arg, j);
 }
 
-void job_fail(batch *b, answer *a)
+void job_fail(job *j, answer *a)
 {
-	server *s = b->s;
+	upstream *u = j->u;
 
 	a = answer_error_or_oom(a);
-	log_warn("batch %llu %s: %s: %.*s", (unsigned long long)b->seq, b->g->label,
+	uv_timer_stop(&j->timer);
+	ratelimit_cancel(&j->rl);
+	if (j->http != NULL) {
+		http_cancel(j->http);
+		j->http = NULL;
+	}
+	answer_unref(j->deferred);
+	j->deferred = NULL;
+	log_warn("batch %llu %s: %s: %.*s", (unsigned long long)j->seq, j->label,
 	         cb_err_name(a->err), (int)a->message.len, a->message.ptr);
-	for (uint32_t i = 0; i < b->n; i++)
-		s->hooks.item_done(s, b->items[i], a);
+	for (uint32_t i = 0; i < j->n; i++)
+		u->hooks.item_done(u->hooks.arg, j, j->items[i], a);
 	answer_unref(a);
-	batch_end(b, BATCH_FAILED);
+	job_end(j, BATCH_FAILED);
 }
 
 /* ------------------------------------------------------------ answers of the upstream */
@@ -74,220 +129,169 @@ typedef enum verdict {
 	V_PERMANENT, /* the batch failed with *a */
 } verdict;
 
-/* Sorts an HTTP failure (geoapify.c says how) and notes on b what it means for a retry. */
-static verdict classify_failure(batch *b, const http_resp *r, char *cause, size_t cap, answer **a)
+/* Sorts an HTTP failure (geoapify.c says how) and notes on j what it means for a retry. */
+static verdict classify_failure(job *j, const http_resp *r, char *cause, size_t cap, answer **a)
 {
+	const upstream_config *cfg = &j->u->cfg;
 	geoapify_failure f;
 
-	geoapify_classify(r, b->s->cfg.upstream, b->s->cfg.quota_match, &f, cause, cap);
+	geoapify_classify(r, cfg->url, cfg->quota_match, &f, cause, cap);
 	if (f.fd_short)
-		b->fd_short = true;
+		j->fd_short = true;
 	/* a request that may have reached the upstream can have created a job */
 	if (r->code != CURLE_OK)
-		b->resubmit = b->state == BATCH_SUBMITTING && f.may_have_arrived;
+		j->resubmit = j->state == BATCH_SUBMITTING && f.may_have_arrived;
 	*a = f.answer;
 	return f.transient ? V_TRANSIENT : V_PERMANENT;
 }
 
-/* One answer per item from the result array (as long as the batch); never NULL entries. */
-static void read_results(const batch *b, json_t *arr, answer **ans)
-{
-	const batch_fn *fn = &batch_fns[b->g->fn];
-
-	for (uint32_t i = 0; i < b->n; i++) {
-		json_t *obj = json_array_get(arr, i);
-		answer *a;
-
-		if (!json_is_object(obj))
-			a = answer_error(CB_EUPSTREAM_ERROR, "upstream result %u is not an object",
-			                 i);
-		else if (!fn->query_matches(b->items[i], json_object_get(obj, "query")))
-			a = answer_error(CB_EUPSTREAM_ERROR,
-			                 "upstream result %u does not answer this input", i);
-		else
-			a = batch_fn_parse_result(obj);
-		ans[i] = answer_error_or_oom(a);
-	}
-}
-
 /* Caches every answer (one database transaction) and answers each item's cells; takes ans[]. */
-static void answer_items(batch *b, answer **ans)
+static void answer_items(job *j, answer **ans)
 {
-	server *s = b->s;
+	upstream *u = j->u;
 
 	/* late results of timed-out cells are kept too */
-	if (s->cache != NULL)
-		cache_begin(s->cache);
-	for (uint32_t i = 0; i < b->n; i++) {
-		if (s->cache != NULL)
-			cache_put(s->cache, b->items[i]->node.key, b->items[i]->node.keylen,
-			          ans[i]);
-		s->hooks.item_done(s, b->items[i], ans[i]);
+	if (u->cache != NULL)
+		cache_begin(u->cache);
+	for (uint32_t i = 0; i < j->n; i++) {
+		if (u->cache != NULL)
+			cache_put(u->cache, j->items[i]->key, j->items[i]->keylen, ans[i]);
+		u->hooks.item_done(u->hooks.arg, j, j->items[i], ans[i]);
 		answer_unref(ans[i]);
 	}
-	if (s->cache != NULL)
-		cache_commit(s->cache);
+	if (u->cache != NULL)
+		cache_commit(u->cache);
 }
 
-static verdict fan_out(batch *b, const http_resp *r, char *cause, size_t cap)
+static verdict fan_out(job *j, const http_resp *r, char *cause, size_t cap)
 {
-	json_error_t jerr;
 	uint64_t t0 = now_ns(), t1;
-	answer **ans = malloc(b->n * sizeof(*ans));
-	bool arena = ans != NULL && jarena_begin();
-	json_t *arr = ans != NULL ? json_loadb(r->body, r->len, 0, &jerr) : NULL;
-	size_t got = json_is_array(arr) ? json_array_size(arr) : 0;
-	unsigned long tree = jarena_used();
+	size_t got = 0;
+	answer **ans = malloc(j->n * sizeof(*ans));
+	batch_fn_read rv = ans != NULL ? batch_fn_read_results(j->fn, j->items, j->n, r->body,
+	                                                       r->len, ans, &got, cause, cap)
+	                               : BATCH_FN_NOMEM;
 
-	/*
-	 * The tree is read into answers and dropped before any cell is answered:
-	 * answering may start other work (a submit builds JSON), which must not
-	 * land in the arena.
-	 */
-	if (arr != NULL && got == b->n)
-		read_results(b, arr, ans);
-	json_decref(arr);
-	if (arena)
-		jarena_end();
 	t1 = now_ns();
-	if (ans == NULL) {
-		snprintf(cause, cap, "out of memory for %u results", b->n);
-		return V_TRANSIENT;
-	}
-	if (arr == NULL) {
+	if (rv != BATCH_FN_READ_OK)
 		free(ans);
+	switch (rv) {
+	case BATCH_FN_READ_OK:
+		break;
+	case BATCH_FN_NOMEM:
+		snprintf(cause, cap, "out of memory for %u results", j->n);
+		return V_TRANSIENT;
+	case BATCH_FN_BAD_JSON:
 		/* a cut-off answer: asking again is safe (results stay for 24 h) */
-		snprintf(cause, cap, "upstream sent invalid JSON (%s at line %d, column %d)",
-		         jerr.text, jerr.line, jerr.column);
-		b->resubmit = b->state == BATCH_SUBMITTING;
+		j->resubmit = j->state == BATCH_SUBMITTING;
 		return V_TRANSIENT;
-	}
-	if (got != b->n) {
-		free(ans);
-		job_fail(b, answer_error(CB_EUPSTREAM_ERROR,
+	case BATCH_FN_COUNT:
+		job_fail(j, answer_error(CB_EUPSTREAM_ERROR,
 		                         "upstream returned %zu results for a batch of %u", got,
-		                         b->n));
+		                         j->n));
 		return V_OK;
 	}
-	answer_items(b, ans);
+	answer_items(j, ans);
 	free(ans);
-	log_debug("batch %llu: %zu bytes of results (a %lu-byte tree) read in %.1f ms, answered "
-	          "in %.1f ms",
-	          (unsigned long long)b->seq, r->len, tree, (double)(t1 - t0) / 1e6,
+	log_debug("batch %llu: %zu bytes of results read in %.1f ms, answered in %.1f ms",
+	          (unsigned long long)j->seq, r->len, (double)(t1 - t0) / 1e6,
 	          (double)(now_ns() - t1) / 1e6);
-	batch_end(b, BATCH_DONE);
+	job_end(j, BATCH_DONE);
 	return V_OK;
 }
 
 /* ------------------------------------------------------------ requests */
 
-static void send_submit(batch *b);
-static void send_poll(batch *b);
+static void send_submit_cb(rl_waiter *w);
+static void send_poll_cb(rl_waiter *w);
 static void response_cb(void *arg, const http_resp *r);
 
-/* curl is writing a request of b's now: the limiter spaces the next one from here. */
-static void request_sending_cb(void *arg)
+static job *job_of_waiter(rl_waiter *w)
 {
-	ratelimit_sent(((batch *)arg)->s);
+	return list_entry(w, job, rl);
 }
 
-static void start_request(batch *b, const char *method, const char *query, const char *body)
+/* curl is writing a request of j's now: the limiter spaces the next one from here. */
+static void request_sending_cb(void *arg)
 {
-	server *s = b->s;
+	ratelimit_sent(((job *)arg)->u->rl);
+}
+
+/* A failure found while sending is reported from the timer: the caller may be a completion. */
+static void deferred_fail_cb(uv_timer_t *t)
+{
+	job *j = t->data;
+	answer *a = j->deferred;
+
+	j->deferred = NULL;
+	job_fail(j, a);
+}
+
+static void start_request(job *j, const char *method, const char *query, const char *body)
+{
+	const upstream_config *cfg = &j->u->cfg;
 	char url[2048];
 	http_opts o = {
 	    .method = method,
 	    .url = url,
 	    .body = body,
 	    .body_len = body ? strlen(body) : 0,
-	    .api_key = s->cfg.api_key,
-	    .timeout_ms = (long)s->cfg.http_timeout_ms,
+	    .api_key = cfg->api_key,
+	    .timeout_ms = (long)cfg->http_timeout_ms,
 	    .sending = request_sending_cb,
 	};
 
-	snprintf(url, sizeof(url), "%s%s%s", s->cfg.upstream, batch_fns[b->g->fn].path, query);
-	if (http_start(s->http, &o, response_cb, b, &b->http) != 0)
-		job_fail(b, answer_error(CB_EINTERNAL, "cannot start an HTTP request"));
+	snprintf(url, sizeof(url), "%s%s%s", cfg->url, batch_fns[j->fn].path, query);
+	if (http_start(j->u->http, &o, response_cb, j, &j->http) != 0) {
+		j->deferred = answer_error(CB_EINTERNAL, "cannot start an HTTP request");
+		uv_timer_start(&j->timer, deferred_fail_cb, 0, 0);
+	}
 }
 
 static void poll_timer_cb(uv_timer_t *t)
 {
-	batch *b = t->data;
-	batch_set_state(b, BATCH_POLLING);
-	ratelimit_request(b, send_poll);
+	job *j = t->data;
+	job_set_state(j, BATCH_POLLING);
+	ratelimit_request(j->u->rl, &j->rl, send_poll_cb);
 }
 
 /* Arms the timer for the next poll, or fails the job when it would outlive --job-timeout. */
-static void schedule_poll(batch *b, uint64_t delay_ms)
+static void schedule_poll(job *j, uint64_t delay_ms)
 {
-	server *s = b->s;
-	uint64_t elapsed = (now_ns() - b->t_submit_ns) / 1000000;
+	uint64_t limit = j->u->cfg.job_timeout_ms;
+	uint64_t elapsed = (now_ns() - j->t_submit_ns) / 1000000;
 
-	if (elapsed >= s->cfg.job_timeout_ms) {
-		job_fail(b, answer_error(CB_EUPSTREAM_ERROR,
-		                         "upstream job %s still pending after %.1f s", b->job_id,
+	if (elapsed >= limit) {
+		job_fail(j, answer_error(CB_EUPSTREAM_ERROR,
+		                         "upstream job %s still pending after %.1f s", j->job_id,
 		                         (double)elapsed / 1000.0));
 		return;
 	}
-	if (elapsed + delay_ms > s->cfg.job_timeout_ms)
-		delay_ms = s->cfg.job_timeout_ms - elapsed;
-	batch_set_state(b, BATCH_PENDING);
-	uv_timer_start(&b->timer, poll_timer_cb, delay_ms, 0);
+	if (elapsed + delay_ms > limit)
+		delay_ms = limit - elapsed;
+	job_set_state(j, BATCH_PENDING);
+	uv_timer_start(&j->timer, poll_timer_cb, delay_ms, 0);
 }
 
-/* The first poll goes out when recent jobs of this size were done; then steps grow x1.5. */
-static uint64_t first_poll_delay(batch *b)
+static bool pending_body(job *j, const http_resp *r)
 {
-	double est = b->s->poll_sched[stats_size_bucket(b->n)].aim;
-	double spent = (double)(now_ns() - b->t_submit_ns) / 1e6;
-	double d = (est > 0 ? est : FIRST_POLL_DEFAULT_MS) - spent;
+	json_t *doc = json_loadb(r->body, r->len, 0, NULL);
+	json_t *id = json_object_get(doc, "id");
+	bool ok = json_is_string(id) && json_string_length(id) < sizeof(j->job_id);
 
-	/*
-	 * With an estimate, a miss costs one small step (5%, at least 20 ms), not a
-	 * whole period. Smaller steps (2%, 5 ms) made jobs of a 10,000-cell burst,
-	 * whose times jitter more than that, take 18 polls for 10.
-	 */
-	b->poll_step_ms = (uint64_t)(est > 0 ? est / 20 : FIRST_STEP_DEFAULT_MS);
-	if (b->poll_step_ms < POLL_STEP_MIN_MS)
-		b->poll_step_ms = POLL_STEP_MIN_MS;
-	return d > 1 ? (uint64_t)d : 1;
-}
-
-/*
- * Steps count from the pending poll's send, not from its answer: a first poll
- * that came a little early then costs one step (20 ms) instead of a step plus
- * a round trip, which lets the schedule aim closer (pollsched.c).
- */
-static uint64_t next_poll_delay(batch *b)
-{
-	uint64_t d =
-	    b->poll_step_ms < b->s->cfg.poll_max_ms ? b->poll_step_ms : b->s->cfg.poll_max_ms;
-	uint64_t next = b->poll_step_ms * 3 / 2;
-	uint64_t since = (now_ns() - b->t_poll_sent_ns) / 1000000;
-
-	b->poll_step_ms = next < b->s->cfg.poll_max_ms ? next : b->s->cfg.poll_max_ms;
-	return d > since ? d - since : 1;
-}
-
-static bool pending_body(batch *b, const http_resp *r)
-{
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	json_t *id = json_object_get(j, "id");
-	bool ok = json_is_string(id) && json_string_length(id) < sizeof(b->job_id);
-
-	if (ok && b->job_id[0] == '\0')
-		memcpy(b->job_id, json_string_value(id), json_string_length(id) + 1);
-	json_decref(j);
+	if (ok && j->job_id[0] == '\0')
+		memcpy(j->job_id, json_string_value(id), json_string_length(id) + 1);
+	json_decref(doc);
 	return ok;
 }
 
 static void retry_timer_cb(uv_timer_t *t)
 {
-	batch *b = t->data;
-	bool submit = b->job_id[0] == '\0';
+	job *j = t->data;
+	bool submit = j->job_id[0] == '\0';
 
-	batch_set_state(b, submit ? BATCH_SUBMITTING : BATCH_POLLING);
-	ratelimit_request(b, submit ? send_submit : send_poll);
+	job_set_state(j, submit ? BATCH_SUBMITTING : BATCH_POLLING);
+	ratelimit_request(j->u->rl, &j->rl, submit ? send_submit_cb : send_poll_cb);
 }
 
 /* Full jitter: a uniform delay up to base * 2^attempt, capped; Retry-After wins. */
@@ -304,120 +308,138 @@ static uint64_t backoff_ms(unsigned attempt, long retry_after_s)
 	return (uint64_t)(((double)rand() / RAND_MAX) * (double)ceiling);
 }
 
-static void retry_or_fail(batch *b, const char *cause, long retry_after_s)
+static void retry_or_fail(job *j, const char *cause, long retry_after_s)
 {
-	server *s = b->s;
+	upstream *u = j->u;
 	uint64_t delay;
 
-	if (b->attempts >= s->cfg.retries && b->fd_short) {
-		job_fail(b, answer_error(CB_EINTERNAL,
+	if (j->attempts >= u->cfg.retries && j->fd_short) {
+		job_fail(j, answer_error(CB_EINTERNAL,
 		                         "the server ran out of file descriptors (%s) after %u "
 		                         "retries",
-		                         cause, b->attempts));
+		                         cause, j->attempts));
 		return;
 	}
-	if (b->attempts >= s->cfg.retries) {
-		job_fail(b, answer_error(CB_EUPSTREAM_ERROR, "upstream %s after %u retries", cause,
-		                         b->attempts));
+	if (j->attempts >= u->cfg.retries) {
+		job_fail(j, answer_error(CB_EUPSTREAM_ERROR, "upstream %s after %u retries", cause,
+		                         j->attempts));
 		return;
 	}
-	delay = backoff_ms(b->attempts, retry_after_s);
-	b->attempts++;
-	s->st.retries++;
-	log_warn("batch %llu %s: %s; retry %u of %u in %llu ms", (unsigned long long)b->seq,
-	         b->g->label, cause, b->attempts, (unsigned)s->cfg.retries,
-	         (unsigned long long)delay);
-	batch_set_state(b, BATCH_RETRY_WAIT);
-	uv_timer_start(&b->timer, retry_timer_cb, delay, 0);
+	delay = backoff_ms(j->attempts, retry_after_s);
+	j->attempts++;
+	u->c.retries++;
+	log_warn("batch %llu %s: %s; retry %u of %u in %llu ms", (unsigned long long)j->seq,
+	         j->label, cause, j->attempts, (unsigned)u->cfg.retries, (unsigned long long)delay);
+	job_set_state(j, BATCH_RETRY_WAIT);
+	uv_timer_start(&j->timer, retry_timer_cb, delay, 0);
+}
+
+/* 202: the job is pending; the next poll goes out when the schedule says. */
+static void job_pending(job *j, const http_resp *r, bool submit)
+{
+	uint64_t since;
+
+	if (submit && !pending_body(j, r)) {
+		job_fail(j, answer_error(CB_EUPSTREAM_ERROR,
+		                         "upstream accepted the batch without a job id: %.120s",
+		                         r->body));
+		return;
+	}
+	j->attempts = 0;
+	j->fd_short = false;
+	if (submit) {
+		double spent = (double)(now_ns() - j->t_submit_ns) / 1e6;
+		pollsched *p = &j->u->poll_sched[stats_size_bucket(j->n)];
+		schedule_poll(j, pollsched_first_delay(p, spent, &j->poll_step_ms));
+		return;
+	}
+	j->t_pend_sent_ns = j->t_poll_sent_ns;
+	since = (now_ns() - j->t_poll_sent_ns) / 1000000;
+	schedule_poll(j, pollsched_next_delay(&j->poll_step_ms, j->u->cfg.poll_max_ms, since));
 }
 
 static void response_cb(void *arg, const http_resp *r)
 {
-	batch *b = arg;
-	server *s = b->s;
-	bool submit = b->state == BATCH_SUBMITTING;
+	job *j = arg;
+	bool submit = j->state == BATCH_SUBMITTING;
 	char cause[512];
 	answer *a = NULL;
-	verdict v;
 
-	b->http = NULL;
+	j->http = NULL;
 	if (r->code == CURLE_OK && r->status == 200) {
-		if ((v = fan_out(b, r, cause, sizeof(cause))) == V_TRANSIENT)
-			retry_or_fail(b, cause, -1);
+		if (fan_out(j, r, cause, sizeof(cause)) == V_TRANSIENT)
+			retry_or_fail(j, cause, -1);
 		return;
 	}
 	if (r->code == CURLE_OK && r->status == 202) {
-		if (submit && !pending_body(b, r)) {
-			job_fail(
-			    b, answer_error(CB_EUPSTREAM_ERROR,
-			                    "upstream accepted the batch without a job id: %.120s",
-			                    r->body));
-			return;
-		}
-		b->attempts = 0;
-		b->fd_short = false;
-		if (!submit)
-			b->t_pend_sent_ns = b->t_poll_sent_ns;
-		schedule_poll(b, submit ? first_poll_delay(b) : next_poll_delay(b));
+		job_pending(j, r, submit);
 		return;
 	}
-	s->st.http_errors++;
-	if (classify_failure(b, r, cause, sizeof(cause), &a) == V_PERMANENT)
-		job_fail(b, a);
+	j->u->c.http_errors++;
+	if (classify_failure(j, r, cause, sizeof(cause), &a) == V_PERMANENT)
+		job_fail(j, a);
 	else
-		retry_or_fail(b, cause, r->retry_after_s);
+		retry_or_fail(j, cause, r->retry_after_s);
 }
 
-static void send_submit(batch *b)
+static void send_submit_cb(rl_waiter *w)
 {
-	server *s = b->s;
+	job *j = job_of_waiter(w);
+	upstream *u = j->u;
 
-	if (b->t_submit_ns == 0)
-		b->t_submit_ns = now_ns();
-	if (b->resubmit) {
-		s->st.resubmits++;
-		log_warn(
-		    "batch %llu %s: resubmitting a batch whose earlier submit may have reached "
-		    "the upstream (it may be billed twice)",
-		    (unsigned long long)b->seq, b->g->label);
-		b->resubmit = false;
+	if (j->t_submit_ns == 0)
+		j->t_submit_ns = now_ns();
+	if (j->resubmit) {
+		u->c.resubmits++;
+		log_warn("batch %llu %s: resubmitting a batch whose earlier submit may have "
+		         "reached the upstream (it may be billed twice)",
+		         (unsigned long long)j->seq, j->label);
+		j->resubmit = false;
 	}
-	s->st.submits++;
-	start_request(b, "POST", b->query, b->body);
+	u->c.submits++;
+	start_request(j, "POST", j->query, j->body);
 }
 
-static void send_poll(batch *b)
+static void send_poll_cb(rl_waiter *w)
 {
+	job *j = job_of_waiter(w);
 	char query[96];
 
-	b->polls++;
-	b->s->st.polls++;
-	b->t_poll_sent_ns = now_ns();
-	snprintf(query, sizeof(query), "?id=%s", b->job_id);
-	start_request(b, "GET", query, NULL);
+	j->polls++;
+	j->u->c.polls++;
+	j->t_poll_sent_ns = now_ns();
+	snprintf(query, sizeof(query), "?id=%s", j->job_id);
+	start_request(j, "GET", query, NULL);
 }
 
-void job_submit(batch *b)
+/* The submit's JSON body and query; false when out of memory. */
+static bool build_submit(job *j)
 {
-	server *s = b->s;
 	json_t *arr = json_array();
+	bool ok = arr != NULL;
 
-	s->st.batches_sent++;
-	s->st.batch_items += b->n;
-	s->st.size_hist[stats_size_bucket(b->n)]++;
-	batch_set_state(b, BATCH_SUBMITTING);
-	if (arr == NULL)
-		goto oom;
-	for (uint32_t i = 0; i < b->n; i++)
-		if (json_array_append_new(arr, batch_fns[b->g->fn].item_json(b->items[i])) != 0)
-			goto oom;
-	if ((b->body = json_dumps(arr, JSON_COMPACT)) == NULL ||
-	    (b->query = geoapify_query((const char *const *)b->g->opt)) == NULL)
-		goto oom;
+	for (uint32_t i = 0; ok && i < j->n; i++)
+		ok = json_array_append_new(arr, batch_fns[j->fn].item_json(j->items[i])) == 0;
+	ok = ok && (j->body = json_dumps(arr, JSON_COMPACT)) != NULL &&
+	     (j->query = geoapify_query(j->opt)) != NULL;
 	json_decref(arr);
-	ratelimit_request(b, send_submit);
-	return;
-oom:
-	json_decref(arr);
-	job_fail(b, answer_error(CB_EINTERNAL, "cannot build the upstream request"));
+	return ok;
+}
+
+void job_submit(job *j, job_item *const *items, uint32_t n)
+{
+	upstream *u = j->u;
+
+	j->items = items;
+	j->n = n;
+	u->c.batches_sent++;
+	u->c.batch_items += n;
+	u->c.size_hist[stats_size_bucket(n)]++;
+	job_set_state(j, BATCH_SUBMITTING);
+	if (!build_submit(j)) {
+		j->deferred = answer_error(CB_EINTERNAL, "cannot build the upstream request");
+		uv_timer_start(&j->timer, deferred_fail_cb, 0, 0);
+		return;
+	}
+	ratelimit_request(u->rl, &j->rl, send_submit_cb);
 }

@@ -1,13 +1,79 @@
-/* job.h: the upstream job of one batch — its state machine, submit, poll, retries, fan-out. */
+/* job.h: the upstream job of one batch — its state machine (one setter, jobstate.c's table),
+ * submit, poll, retries and fan-out. */
 #ifndef CB_JOB_H
 #define CB_JOB_H
 
-#include "batch.h"
-#include "server.h"
+#include <stdbool.h>
+#include <stdint.h>
 
-/* Takes a batch that holds a job slot upstream. */
-void job_submit(batch *b);
-/* Fails every item of b with a (takes a) and ends the batch. */
-void job_fail(batch *b, answer *a);
+#include <uv.h>
+
+#include "cbwire.h"
+#include "functions.h"
+#include "jobstate.h"
+#include "list.h"
+#include "ratelimit.h"
+#include "upstream.h"
+
+/*
+ * Embedded in its owner (a batch). The fields are job.c's; others read them
+ * through the accessors below.
+ */
+typedef struct job {
+	upstream *u;
+	uint64_t seq;      /* for logs */
+	const char *label; /* "geocode lang=de", borrowed */
+	cb_fn fn;
+	const char *const *opt; /* CB_OPT_COUNT values, NULL when absent; borrowed */
+	batch_state state;
+	job_item *const *items; /* borrowed from the owner until the job ends */
+	uint32_t n;
+	uv_timer_t timer; /* the next poll, a backoff, or a deferred failure */
+	rl_waiter rl;
+	http_req *http;
+	char *body;  /* the submit's JSON, kept for resubmits */
+	char *query; /* the options as URL query parameters */
+	char job_id[64];
+	answer *deferred; /* a failure to report from the timer, not inline */
+	unsigned polls, attempts;
+	bool resubmit; /* the last submit may have reached the upstream */
+	bool fd_short; /* a request failed for want of descriptors */
+	uint64_t poll_step_ms;
+	uint64_t t_submit_ns, t_poll_sent_ns, t_pend_sent_ns;
+	void (*closed)(struct job *j);
+} job;
+
+/* Sets j up in state OPEN; nothing is sent yet. Loop thread. */
+void job_init(job *j, upstream *u, uv_loop_t *loop, uint64_t seq, const char *label, cb_fn fn,
+              const char *const *opt);
+
+/*
+ * The one place a job changes state: logs the change at debug; an illegal one
+ * (batch_state_legal) is logged as an error and refused (false).
+ */
+bool job_set_state(job *j, batch_state st);
+
+static inline batch_state job_state(const job *j)
+{
+	return j->state;
+}
+
+/*
+ * Sends the job: items[0..n) are borrowed until hooks.ended, and an item is
+ * not read again once hooks.item_done reported it (its owner may free it). Waits for the
+ * rate limiter; never completes inline (a failure to even start is reported
+ * from the timer), so the caller may still be inside a completion.
+ */
+void job_submit(job *j, job_item *const *items, uint32_t n);
+
+/*
+ * Fails every item with a (takes a) and ends the job, whatever it was doing
+ * upstream: hooks.item_done for each item and hooks.ended run inline. Only
+ * on a submitted job that has not ended.
+ */
+void job_fail(job *j, answer *a);
+
+/* Closes the job's handle; closed(j) runs from the loop once it may be freed. */
+void job_close(job *j, void (*closed)(job *j));
 
 #endif

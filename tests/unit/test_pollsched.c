@@ -8,19 +8,26 @@
 
 #include "pollsched.h"
 
+#define POLL_MAX_MS 5000 /* --poll-max's default */
+
 /*
- * A job taking job_ms, polled the way job.c polls: first at the aim (or at
- * 200 ms with no aim), then every step_ms after the last poll's send until
- * done. Returns the polls it took; adds how late the done poll came to *late.
+ * A job taking job_ms, polled by the server's own schedule (pollsched.c):
+ * the first poll when pollsched_first_delay says, each next one when
+ * pollsched_next_delay says, counted from the pending poll's send (the
+ * simulated upstream answers at once, and the submit too). step_ms is the
+ * step the caller expects; the schedule's own is used. Returns the polls it
+ * took; adds how late the done poll came to *late.
  */
 static int run_job(pollsched *p, double job_ms, double step_ms, double *late)
 {
-	double t = p->aim > 0 ? p->aim : 200, pend = 0;
+	uint64_t step;
+	double t = (double)pollsched_first_delay(p, 0, &step), pend = 0;
 	int polls = 1;
 
+	(void)step_ms;
 	while (t < job_ms) {
 		pend = t;
-		t += step_ms;
+		t += (double)pollsched_next_delay(&step, POLL_MAX_MS, 0);
 		polls++;
 	}
 	pollsched_learn(p, pend, t);

@@ -1,0 +1,69 @@
+/* upstream.h: what every upstream job shares — its settings, the HTTP client, the rate limiter,
+ * the cache it writes results to, the learned poll schedule, the counters, and the completion
+ * hooks that carry results up. */
+#ifndef CB_UPSTREAM_H
+#define CB_UPSTREAM_H
+
+#include <stdint.h>
+
+#include "answer.h"
+#include "http.h"
+#include "pollsched.h"
+#include "ratelimit.h"
+#include "stats.h"
+
+struct cache;
+struct job;
+struct job_item;
+
+typedef struct upstream_config {
+	const char *url;         /* base URL, no trailing slash */
+	const char *api_key;     /* borrowed; never logged */
+	const char *quota_match; /* a 429 whose message contains this: QUOTA_EXCEEDED */
+	uint64_t http_timeout_ms, job_timeout_ms, poll_max_ms;
+	uint64_t retries; /* per request, for transient failures */
+} upstream_config;
+
+/*
+ * Completions going up, wired by main.c. Both run on the loop thread, inline
+ * from the job's own completion (an HTTP answer, a timer, job_fail()).
+ */
+typedef struct upstream_hooks {
+	/* item it of job j has its answer a (borrowed: take a reference to keep it) */
+	void (*item_done)(void *arg, struct job *j, struct job_item *it, answer *a);
+	/* j is DONE or FAILED and every item has its answer; the owner may job_close() it now */
+	void (*ended)(void *arg, struct job *j);
+	void *arg;
+} upstream_hooks;
+
+typedef struct upstream_counters {
+	uint64_t batches_sent, batch_items;
+	uint64_t size_hist[SIZE_BUCKETS];
+	uint64_t submits, polls, http_errors, retries, resubmits;
+	lathist job; /* submit to results */
+} upstream_counters;
+
+typedef struct upstream {
+	upstream_config cfg;
+	http *http;          /* borrowed */
+	ratelimit *rl;       /* borrowed */
+	struct cache *cache; /* borrowed; NULL: results are not kept */
+	upstream_hooks hooks;
+	pollsched poll_sched[SIZE_BUCKETS]; /* per power-of-two batch size */
+	upstream_counters c;
+} upstream;
+
+/* Initialises u; it borrows h, rl and c (may be NULL), which must outlive every job. */
+static inline void upstream_init(upstream *u, const upstream_config *cfg, http *h, ratelimit *rl,
+                                 struct cache *c, const upstream_hooks *hooks)
+{
+	*u = (upstream){.cfg = *cfg, .http = h, .rl = rl, .cache = c, .hooks = *hooks};
+}
+
+/* For stats: a copy of the counters. */
+static inline void upstream_get_counters(const upstream *u, upstream_counters *out)
+{
+	*out = u->c;
+}
+
+#endif
