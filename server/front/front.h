@@ -57,6 +57,8 @@ void front_waiter_done_cb(void *arg, batcher_waiter *w, answer *a, bool cached, 
 
 /* From now on every new call is answered SHUTTING_DOWN (any thread may read the flag). */
 void front_set_draining(front *f);
+/* Whether front_set_draining was called. Any thread. */
+bool front_draining(const front *f);
 /* Calls not yet answered. */
 uint64_t front_pending(const front *f);
 void front_get_counters(const front *f, front_counters *out);

@@ -11,6 +11,8 @@
 #include "heap.h"
 #include "log.h"
 
+#define DEADLINE_MAX_MS (24ull * 3600 * 1000)
+
 /* A new nng message holding an encoded body (the caller owns it), or NULL without memory. */
 nng_msg *front_buffer_msg(const msgpack_sbuffer *buf)
 {
@@ -234,6 +236,18 @@ static void reply_stats(front *f, ing_ctx *ctx, const cb_request *req)
 	msgpack_sbuffer_destroy(&buf);
 }
 
+/*
+ * A call's time to live: its own deadline_ms or --call-timeout, at most a
+ * day. Larger values (up to 2^64-1 on the wire) would overflow the
+ * nanosecond clock and time out at once; no upstream job lives longer.
+ */
+static uint64_t deadline_ns(const front *f, const cb_request *req)
+{
+	uint64_t ms = req->has_deadline ? req->deadline_ms : f->cfg.call_timeout_ms;
+
+	return (ms < DEADLINE_MAX_MS ? ms : DEADLINE_MAX_MS) * 1000000;
+}
+
 /* Creates the request and hands each call to the batcher; every path ends in cell_finish. */
 static void route_calls(front *f, ing_ctx *ctx, const cb_request *req)
 {
@@ -266,9 +280,7 @@ static void route_calls(front *f, ing_ctx *ctx, const cb_request *req)
 	r->id = req->id;
 	r->multi = req->op == CB_OP_MULTI;
 	r->t_arrive_ns = now_ns();
-	r->deadline = HEAP_NODE_INIT(
-	    r->t_arrive_ns +
-	    (req->has_deadline ? req->deadline_ms : f->cfg.call_timeout_ms) * 1000000);
+	r->deadline = HEAP_NODE_INIT(r->t_arrive_ns + deadline_ns(f, req));
 	r->ncells = r->nleft = n;
 	if (deadline_add(f, r) != 0) {
 		free(r);
@@ -367,6 +379,11 @@ void front_close(front *f)
 void front_set_draining(front *f)
 {
 	__atomic_store_n(&f->draining, true, __ATOMIC_RELEASE);
+}
+
+bool front_draining(const front *f)
+{
+	return __atomic_load_n(&f->draining, __ATOMIC_ACQUIRE);
 }
 
 uint64_t front_pending(const front *f)

@@ -152,13 +152,15 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 30);
+	rv |= msgpack_pack_map(pk, 31);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
 	rv |= KV_U(pk, "calls_received", fc.calls_received);
 	rv |= pack_answered(&fc, pk);
 	rv |= KV_U(pk, "calls_in_flight", fc.pending);
+	rv |= cbp_pack_cstr(pk, "draining");
+	rv |= front_draining(src->f) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	rv |= pack_queued(src, pk);
 	rv |= pack_upstream(src, &uc, pk);
 	rv |= KV_U(pk, "busy_rejections", fc.answered[CB_EBUSY]);

@@ -56,6 +56,13 @@ json_t *it_mock_stats(it_env *e);
 long it_mock_stat(it_env *e, const char *key);
 /* A key of a msgpack map (the server's stats); a missing key fails the running cmocka test. */
 const msgpack_object *it_mp_get(const msgpack_object *map, const char *key);
+/*
+ * Waits until the server's stats key (top level; a boolean counts as 0 or 1)
+ * is within [min, max]; 0, or -1 after timeout_ms (wait.c).
+ */
+int it_wait_stat(const char *url, const char *key, long min, long max, int timeout_ms);
+/* Waits until the mock's counter key reaches min; 0, or -1 after timeout_ms. */
+int it_wait_mock_stat(it_env *e, const char *key, long min, int timeout_ms);
 /* POSTs a JSON config to the mock (e.g. "{\"faults\":[\"truncate@result:1\"],\"reset\":true}"). */
 int it_mock_config(it_env *e, const char *json);
 /* The mock's single-lookup answer for text: lat/lon/formatted, or found=false. */

@@ -206,7 +206,8 @@ static void test_late_result_is_kept(void **state)
 	assert_int_equal(it_calls(e->url, &c, 1, &r, TIMEOUT_MS), 0);
 	assert_int_equal(r.rep.err, CB_ETIMEOUT);
 	it_replies_free(&r, 1);
-	usleep(1800000); /* the job finishes with nobody waiting */
+	/* the job finishes with nobody waiting */
+	assert_int_equal(it_wait_stat(e->url, "jobs_active", 0, 0, 5000), 0);
 	assert_int_equal(it_calls(e->url, &c, 1, &r, TIMEOUT_MS), 0);
 	assert_int_equal(r.rep.err, CB_OK);
 	assert_true(r.rep.meta.cached);

@@ -139,7 +139,8 @@ static void test_once_when_server_killed(void **state)
 
 	c = fixture(e, "10s", NULL);
 	start_calls(c, &t, N_CALLS, 1500, "killed");
-	usleep(200000); /* every call is upstream now */
+	/* every call is upstream now */
+	assert_int_equal(it_wait_mock_stat(e, "items", N_CALLS, 5000), 0);
 	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
 	expect_once(&t, N_CALLS, CB_EUNREACHABLE, 5000);
 	assert_non_null(strstr(t.message[0], "connection to the server was lost"));
@@ -155,7 +156,7 @@ static void test_resend_after_restart(void **state)
 
 	c = fixture(e, "1500ms", NULL);
 	start_calls(c, &t, N_CALLS, 20000, "restarted");
-	usleep(200000);
+	assert_int_equal(it_wait_mock_stat(e, "items", N_CALLS, 5000), 0);
 	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
 	assert_int_equal(it_mock_config(e, "{\"pending_ms\":50}"), 0);
 	assert_int_equal(it_start_server(e, NULL), 0);
@@ -171,7 +172,8 @@ static void test_once_on_close(void **state)
 
 	c = fixture(e, "10s", NULL);
 	start_calls(c, &t, N_CALLS, 0, "closing");
-	usleep(100000);
+	/* every call reached the server and waits there */
+	assert_int_equal(it_wait_stat(e->url, "calls_in_flight", N_CALLS, N_CALLS, 5000), 0);
 	cb_client_close(c);
 	/* every callback has run by the time close returns */
 	assert_int_equal(atomic_load(&t.total), N_CALLS);

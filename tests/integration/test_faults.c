@@ -322,7 +322,7 @@ static void test_busy_is_immediate(void **state)
 	assert_int_equal(it_start_server(e, "--max-pending", "1000", NULL), 0);
 	/* another client holds the server at its limit */
 	pthread_create(&t, NULL, hold_cb, &h);
-	usleep(500000);
+	assert_int_equal(it_wait_stat(e->url, "calls_in_flight", 1000, 1000, 5000), 0);
 	assert_int_equal(it_calls(e->url, extra, 200, r, 300), 0);
 	check_each_once(extra, r, 200, CB_EBUSY, NULL);
 	pthread_join(t, NULL);

@@ -517,7 +517,7 @@ static void test_calls_while_draining_get_shutting_down(void **state)
 	assert_int_equal(it_mock_config(e, "{\"pending_ms\":1500}"), 0);
 	pthread_create(&t, NULL, call_thread, &first);
 	sigterm_when_upstream(&sg);
-	usleep(100000);
+	assert_int_equal(it_wait_stat(e->url, "draining", 1, 1, 5000), 0);
 	assert_int_equal(it_calls(e->url, &second, 1, &r, TIMEOUT_MS), 0);
 	expect_all(&r, 1, CB_ESHUTTING_DOWN);
 	it_replies_free(&r, 1);
