@@ -23,6 +23,7 @@ struct http_req {
 	bool too_big;
 	long retry_after_s;
 	char errbuf[CURL_ERROR_SIZE];
+	const char *secret; /* the API key: never handed on in a body (borrowed) */
 	list_node link; /* in http.reqs */
 };
 
@@ -52,6 +53,31 @@ static void req_free(http_req *r)
 	free(r);
 }
 
+/*
+ * Replaces every occurrence of secret in body[0..len) (NUL-terminated) with
+ * "***", in place; returns the new length. An upstream that echoes the key
+ * (a 401 quoting the request) must not put it in a reply or a log.
+ */
+static size_t redact(char *body, size_t len, const char *secret)
+{
+	size_t sl = strlen(secret);
+	char *p = body, *w = body, *end = body + len, *hit;
+
+	if (sl < 3)
+		return len; /* no real key is this short, and "***" would not fit */
+	while ((hit = memmem(p, (size_t)(end - p), secret, sl)) != NULL) {
+		memmove(w, p, (size_t)(hit - p));
+		w += hit - p;
+		memcpy(w, "***", 3);
+		w += 3;
+		p = hit + sl;
+	}
+	memmove(w, p, (size_t)(end - p));
+	w += end - p;
+	*w = '\0';
+	return (size_t)(w - body);
+}
+
 /* Reads every finished transfer; called after each socket action, the timer's included. */
 static void check_done(http *h)
 {
@@ -79,6 +105,8 @@ static void check_done(http *h)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_OS_ERRNO, &e);
 			resp.os_errno = (int)e;
 		}
+		if (r->body != NULL && r->secret != NULL)
+			r->len = redact(r->body, r->len, r->secret);
 		resp.body = r->body ? r->body : "";
 		resp.len = r->len;
 		resp.retry_after_s = r->retry_after_s;
@@ -275,6 +303,7 @@ int http_start(http *h, const http_opts *o, http_done_cb cb, void *arg, http_req
 	r->cb = cb;
 	r->arg = arg;
 	r->retry_after_s = -1;
+	r->secret = o->api_key != NULL && o->api_key[0] != '\0' ? o->api_key : NULL;
 	if ((r->easy = curl_easy_init()) == NULL || req_set_body(r, o) != 0)
 		goto fail;
 	req_set_opts(r, o);
