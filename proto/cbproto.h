@@ -68,6 +68,11 @@ typedef struct cb_wire_call {
 	cb_opts opts;
 } cb_wire_call;
 
+typedef struct cb_decode_error {
+	cb_err code;
+	char message[CB_ERRMSG_MAX];
+} cb_decode_error;
+
 typedef struct cb_request {
 	cb_op op;
 	bool has_id;
@@ -77,6 +82,12 @@ typedef struct cb_request {
 	cb_wire_call call;   /* op == CB_OP_CALL */
 	cb_wire_call *calls; /* op == CB_OP_MULTI: owned, freed by cbp_request_free */
 	uint32_t ncalls;
+	/*
+	 * op == CB_OP_MULTI, decoded: NULL when every call is valid, else ncalls
+	 * entries, code CB_OK for the valid ones; an invalid call is answered on its
+	 * own, the others go ahead. Owned, freed by cbp_request_free.
+	 */
+	cb_decode_error *call_errors;
 } cb_request;
 
 typedef struct cb_wire_result {
@@ -120,10 +131,6 @@ typedef struct cb_limits {
 } cb_limits;
 
 /* Filled by the decoders on failure: a code and a sentence saying what was wrong. */
-typedef struct cb_decode_error {
-	cb_err code;
-	char message[CB_ERRMSG_MAX];
-} cb_decode_error;
 
 extern const cb_fn_info cbp_fns[CB_FN_COUNT];
 extern const char *const cbp_op_names[CB_OP_COUNT];

@@ -172,6 +172,13 @@ static cb_err get_text(cb_decode_error *e, const char *path, const msgpack_objec
 	if (out->len < 1 || out->len > CB_TEXT_MAX)
 		return bad(e, CB_EBAD_REQUEST, path, "text must be 1 to %d bytes, got %u",
 		           CB_TEXT_MAX, out->len);
+	/* the upstream cannot take them (a NUL breaks its JSON); tab and line breaks are spaces */
+	for (uint32_t i = 0; i < out->len; i++) {
+		unsigned char ch = (unsigned char)out->ptr[i];
+		if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f)
+			return bad(e, CB_EBAD_REQUEST, path,
+			           "control character U+%04X at byte %u is not allowed", ch, i);
+	}
 	return CB_OK;
 }
 
@@ -295,6 +302,32 @@ static cb_err decode_version(cb_decode_error *e, cb_err code, const msgpack_obje
 	return CB_OK;
 }
 
+/*
+ * Call k of a multi. An invalid call is noted in req->call_errors and does
+ * not fail the request; only running out of memory does.
+ */
+static cb_err decode_multi_call(cb_decode_error *e, cb_request *req,
+                                const msgpack_object_array *calls, uint32_t k)
+{
+	char prefix[PATH_MAX_LEN];
+	cb_decode_error ce = {.code = CB_OK};
+	cb_err rv;
+
+	snprintf(prefix, sizeof(prefix), "calls[%u]", k);
+	rv = want_type(&ce, CB_EBAD_REQUEST, prefix, &calls->ptr[k], MSGPACK_OBJECT_MAP, "map");
+	if (rv == CB_OK) {
+		snprintf(prefix, sizeof(prefix), "calls[%u].", k);
+		rv = decode_call(&ce, prefix, &calls->ptr[k].via.map, &req->calls[k]);
+	}
+	if (rv == CB_OK)
+		return CB_OK;
+	if (req->call_errors == NULL &&
+	    (req->call_errors = calloc(calls->size, sizeof(*req->call_errors))) == NULL)
+		return bad(e, CB_ENOMEM, "calls", "out of memory");
+	req->call_errors[k] = ce;
+	return CB_OK;
+}
+
 static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_request *req)
 {
 	enum { F_V, F_OP, F_ID, F_DEADLINE, F_CALLS, F_N };
@@ -353,17 +386,9 @@ static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_re
 		if (req->calls == NULL)
 			return bad(e, CB_ENOMEM, "calls", "out of memory");
 		req->ncalls = calls->size;
-		for (uint32_t k = 0; k < calls->size; k++) {
-			char prefix[PATH_MAX_LEN];
-			snprintf(prefix, sizeof(prefix), "calls[%u]", k);
-			if ((rv = want_type(e, CB_EBAD_REQUEST, prefix, &calls->ptr[k],
-			                    MSGPACK_OBJECT_MAP, "map")) != CB_OK)
+		for (uint32_t k = 0; k < calls->size; k++)
+			if ((rv = decode_multi_call(e, req, calls, k)) != CB_OK)
 				return rv;
-			snprintf(prefix, sizeof(prefix), "calls[%u].", k);
-			if ((rv = decode_call(e, prefix, &calls->ptr[k].via.map, &req->calls[k])) !=
-			    CB_OK)
-				return rv;
-		}
 		return CB_OK;
 	default:
 		return CB_OK;
@@ -418,6 +443,8 @@ cb_err cbp_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_
 void cbp_request_free(cb_request *req)
 {
 	free(req->calls);
+	free(req->call_errors);
+	req->call_errors = NULL;
 	req->calls = NULL;
 	req->ncalls = 0;
 }

@@ -236,6 +236,15 @@ static void reply_stats(front *f, ing_ctx *ctx, const cb_request *req)
 	msgpack_sbuffer_destroy(&buf);
 }
 
+/* An invalid call of a multi gets its own error; the others of its message go ahead. */
+static void cell_refuse(front *f, cell *c, const cb_decode_error *bad)
+{
+	answer *a = answer_error_or_oom(answer_error(bad->code, "%s", bad->message));
+
+	cell_finish(f, c, a, false, 0, 0);
+	answer_unref(a);
+}
+
 /*
  * A call's time to live: its own deadline_ms or --call-timeout, at most a
  * day. Larger values (up to 2^64-1 on the wire) would overflow the
@@ -295,10 +304,15 @@ static void route_calls(front *f, ing_ctx *ctx, const cb_request *req)
 		r->cells[i].r = r;
 		batcher_waiter_init(&r->cells[i].w, r->t_arrive_ns);
 	}
-	/* the last add may answer the whole request and free r: touch nothing of r after it */
-	for (uint32_t i = 0; i < n; i++)
-		batcher_add(f->bt, &r->cells[i].w,
-		            req->op == CB_OP_MULTI ? &req->calls[i] : &req->call);
+	/* the last cell may answer the whole request and free r: touch nothing of r after it */
+	for (uint32_t i = 0; i < n; i++) {
+		const cb_decode_error *bad = req->call_errors ? &req->call_errors[i] : NULL;
+		if (bad != NULL && bad->code != CB_OK)
+			cell_refuse(f, &r->cells[i], bad);
+		else
+			batcher_add(f->bt, &r->cells[i].w,
+			            req->op == CB_OP_MULTI ? &req->calls[i] : &req->call);
+	}
 }
 
 void front_received_cb(void *arg, ing_ctx *ctx, nng_msg *msg)

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "functions.h"
-#include "jarena.h"
 
 static json_t *geocode_item(const job_item *it)
 {
@@ -46,6 +45,11 @@ answer *batch_fn_parse_result(json_t *obj)
 
 	if (!json_is_number(lat) || !json_is_number(lon))
 		return answer_error(CB_ENOT_FOUND, "no result for this input");
+	/* parsed with JSON_ALLOW_NUL so that one such item cannot sink its batch */
+	if ((json_is_string(formatted) &&
+	     strlen(json_string_value(formatted)) != json_string_length(formatted)) ||
+	    (json_is_string(type) && strlen(json_string_value(type)) != json_string_length(type)))
+		return answer_error(CB_EUPSTREAM_ERROR, "upstream result carries a NUL character");
 	if (json_is_number(conf))
 		c = json_number_value(conf);
 	return answer_result(json_number_value(lat), json_number_value(lon),
@@ -54,54 +58,4 @@ answer *batch_fn_parse_result(json_t *obj)
 	                     json_is_number(conf) ? &c : NULL,
 	                     json_is_string(type) ? json_string_value(type) : NULL,
 	                     json_is_string(type) ? json_string_length(type) : 0);
-}
-
-/* One answer per item from the result array (as long as the batch); never NULL entries. */
-static void read_each(cb_fn fn, job_item *const *items, uint32_t n, json_t *arr, answer **ans)
-{
-	const batch_fn *f = &batch_fns[fn];
-
-	for (uint32_t i = 0; i < n; i++) {
-		json_t *obj = json_array_get(arr, i);
-		answer *a;
-
-		if (!json_is_object(obj))
-			a = answer_error(CB_EUPSTREAM_ERROR, "upstream result %u is not an object",
-			                 i);
-		else if (!f->query_matches(items[i], json_object_get(obj, "query")))
-			a = answer_error(CB_EUPSTREAM_ERROR,
-			                 "upstream result %u does not answer this input", i);
-		else
-			a = batch_fn_parse_result(obj);
-		ans[i] = answer_error_or_oom(a);
-	}
-}
-
-/*
- * The tree is read into answers and dropped before any cell is answered:
- * answering may start other work (a submit builds JSON), which must not land
- * in the arena.
- */
-batch_fn_read batch_fn_read_results(cb_fn fn, job_item *const *items, uint32_t n, const char *body,
-                                    size_t len, answer **ans, size_t *got, char *cause, size_t cap)
-{
-	json_error_t jerr;
-	bool arena = jarena_begin();
-	json_t *arr = json_loadb(body, len, 0, &jerr);
-	batch_fn_read rv = BATCH_FN_READ_OK;
-
-	*got = json_is_array(arr) ? json_array_size(arr) : 0;
-	if (arr == NULL) {
-		snprintf(cause, cap, "upstream sent invalid JSON (%s at line %d, column %d)",
-		         jerr.text, jerr.line, jerr.column);
-		rv = BATCH_FN_BAD_JSON;
-	} else if (*got != n) {
-		rv = BATCH_FN_COUNT;
-	} else {
-		read_each(fn, items, n, arr, ans);
-	}
-	json_decref(arr);
-	if (arena)
-		jarena_end();
-	return rv;
 }

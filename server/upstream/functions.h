@@ -43,21 +43,4 @@ extern const batch_fn batch_fns[CB_FN_COUNT];
  */
 answer *batch_fn_parse_result(json_t *obj);
 
-typedef enum batch_fn_read {
-	BATCH_FN_READ_OK,
-	BATCH_FN_NOMEM,
-	BATCH_FN_BAD_JSON, /* cause says where */
-	BATCH_FN_COUNT,    /* *got results for a batch of n */
-} batch_fn_read;
-
-/*
- * Reads the body of a finished job: one answer per item, in the order sent,
- * into ans[0..n) (new references, never NULL) when it returns
- * BATCH_FN_READ_OK; otherwise ans holds nothing. A result that is not an
- * object or does not answer its input becomes that item's UPSTREAM_ERROR.
- * The JSON tree lives in the arena (jarena.h) and is gone on return.
- */
-batch_fn_read batch_fn_read_results(cb_fn fn, job_item *const *items, uint32_t n, const char *body,
-                                    size_t len, answer **ans, size_t *got, char *cause, size_t cap);
-
 #endif

@@ -24,7 +24,7 @@ struct http_req {
 	long retry_after_s;
 	char errbuf[CURL_ERROR_SIZE];
 	const char *secret; /* the API key: never handed on in a body (borrowed) */
-	list_node link; /* in http.reqs */
+	list_node link;     /* in http.reqs */
 };
 
 struct http {

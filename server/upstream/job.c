@@ -13,6 +13,7 @@
 #include "geoapify.h"
 #include "job.h"
 #include "log.h"
+#include "results.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_CAP_MS  30000
@@ -168,24 +169,24 @@ static verdict fan_out(job *j, const http_resp *r, char *cause, size_t cap)
 	uint64_t t0 = now_ns(), t1;
 	size_t got = 0;
 	answer **ans = malloc(j->n * sizeof(*ans));
-	batch_fn_read rv = ans != NULL ? batch_fn_read_results(j->fn, j->items, j->n, r->body,
-	                                                       r->len, ans, &got, cause, cap)
-	                               : BATCH_FN_NOMEM;
+	results_status rv = ans != NULL ? results_read(j->fn, j->items, j->n, r->body, r->len, ans,
+	                                               &got, cause, cap)
+	                                : RESULTS_NOMEM;
 
 	t1 = now_ns();
-	if (rv != BATCH_FN_READ_OK)
+	if (rv != RESULTS_OK)
 		free(ans);
 	switch (rv) {
-	case BATCH_FN_READ_OK:
+	case RESULTS_OK:
 		break;
-	case BATCH_FN_NOMEM:
+	case RESULTS_NOMEM:
 		snprintf(cause, cap, "out of memory for %u results", j->n);
 		return V_TRANSIENT;
-	case BATCH_FN_BAD_JSON:
+	case RESULTS_TRUNCATED:
 		/* a cut-off answer: asking again is safe (results stay for 24 h) */
 		j->resubmit = j->state == BATCH_SUBMITTING;
 		return V_TRANSIENT;
-	case BATCH_FN_COUNT:
+	case RESULTS_COUNT:
 		job_fail(j, answer_error(CB_EUPSTREAM_ERROR,
 		                         "upstream returned %zu results for a batch of %u", got,
 		                         j->n));

@@ -366,6 +366,46 @@ static void test_cli_10000_lines(void **state)
 	json_decref(st);
 }
 
+/* One row too long for the protocol in a file of 1,000: it alone fails (the CLI sends multis). */
+static void test_cli_one_bad_row(void **state)
+{
+	it_env *e = *state;
+	char in_path[300], out_path[300], buf[200], args[400], longrow[1101];
+	csv_record rec = {0};
+	int n = 0, ok = 0, bad = 0;
+	FILE *f;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	snprintf(in_path, sizeof(in_path), "%s/rows.txt", e->dir);
+	snprintf(out_path, sizeof(out_path), "%s/out.csv", e->dir);
+	memset(longrow, 'x', sizeof(longrow) - 1);
+	longrow[sizeof(longrow) - 1] = '\0';
+	f = fopen(in_path, "w");
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "%s\n", i == 500 ? longrow : nasty(i, buf, sizeof(buf)));
+	fclose(f);
+	snprintf(args, sizeof(args), "geocode -f '%s'", in_path);
+	assert_int_equal(run_cli(e, args, out_path), 1); /* a row failed */
+	f = fopen(out_path, "r");
+	assert_non_null(f);
+	assert_int_equal(csv_read(f, &rec), 1); /* the header */
+	while (csv_read(f, &rec) == 1) {
+		if (n == 500) {
+			assert_string_equal(rec.fields[5], "BAD_REQUEST");
+			bad++;
+		} else {
+			assert_string_equal(rec.fields[5], "OK");
+			ok++;
+		}
+		n++;
+	}
+	csv_record_free(&rec);
+	fclose(f);
+	assert_int_equal(ok, 999);
+	assert_int_equal(bad, 1);
+}
+
 static void test_cli_column_and_exit_codes(void **state)
 {
 	it_env *e = *state;
@@ -418,6 +458,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_threads_share_a_client, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_and_ping, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_10000_lines, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_cli_one_bad_row, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_column_and_exit_codes, it_setup, it_teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -90,12 +90,112 @@ static void test_key_never_relayed(void **state)
 	free(log);
 }
 
+/* ------------------------------------------------------------ per-item isolation */
+
+static char texts[64][80];
+
+/* n distinct addresses of this test */
+static const char *addr(int i)
+{
+	snprintf(texts[i], sizeof(texts[i]), "%d Isolation Row, Bulkhead", i + 1);
+	return texts[i];
+}
+
+/* The reply's result is the mock's own answer for text. */
+static void expect_located(it_env *e, const cb_reply *rep, const char *text)
+{
+	it_place p;
+
+	if (rep->err != CB_OK)
+		fail_msg("'%s': %s: %.*s", text, cb_err_name(rep->err), (int)rep->message.len,
+		         rep->message.ptr);
+	assert_int_equal(it_mock_lookup(e, text, &p), 0);
+	assert_true(p.found);
+	assert_float_equal(rep->result.lat, p.lat, 1e-9);
+	assert_float_equal(rep->result.lon, p.lon, 1e-9);
+}
+
+/* A multi of 51 geocode calls, call 25 carrying a NUL: 50 located, that one BAD_REQUEST. */
+static void test_multi_isolates_a_bad_call(void **state)
+{
+	it_env *e = *state;
+	cb_wire_call calls[51];
+	cb_request req = {.op = CB_OP_MULTI, .has_id = true, .id = 3, .calls = calls, .ncalls = 51};
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	it_reply r;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	for (int i = 0; i < 51; i++)
+		calls[i] = (cb_wire_call){.fn = CB_FN_GEOCODE,
+		                          .text = {addr(i), (uint32_t)strlen(addr(i))}};
+	calls[25].text.len += 1; /* its terminating NUL goes on the wire */
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	assert_int_equal(cbp_request_encode(&pk, &req), CB_OK);
+	assert_int_equal(it_raw(e->url, buf.data, buf.size, &r, TIMEOUT_MS), 0);
+	msgpack_sbuffer_destroy(&buf);
+	assert_true(r.decoded);
+	assert_int_equal(r.rep.err, CB_OK);
+	assert_int_equal(r.rep.nresults, 51);
+	for (int i = 0; i < 51; i++) {
+		if (i == 25) {
+			assert_int_equal(r.rep.results[i].err, CB_EBAD_REQUEST);
+			assert_non_null(memmem(r.rep.results[i].message.ptr,
+			                       r.rep.results[i].message.len,
+			                       "control character U+0000", 24));
+		} else {
+			expect_located(e, &r.rep.results[i], addr(i));
+		}
+	}
+	it_replies_free(&r, 1);
+	assert_int_equal(it_mock_stat(e, "items"), 50);
+	assert_int_equal(it_mock_stat(e, "submits"), 1);
+}
+
+/* One result of a batch the upstream garbled (fault): that cell fails alone. */
+static void one_damaged_result(it_env *e, const char *fault)
+{
+	it_call c[20];
+	it_reply r[20];
+	int failed = 0;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", "--fault", fault, NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	for (int i = 0; i < 20; i++)
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = addr(i), .id = (uint64_t)i + 1};
+	assert_int_equal(it_calls(e->url, c, 20, r, TIMEOUT_MS), 0);
+	for (int i = 0; i < 20; i++) {
+		if (r[i].rep.err == CB_EUPSTREAM_ERROR)
+			failed++;
+		else
+			expect_located(e, &r[i].rep, addr(i));
+	}
+	it_replies_free(r, 20);
+	assert_int_equal(failed, 1);
+	assert_int_equal(it_mock_stat(e, "submits"), 1); /* nothing retried for it */
+}
+
+static void test_a_nul_in_one_result(void **state)
+{
+	one_damaged_result(*state, "nul-item@result:1");
+}
+
+static void test_bad_utf8_in_one_result(void **state)
+{
+	one_damaged_result(*state, "bad-item@result:1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_huge_deadlines_do_not_overflow, it_setup,
 	                                    it_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_never_relayed, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_isolates_a_bad_call, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_a_nul_in_one_result, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_utf8_in_one_result, it_setup, it_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

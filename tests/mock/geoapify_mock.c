@@ -32,6 +32,8 @@ typedef enum fault_kind {
 	F_CLOSE,       /* close the connection without an answer */
 	F_STUCK,       /* the job this submit creates never finishes */
 	F_SLOW,        /* answer normally after slow_ms */
+	F_NUL_ITEM,    /* the first result's formatted carries a NUL ("\u0000") */
+	F_BAD_ITEM,    /* the first result's formatted carries a byte that is not UTF-8 */
 } fault_kind;
 
 typedef enum fault_when { W_REQUEST, W_SUBMIT, W_POLL, W_RESULT } fault_when;
@@ -113,7 +115,7 @@ static int parse_ms(const char *s, long *out)
 
 /*
  * KIND[,key=value...][@WHEN:N]. KIND: status=CODE, truncate, wrong-count,
- * close, stuck, slow=DUR, quota (429 "Quota exceeded"). WHEN: request,
+ * close, stuck, slow=DUR, quota (429 "Quota exceeded"), nul-item, bad-item. WHEN: request,
  * submit, poll or result (default submit); N: 1-based, or * for every one.
  */
 static int parse_fault(const char *spec, fault *f)
@@ -160,6 +162,10 @@ static int parse_fault(const char *spec, fault *f)
 			f->kind = F_TRUNCATE;
 		} else if (strcmp(tok, "wrong-count") == 0) {
 			f->kind = F_WRONG_COUNT;
+		} else if (strcmp(tok, "nul-item") == 0) {
+			f->kind = F_NUL_ITEM;
+		} else if (strcmp(tok, "bad-item") == 0) {
+			f->kind = F_BAD_ITEM;
 		} else if (strcmp(tok, "close") == 0) {
 			f->kind = F_CLOSE;
 		} else if (strcmp(tok, "stuck") == 0) {
@@ -430,6 +436,28 @@ static bool apply_fault(struct MHD_Connection *c, const fault *f, enum MHD_Resul
 	}
 }
 
+/* The results with the first item's formatted damaged: a NUL in it, or a byte 0xff. */
+static enum MHD_Result send_damaged_item(struct MHD_Connection *c, const char *results,
+                                         fault_kind kind)
+{
+	const char *at = strstr(results, "\"formatted\":\"");
+	size_t len = strlen(results), cut;
+	char *out;
+	enum MHD_Result rv;
+
+	if (at == NULL)
+		return send_text(c, 200, results, len, -1);
+	cut = (size_t)(at - results) + strlen("\"formatted\":\"");
+	if ((out = malloc(len + 8)) == NULL)
+		return MHD_NO;
+	memcpy(out, results, cut);
+	len = (size_t)snprintf(out + cut, 8, "%s", kind == F_NUL_ITEM ? "\\u0000" : "\xff");
+	strcpy(out + cut + len, results + cut);
+	rv = send_text(c, 200, out, strlen(out), -1);
+	free(out);
+	return rv;
+}
+
 /* Sends a job's results, honouring result faults; M.mu is not held. */
 static enum MHD_Result send_results(struct MHD_Connection *c, const char *results, const fault *f)
 {
@@ -442,6 +470,8 @@ static enum MHD_Result send_results(struct MHD_Connection *c, const char *result
 		json_array_remove(arr, json_array_size(arr) - 1);
 		return send_json(c, 200, arr);
 	}
+	if (f != NULL && (f->kind == F_NUL_ITEM || f->kind == F_BAD_ITEM))
+		return send_damaged_item(c, results, f->kind);
 	if (apply_fault(c, f, &rv))
 		return rv;
 	return send_text(c, 200, results, strlen(results), -1);

@@ -225,11 +225,32 @@ static const reject_case json_cases[] = {
     {NULL, "81 a1 76 c1", CB_EBAD_REQUEST, "v: invalid byte 0xc1 at byte 3"},
 };
 
+/*
+ * The request's error, or for a multi whose envelope is valid, its first
+ * invalid call's: inside a multi, a call is refused on its own.
+ */
+static cb_err decode_first_error(const uint8_t *buf, size_t len, const cb_limits *lim,
+                                 cb_decode_error *err)
+{
+	cb_request req;
+	cb_err rv = cbp_request_decode(buf, len, lim, &req, err);
+
+	if (rv != CB_OK)
+		return rv;
+	for (uint32_t i = 0; req.call_errors != NULL && i < req.ncalls; i++) {
+		if (req.call_errors[i].code != CB_OK) {
+			*err = req.call_errors[i];
+			break;
+		}
+	}
+	cbp_request_free(&req);
+	return err->code;
+}
+
 static void check_reject(const reject_case *c, const uint8_t *buf, size_t len, const cb_limits *lim)
 {
 	cb_decode_error err;
-	cb_request req;
-	cb_err rv = cbp_request_decode(buf, len, lim, &req, &err);
+	cb_err rv = decode_first_error(buf, len, lim, &err);
 
 	if (rv != c->code || strcmp(err.message, c->message) != 0)
 		fail_msg("%s\n  want %s \"%s\"\n  got  %s \"%s\"", c->json ? c->json : c->hex,
@@ -375,6 +396,79 @@ static void test_accepts(void **state)
 	}
 }
 
+/* Encodes req and decodes it back into *out (the caller frees out and *buf). */
+static cb_err roundtrip(const cb_request *req, cb_request *out, cb_decode_error *err, void **buf)
+{
+	cb_limits lim = {.max_bytes = CB_MAX_BYTES_DEFAULT};
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	size_t len;
+
+	msgpack_sbuffer_init(&b);
+	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+	assert_int_equal(cbp_request_encode(&pk, req), CB_OK);
+	len = b.size;
+	*buf = msgpack_sbuffer_release(&b);
+	return cbp_request_decode(*buf, len, &lim, out, err);
+}
+
+/* NUL and other control characters are refused; tab and line breaks are not. */
+static void test_control_characters(void **state)
+{
+	const char *bad[] = {"ab\0c", "\x01", "x\x1fy", "del\x7f"};
+	const size_t bad_len[] = {4, 1, 3, 4};
+	const char *fine = "12 Main St\r\n\tApt 4";
+	cb_request req = {.op = CB_OP_CALL, .call = {.fn = CB_FN_GEOCODE}}, out;
+	cb_decode_error err;
+	void *buf;
+	(void)state;
+
+	for (size_t i = 0; i < 4; i++) {
+		req.call.text = (cb_str){bad[i], (uint32_t)bad_len[i]};
+		assert_int_equal(roundtrip(&req, &out, &err, &buf), CB_EBAD_REQUEST);
+		assert_non_null(strstr(err.message, "args[0]: control character U+00"));
+		free(buf);
+	}
+	req.call.text = (cb_str){fine, (uint32_t)strlen(fine)};
+	assert_int_equal(roundtrip(&req, &out, &err, &buf), CB_OK);
+	assert_null(out.call_errors);
+	cbp_request_free(&out);
+	free(buf);
+}
+
+/* Inside a multi each call stands alone: the invalid ones are noted, the request is valid. */
+static void test_multi_call_errors_are_per_call(void **state)
+{
+	static char longtext[CB_TEXT_MAX + 77];
+	cb_wire_call calls[4] = {
+	    {.fn = CB_FN_GEOCODE, .text = {"good one", 8}},
+	    {.fn = CB_FN_GEOCODE, .text = {longtext, sizeof(longtext)}},
+	    {.fn = CB_FN_REVERSE, .lat = 200, .lon = 1},
+	    {.fn = CB_FN_GEOCODE, .text = {"nul\0", 4}},
+	};
+	cb_request req = {.op = CB_OP_MULTI, .calls = calls, .ncalls = 4}, out;
+	cb_decode_error err;
+	void *buf;
+	(void)state;
+
+	memset(longtext, 'a', sizeof(longtext));
+	assert_int_equal(roundtrip(&req, &out, &err, &buf), CB_OK);
+	assert_int_equal(out.ncalls, 4);
+	assert_non_null(out.call_errors);
+	assert_int_equal(out.call_errors[0].code, CB_OK);
+	assert_int_equal(out.calls[0].text.len, 8);
+	assert_int_equal(out.call_errors[1].code, CB_EBAD_REQUEST);
+	assert_string_equal(out.call_errors[1].message,
+	                    "calls[1].args[0]: text must be 1 to 1024 bytes, got 1101");
+	assert_int_equal(out.call_errors[2].code, CB_EBAD_REQUEST);
+	assert_string_equal(out.call_errors[2].message,
+	                    "calls[2].args[0]: latitude 200 is outside [-90, 90]");
+	assert_int_equal(out.call_errors[3].code, CB_EBAD_REQUEST);
+	cbp_request_free(&out);
+	assert_null(out.call_errors);
+	free(buf);
+}
+
 static void test_multi_limit(void **state)
 {
 	msgpack_sbuffer b;
@@ -452,6 +546,8 @@ int main(void)
 	    cmocka_unit_test(test_text_limits),
 	    cmocka_unit_test(test_accepts),
 	    cmocka_unit_test(test_multi_limit),
+	    cmocka_unit_test(test_control_characters),
+	    cmocka_unit_test(test_multi_call_errors_are_per_call),
 	    cmocka_unit_test(test_error_names),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
