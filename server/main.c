@@ -18,6 +18,7 @@
 #include "front.h"
 #include "ingress.h"
 #include "jarena.h"
+#include "journal.h"
 #include "log.h"
 #include "options.h"
 #include "ratelimit.h"
@@ -36,6 +37,7 @@ typedef struct server {
 	upstream u;
 	http *http;
 	struct cache *cache;
+	journal *journal; /* jobs in flight, in the cache database */
 	report_src report;
 	bool draining;
 	uv_signal_t sigterm, sigint;
@@ -172,7 +174,27 @@ static int open_cache(server *s)
 		log_error("cannot allocate the cache");
 		return -1;
 	}
+	journal_open(&s->journal, cache_db_path(s->cache));
 	return 0;
+}
+
+#define JOURNAL_MAX_AGE_MS (24ull * 3600 * 1000) /* Geoapify keeps results this long */
+
+static void resume_cb(void *arg, const journal_job *jj)
+{
+	server *s = arg;
+
+	if (batcher_resume(s->bt, jj) != 0)
+		log_warn("cannot take up job %s from the journal: out of memory", jj->id);
+}
+
+/* Jobs in flight before a restart are polled again, not paid for again. */
+static void resume_jobs(server *s)
+{
+	size_t n = journal_load(s->journal, wall_ms(), JOURNAL_MAX_AGE_MS, resume_cb, s);
+
+	if (n > 0)
+		log_info("resumed %zu upstream jobs from the journal", n);
 }
 
 static int open_ingress(server *s)
@@ -230,6 +252,9 @@ static int open_pipeline(server *s)
 	    .job_timeout_ms = c->job_timeout_ms,
 	    .poll_max_ms = c->poll_max_ms,
 	    .retries = c->retries,
+	    .retry_after_max_ms = c->retry_after_max_ms,
+	    .quota_confirm_ms = c->quota_confirm_ms,
+	    .quota_pause_ms = c->quota_pause_ms,
 	};
 	batcher_config bcfg = {c->batch_max, c->batch_wait_ms, c->batch_idle_ms};
 	front_config fcfg = {c->max_message, c->max_pending, c->call_timeout_ms};
@@ -238,8 +263,10 @@ static int open_pipeline(server *s)
 	dispatch_init(&s->d, (unsigned)c->max_jobs);
 	if (batcher_open(&s->bt, s->loop, &bcfg, &s->d, &s->u, s->cache) != 0)
 		return -1;
-	upstream_init(&s->u, &ucfg, s->http, &s->rl, s->cache,
-	              &(upstream_hooks){batcher_item_done_cb, batcher_job_ended_cb, s->bt});
+	upstream_init(&s->u, &ucfg, s->http, &s->rl, s->cache, s->journal,
+	              &(upstream_hooks){batcher_item_done_cb, batcher_job_ended_cb,
+	                                batcher_job_retry_wait_cb, batcher_job_retry_ready_cb,
+	                                batcher_job_wanted_cb, s->bt});
 	if (front_open(&s->f, s->loop, &fcfg, s->bt, s->cache, report_pack, &s->report) != 0)
 		return -1;
 	batcher_set_hooks(s->bt, &(batcher_hooks){front_waiter_done_cb, s->f, poll_input_cb, s});
@@ -267,6 +294,7 @@ static int server_open(server *s, uv_loop_t *loop)
 		log_error("out of memory");
 		return -1;
 	}
+	resume_jobs(s);
 	srand((unsigned)now_ns());
 	if (open_ingress(s) != 0)
 		return -1;
@@ -297,6 +325,7 @@ int main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 
 	batcher_close(s->bt);
+	journal_close(s->journal);
 	cache_close(s->cache);
 	rv = uv_loop_close(&loop);
 	if (rv != 0)

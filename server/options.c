@@ -27,12 +27,19 @@ static void usage_rest(FILE *f)
 	      "  --max-jobs N          upstream jobs at once (4)\n"
 	      "  --rate R              upstream requests per second, submits and polls (5)\n"
 	      "  --burst N             requests allowed at once above the rate (5)\n"
-	      "  --retries N           retries of a request after 429, 5xx, a connection error\n"
-	      "                        or a timeout; backoff 500ms x 2^n with full jitter, capped\n"
-	      "                        at 30s; a Retry-After header wins (4)\n"
-	      "  --quota-match TEXT    a 429 whose message contains TEXT (any case) means the\n"
-	      "                        quota is exhausted: QUOTA_EXCEEDED at once, no retry\n"
-	      "                        (\"Quota exceeded\"; empty: never)\n"
+	      "  --retries N           retries of a request after a 5xx, a connection error or a\n"
+	      "                        timeout; backoff 500ms x 2^n with full jitter, capped at\n"
+	      "                        30s; a Retry-After header wins (4)\n"
+	      "  --retry-after-max DUR a longer Retry-After from the upstream is cut to this;\n"
+	      "                        a batch waiting to retry gives its job slot back (60s)\n"
+	      "  --quota-match TEXT    a 429 whose message contains TEXT (any case) may mean the\n"
+	      "                        quota is exhausted (\"Quota exceeded\"; empty: never).\n"
+	      "                        Every 429 halves the rate (burst 1 for a minute) and is\n"
+	      "                        retried without counting against --retries\n"
+	      "  --quota-confirm DUR   such 429s, three or more with nothing else between, over\n"
+	      "                        this long mean the quota is gone: QUOTA_EXCEEDED (10s)\n"
+	      "  --quota-pause DUR     then no upstream request for this long, new uncached\n"
+	      "                        calls get QUOTA_EXCEEDED at once, then one probe (5m)\n"
 	      "\n"
 	      "Cache\n"
 	      "  --cache-entries N     answers kept in memory, least recently used go (1000000)\n"
@@ -201,6 +208,9 @@ static const opt_spec specs[] = {
     {"burst", K_COUNT, F(burst), 1, 100000},
     {"retries", K_COUNT, F(retries), 0, 100},
     {"quota-match", K_STRING, F(quota_match), 0, 0},
+    {"quota-confirm", K_DURATION, F(quota_confirm_ms), 0, UINT64_MAX},
+    {"quota-pause", K_DURATION, F(quota_pause_ms), 1, UINT64_MAX},
+    {"retry-after-max", K_DURATION, F(retry_after_max_ms), 0, UINT64_MAX},
     {"call-timeout", K_DURATION, F(call_timeout_ms), 1, UINT64_MAX},
     {"cache-entries", K_COUNT, F(cache_entries), 1, UINT64_MAX},
     {"cache-ttl", K_DURATION, F(cache_ttl_ms), 0, UINT64_MAX},
@@ -294,6 +304,9 @@ static void set_defaults(config *c)
 	    .burst = 5,
 	    .retries = 4,
 	    .quota_match = "Quota exceeded",
+	    .quota_confirm_ms = 10000,
+	    .quota_pause_ms = 300000,
+	    .retry_after_max_ms = 60000,
 	    .cache_entries = 1000000,
 	    .cache_ttl_ms = 30ull * 86400000,
 	    .cache_neg_ttl_ms = 86400000,

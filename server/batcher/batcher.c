@@ -3,39 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batcher.h"
-#include "htab.h"
-#include "window.h"
+#include "batcher_int.h"
 #include "cache.h"
 #include "clock.h"
 #include "normalize.h"
 
-struct batcher {
-	window_set ws; /* the batches */
-	batcher_hooks hooks;
-	struct cache *cache;
-	htab groups; /* group by fn + options */
-	htab items;  /* item by key, while queued or upstream */
-	uint64_t dedup_hits;
-};
-
-/* A unique (fn, opts, normalised argument) in a batch; every identical call waits on it. */
-typedef struct item {
-	htab_node node; /* in batcher.items while queued or upstream */
-	job_item ji;    /* what the upstream job reads */
-	batch *b;
-	list_node waiters; /* of batcher_waiter */
-	uint32_t nwaiters;
-	char buf[]; /* key, then text */
-} item;
-
-static item *item_of(job_item *ji)
-{
-	return list_entry(ji, item, ji);
-}
-
 /* Group key: fn byte, then each option as a 2-byte length and its bytes (0xffff: absent). */
-static size_t group_key(char *out, cb_fn fn, const cb_opts *o)
+size_t batcher_group_key(char *out, cb_fn fn, const cb_opts *o)
 {
 	size_t n = 0;
 
@@ -71,7 +45,7 @@ static void group_label(group *g)
 			                        cbp_opt_names[i], g->opt[i]);
 }
 
-static group *group_get(batcher *bt, const cb_wire_call *call, const char *key, size_t keylen)
+group *batcher_group_get(batcher *bt, const cb_wire_call *call, const char *key, size_t keylen)
 {
 	htab_node *n = htab_find(&bt->groups, key, keylen);
 	group *g;
@@ -99,8 +73,8 @@ fail:
 	return NULL;
 }
 
-static item *item_new(const cb_wire_call *call, const char *key, size_t keylen, const char *text,
-                      size_t text_len)
+item *batcher_item_new(const cb_wire_call *call, const char *key, size_t keylen, const char *text,
+                       size_t text_len)
 {
 	item *it = calloc(1, sizeof(*it) + keylen + text_len + 1);
 
@@ -145,7 +119,7 @@ void batcher_waiter_init(batcher_waiter *w, uint64_t t_arrive_ns)
 size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *group_len,
                    const char **text, size_t *text_len)
 {
-	size_t gkl = group_key(key, call->fn, &call->opts), kl = gkl;
+	size_t gkl = batcher_group_key(key, call->fn, &call->opts), kl = gkl;
 
 	*text = NULL;
 	*text_len = 0;
@@ -164,14 +138,14 @@ size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *
 static item *item_queue(batcher *bt, const cb_wire_call *call, const char *key, size_t kl,
                         size_t gkl, const char *text, size_t text_len)
 {
-	group *g = group_get(bt, call, key, gkl);
+	group *g = batcher_group_get(bt, call, key, gkl);
 	batch *b;
 	item *it;
 
 	if (g == NULL || ((b = g->open) == NULL && (b = batch_open(&bt->ws, g)) == NULL) ||
 	    !batch_reserve(b))
 		return NULL;
-	if ((it = item_new(call, key, kl, text, text_len)) == NULL)
+	if ((it = batcher_item_new(call, key, kl, text, text_len)) == NULL)
 		return NULL;
 	it->b = b;
 	b->items[b->n++] = &it->ji;
@@ -205,6 +179,12 @@ void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 	}
 	if (text_len == 0 && cbp_fns[call->fn].args == CB_ARGS_TEXT) {
 		finish_now(bt, w, answer_error(CB_ENOT_FOUND, "the text is blank"));
+		return;
+	}
+	if (upstream_quota_paused(bt->ws.u)) {
+		finish_now(bt, w,
+		           answer_error(CB_EQUOTA_EXCEEDED, "the upstream quota is exhausted: new "
+		                                            "calls are refused until it is back"));
 		return;
 	}
 	if ((it = item_queue(bt, call, key, kl, gkl, text, text_len)) == NULL) {
@@ -251,6 +231,33 @@ void batcher_job_ended_cb(void *arg, job *j)
 	batch_release(list_entry(j, batch, job));
 }
 
+void batcher_job_retry_wait_cb(void *arg, job *j)
+{
+	(void)arg;
+	batch_retry_wait(list_entry(j, batch, job));
+}
+
+bool batcher_job_wanted_cb(void *arg, job *j)
+{
+	batcher *bt = arg;
+	batch *b = list_entry(j, batch, job);
+
+	/* results kept on disk serve later calls for weeks; kept in memory only, not worth a bill
+	 */
+	if (bt->cache != NULL && cache_db_path(bt->cache) != NULL)
+		return true;
+	for (uint32_t i = 0; i < b->n; i++)
+		if (item_of(b->items[i])->nwaiters > 0)
+			return true;
+	return false;
+}
+
+void batcher_job_retry_ready_cb(void *arg, job *j)
+{
+	(void)arg;
+	batch_retry_ready(list_entry(j, batch, job));
+}
+
 void batcher_drop_waiter(batcher *bt, batcher_waiter *w)
 {
 	item *it = w->it;
@@ -293,8 +300,7 @@ void batcher_flush_all(batcher *bt)
 	}
 }
 
-/* Ends b with a (borrowed) whatever its state; its job reports its items itself. */
-static void batch_fail(batcher *bt, batch *b, answer *a)
+void batcher_fail_batch(batcher *bt, batch *b, answer *a)
 {
 	batch_state st = job_state(&b->job);
 
@@ -316,7 +322,7 @@ void batcher_fail_all(batcher *bt, answer *a)
 	/* failing one may start a waiting one (a slot came free): fail until none is left */
 	a = answer_error_or_oom(a);
 	while ((n = list_first(&bt->ws.batches)) != NULL)
-		batch_fail(bt, list_entry(n, batch, link), a);
+		batcher_fail_batch(bt, list_entry(n, batch, link), a);
 	answer_unref(a);
 }
 

@@ -91,9 +91,20 @@ void batcher_flush_all(batcher *bt);
 /* Ends every batch, wherever it is, answering each waiter with a (takes a). */
 void batcher_fail_all(batcher *bt, answer *a);
 
+struct journal_job;
+/*
+ * Takes up a job the journal kept from before a restart (at start, before
+ * any call): its items wait in the dedup table, and the job is polled as
+ * soon as it has a slot. 0, or -1 when out of memory.
+ */
+int batcher_resume(batcher *bt, const struct journal_job *jj);
+
 /* upstream_hooks targets (main.c wires them; arg is the batcher) */
 void batcher_item_done_cb(void *arg, job *j, job_item *it, answer *a);
 void batcher_job_ended_cb(void *arg, job *j);
+void batcher_job_retry_wait_cb(void *arg, job *j);
+void batcher_job_retry_ready_cb(void *arg, job *j);
+bool batcher_job_wanted_cb(void *arg, job *j);
 
 /* For stats: identical calls that joined an item, and each group's items not yet upstream. */
 uint64_t batcher_dedup_hits(const batcher *bt);

@@ -133,3 +133,19 @@ void batch_release(batch *b)
 	uv_close((uv_handle_t *)&b->window, batch_window_closed_cb);
 	job_close(&b->job, batch_job_closed_cb);
 }
+
+/* A slot again for a job that waited to retry. */
+static void batch_resume_cb(dispatch_slot *s)
+{
+	job_retry(&list_entry(s, batch, slot)->job);
+}
+
+void batch_retry_wait(batch *b)
+{
+	dispatch_release(b->ws->d, &b->slot);
+}
+
+void batch_retry_ready(batch *b)
+{
+	dispatch_flush(b->ws->d, &b->slot, batch_resume_cb);
+}

@@ -87,4 +87,9 @@ void batch_flush(batch *b);
  */
 void batch_release(batch *b);
 
+/* b's job waits to retry: its job slot goes to others meanwhile. */
+void batch_retry_wait(batch *b);
+/* b's job may retry: it queues for a slot again (FIFO), and retries once it has one. */
+void batch_retry_ready(batch *b);
+
 #endif

@@ -1,16 +1,13 @@
-/* cache.c: answers by key — an LRU in memory with TTLs and negative entries, backed by SQLite. */
-#include <errno.h>
+/* cache.c: answers by key — an LRU in memory with TTLs and negative entries, backed by SQLite
+ * through store.c. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#include <sqlite3.h>
 
 #include "cache.h"
 #include "htab.h"
 #include "list.h"
-#include "log.h"
+#include "store.h"
 
 typedef struct centry {
 	htab_node node; /* first: the table hands back nodes */
@@ -29,112 +26,37 @@ struct cache {
 	htab map;
 	list_node lru; /* of centry */
 	cache_stats st;
-	char *db_path;
-	sqlite3 *db;
-	sqlite3_stmt *get, *put;
-	bool in_tx;
+	store *db; /* NULL: memory only by configuration */
 };
 
-static const char schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "CREATE TABLE IF NOT EXISTS answers("
-    " key BLOB PRIMARY KEY,"
-    " expires_ms INTEGER NOT NULL,"
-    " found INTEGER NOT NULL,"
-    " lat REAL, lon REAL, formatted TEXT, confidence REAL, result_type TEXT"
-    ") WITHOUT ROWID;";
-
-/* Any database error turns the database off for good: the cache carries on in memory. */
-static void db_off(cache *c, const char *what)
-{
-	log_warn("cache database %s: %s: %s; caching in memory only", c->db_path, what,
-	         c->db ? sqlite3_errmsg(c->db) : "cannot open");
-	sqlite3_finalize(c->get);
-	sqlite3_finalize(c->put);
-	sqlite3_close(c->db);
-	c->get = c->put = NULL;
-	c->db = NULL;
-	c->in_tx = false;
-}
-
-/* mkdir -p of the directory part of path, 0700: the cache holds what users looked up. */
-static int make_parent(const char *path)
-{
-	char *dir = strdup(path), *p;
-	int rv = 0;
-
-	if (dir == NULL)
-		return -1;
-	for (p = dir + 1; *p && rv == 0; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			rv = -1;
-		*p = '/';
-	}
-	free(dir);
-	return rv;
-}
-
-static void db_open(cache *c)
-{
-	char *err = NULL;
-
-	if (make_parent(c->db_path) != 0) {
-		log_warn(
-		    "cache database %s: cannot create its directory: %s; caching in memory only",
-		    c->db_path, strerror(errno));
-		return;
-	}
-	if (sqlite3_open_v2(c->db_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		db_off(c, "open");
-		return;
-	}
-	sqlite3_busy_timeout(c->db, 200);
-	if (sqlite3_exec(c->db, schema, NULL, NULL, &err) != SQLITE_OK) {
-		sqlite3_free(err);
-		db_off(c, "schema");
-		return;
-	}
-	if (sqlite3_prepare_v2(
-	        c->db,
-	        "SELECT expires_ms, found, lat, lon, formatted, confidence, result_type"
-	        " FROM answers WHERE key = ?",
-	        -1, &c->get, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(c->db,
-	                       "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1,
-	                       &c->put, NULL) != SQLITE_OK) {
-		db_off(c, "prepare");
-		return;
-	}
-	log_info("cache database %s", c->db_path);
-}
+/*
+ * A second server's batch commits in milliseconds; 2 s covers its checkpoint
+ * too. The wait blocks the loop thread (SQLite sleeps in the call): backoff
+ * keeps that to one wait per retry while a lock is held longer.
+ */
+#define BUSY_TIMEOUT_MS 2000
 
 int cache_open(cache **out, const cache_config *cfg)
 {
+	int busy = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : BUSY_TIMEOUT_MS;
 	cache *c = calloc(1, sizeof(*c));
+	bool map = false;
 
-	if (c == NULL || htab_init(&c->map) != 0) {
-		free(c);
-		return -1;
-	}
+	if (c == NULL || !(map = htab_init(&c->map) == 0))
+		goto fail;
+	c->cfg = *cfg;
+	c->cfg.db_path = NULL; /* the caller's string: the store keeps its own copy */
+	if (cfg->db_path != NULL && (c->db = store_open(cfg->db_path, cfg->now_ms, busy)) == NULL)
+		goto fail;
 	pthread_mutex_init(&c->mu, NULL);
 	list_init(&c->lru);
-	c->cfg = *cfg;
-	if (cfg->db_path != NULL) {
-		if ((c->db_path = strdup(cfg->db_path)) == NULL) {
-			pthread_mutex_destroy(&c->mu);
-			htab_fini(&c->map);
-			free(c);
-			return -1;
-		}
-		db_open(c);
-	}
 	*out = c;
 	return 0;
+fail:
+	if (map)
+		htab_fini(&c->map);
+	free(c);
+	return -1;
 }
 
 static void lru_unlink(cache *c, centry *e)
@@ -185,38 +107,6 @@ static void mem_put(cache *c, const char *key, size_t keylen, answer *a, uint64_
 	}
 }
 
-static answer *db_get(cache *c, const char *key, size_t keylen, uint64_t now, uint64_t *expires)
-{
-	answer *a = NULL;
-	int rc;
-
-	if (c->db == NULL)
-		return NULL;
-	sqlite3_bind_blob(c->get, 1, key, (int)keylen, SQLITE_STATIC);
-	rc = sqlite3_step(c->get);
-	if (rc == SQLITE_ROW && (uint64_t)sqlite3_column_int64(c->get, 0) > now) {
-		*expires = (uint64_t)sqlite3_column_int64(c->get, 0);
-		if (sqlite3_column_int(c->get, 1)) {
-			const char *f = (const char *)sqlite3_column_text(c->get, 4);
-			const char *t = (const char *)sqlite3_column_text(c->get, 6);
-			double conf = sqlite3_column_double(c->get, 5);
-			bool has_conf = sqlite3_column_type(c->get, 5) != SQLITE_NULL;
-			a = answer_result(sqlite3_column_double(c->get, 2),
-			                  sqlite3_column_double(c->get, 3), f ? f : "",
-			                  f ? strlen(f) : 0, has_conf ? &conf : NULL, t,
-			                  t ? strlen(t) : 0);
-		} else {
-			a = answer_error(CB_ENOT_FOUND, "no result for this input");
-		}
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3_reset(c->get);
-		db_off(c, "read");
-		return NULL;
-	}
-	sqlite3_reset(c->get);
-	return a;
-}
-
 /* The memory part of a lookup; _mu held. A hit is promoted and counted; an expired entry goes. */
 static answer *mem_get(cache *c, const char *key, size_t keylen, uint64_t now)
 {
@@ -257,7 +147,7 @@ answer *cache_get(cache *c, const char *key, size_t keylen)
 	if (a != NULL)
 		return a;
 	/* the database is read and written on the loop only: no lock needed around it */
-	a = db_get(c, key, keylen, now, &expires);
+	a = c->db != NULL ? store_get(c->db, key, keylen, now, &expires) : NULL;
 	pthread_mutex_lock(&c->mu);
 	if (a != NULL) {
 		c->st.db_hits++;
@@ -275,16 +165,13 @@ answer *cache_get(cache *c, const char *key, size_t keylen)
 
 void cache_begin(cache *c)
 {
-	if (c->db != NULL && sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
-		c->in_tx = true;
+	(void)c; /* the rows wait in the store until cache_commit writes them in one transaction */
 }
 
 void cache_commit(cache *c)
 {
-	if (c->db != NULL && c->in_tx &&
-	    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		db_off(c, "commit");
-	c->in_tx = false;
+	if (c->db != NULL)
+		store_flush(c->db);
 }
 
 void cache_put(cache *c, const char *key, size_t keylen, answer *a)
@@ -298,74 +185,54 @@ void cache_put(cache *c, const char *key, size_t keylen, answer *a)
 	pthread_mutex_lock(&c->mu);
 	mem_put(c, key, keylen, a, expires);
 	pthread_mutex_unlock(&c->mu);
-	if (c->db == NULL)
-		return;
-	sqlite3_bind_blob(c->put, 1, key, (int)keylen, SQLITE_STATIC);
-	sqlite3_bind_int64(c->put, 2, (sqlite3_int64)expires);
-	sqlite3_bind_int(c->put, 3, found);
-	if (found) {
-		sqlite3_bind_double(c->put, 4, a->result.lat);
-		sqlite3_bind_double(c->put, 5, a->result.lon);
-		sqlite3_bind_text(c->put, 6, a->result.formatted.ptr, (int)a->result.formatted.len,
-		                  SQLITE_STATIC);
-		if (a->result.has_confidence)
-			sqlite3_bind_double(c->put, 7, a->result.confidence);
-		else
-			sqlite3_bind_null(c->put, 7);
-		if (a->result.result_type.ptr != NULL)
-			sqlite3_bind_text(c->put, 8, a->result.result_type.ptr,
-			                  (int)a->result.result_type.len, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(c->put, 8);
-	} else {
-		for (int i = 4; i <= 8; i++)
-			sqlite3_bind_null(c->put, i);
-	}
-	if (sqlite3_step(c->put) != SQLITE_DONE) {
-		sqlite3_reset(c->put);
-		db_off(c, "write");
-		return;
-	}
-	sqlite3_reset(c->put);
+	if (c->db != NULL)
+		store_add(c->db, key, keylen, a, expires);
 }
 
 void cache_get_stats(cache *c, cache_stats *st)
 {
+	store_counters sc;
+
 	pthread_mutex_lock(&c->mu);
 	*st = c->st;
 	st->entries = c->map.count;
 	pthread_mutex_unlock(&c->mu);
 	st->db_bytes = -1;
-	if (c->db != NULL) {
-		sqlite3_stmt *q;
-		if (sqlite3_prepare_v2(c->db,
-		                       "SELECT page_count * page_size FROM pragma_page_count(), "
-		                       "pragma_page_size()",
-		                       -1, &q, NULL) == SQLITE_OK) {
-			if (sqlite3_step(q) == SQLITE_ROW)
-				st->db_bytes = sqlite3_column_int64(q, 0);
-			sqlite3_finalize(q);
-		}
-	}
+	st->db_state = CACHE_DB_OFF;
+	if (c->db == NULL)
+		return;
+	store_get_counters(c->db, &sc);
+	st->db_bytes = store_bytes(c->db);
+	st->corrupt = sc.corrupt;
+	st->unverified = sc.unverified;
+	st->expired_deleted = sc.expired_deleted;
+	st->db_errors = sc.errors;
+	st->db_written = sc.written;
+	st->db_unwritten = sc.unwritten;
+	st->db_dropped = sc.dropped;
+	st->db_state = sc.state == STORE_OK ? CACHE_DB_OK : CACHE_DB_BACKOFF;
 }
 
 const char *cache_db_path(const cache *c)
 {
-	return c->db != NULL ? c->db_path : NULL;
+	return c->db != NULL ? store_path(c->db) : NULL;
+}
+
+const char *cache_db_state_name(cache_db_state st)
+{
+	static const char *const names[] = {"off", "ok", "backoff"};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
 }
 
 void cache_close(cache *c)
 {
 	if (c == NULL)
 		return;
-	cache_commit(c);
+	store_close(c->db); /* writes what still waits */
 	while (!list_empty(&c->lru))
 		entry_drop(c, lru_entry(list_first(&c->lru)));
 	htab_fini(&c->map);
 	pthread_mutex_destroy(&c->mu);
-	sqlite3_finalize(c->get);
-	sqlite3_finalize(c->put);
-	sqlite3_close(c->db);
-	free(c->db_path);
 	free(c);
 }

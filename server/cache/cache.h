@@ -1,4 +1,5 @@
-/* cache.h: answers by key — an LRU in memory with TTLs and negative entries, backed by SQLite. */
+/* cache.h: answers by key — an LRU in memory with TTLs and negative entries, backed by SQLite
+ * (store.c: checksummed rows, batch writes, the expiry sweep, backoff). */
 #ifndef CB_CACHE_H
 #define CB_CACHE_H
 
@@ -16,17 +17,33 @@ typedef struct cache_config {
 	uint64_t neg_ttl_ms;      /* NOT_FOUND */
 	const char *db_path;      /* NULL: memory only */
 	uint64_t (*now_ms)(void); /* wall clock (entries outlive restarts); injectable for tests */
+	int busy_timeout_ms;      /* waits for another process's lock up to this; 0: 2000 */
 } cache_config;
+
+typedef enum cache_db_state {
+	CACHE_DB_OFF,     /* no database configured */
+	CACHE_DB_OK,      /* in use */
+	CACHE_DB_BACKOFF, /* it failed: memory only until tried again (1 s doubling to 60 s) */
+} cache_db_state;
 
 typedef struct cache_stats {
 	uint64_t hits, neg_hits, misses, evictions, entries, db_hits;
-	int64_t db_bytes; /* -1: no database */
+	int64_t db_bytes;         /* -1: no database, or none in use now */
+	uint64_t corrupt;         /* database rows that failed their checksum (deleted, misses) */
+	uint64_t unverified;      /* rows of an older version, without checksum (misses) */
+	uint64_t expired_deleted; /* expired rows deleted by the sweep */
+	uint64_t db_errors;       /* database statements that failed after the busy timeout */
+	uint64_t db_written;      /* rows committed to the database */
+	uint64_t db_unwritten;    /* rows waiting to be written (the database in backoff) */
+	uint64_t db_dropped;      /* rows never written: too many waited */
+	cache_db_state db_state;
 } cache_stats;
 
 /*
- * Opens the cache. A database that cannot be opened, is corrupt or not
- * writable gives a warning and memory-only operation, never a failure;
- * -1 only when out of memory.
+ * Opens the cache. A database that cannot be opened or not written gives a
+ * warning and memory-only operation until it is tried again (with backoff),
+ * never a failure; a corrupt file is moved aside and a new one made (a
+ * warning names both). -1 only when out of memory.
  */
 int cache_open(cache **out, const cache_config *cfg);
 void cache_close(cache *c);
@@ -45,13 +62,20 @@ answer *cache_get(cache *c, const char *key, size_t keylen);
  */
 answer *cache_peek(cache *c, const char *key, size_t keylen);
 
-/* Stores answers of one upstream batch between begin and commit (one database transaction). */
+/*
+ * Stores answers of one upstream batch between begin and commit: in memory at
+ * once, in the database at commit (one transaction, which also deletes up to
+ * STORE_SWEEP_ROWS expired rows). Rows that cannot be written now wait for
+ * the next commit after the backoff.
+ */
 void cache_begin(cache *c);
 /* Keeps a result or a NOT_FOUND; other errors are never cached. Takes its own reference. */
 void cache_put(cache *c, const char *key, size_t keylen, answer *a);
 void cache_commit(cache *c);
 
+/* Loop thread only (the database part is the loop's). */
 void cache_get_stats(cache *c, cache_stats *st);
-const char *cache_db_path(const cache *c); /* NULL when memory only */
+const char *cache_db_path(const cache *c);          /* NULL when memory only by configuration */
+const char *cache_db_state_name(cache_db_state st); /* "off", "ok", "backoff" */
 
 #endif

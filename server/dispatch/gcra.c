@@ -13,10 +13,15 @@
  */
 #define RATE_MARGIN 1.02
 
-void gcra_init(gcra *g, double rate, uint64_t burst)
+void gcra_set(gcra *g, double rate, uint64_t burst)
 {
 	g->interval_ns = (uint64_t)(1e9 * RATE_MARGIN / rate);
 	g->tolerance_ns = (burst - 1) * g->interval_ns;
+}
+
+void gcra_init(gcra *g, double rate, uint64_t burst)
+{
+	gcra_set(g, rate, burst);
 	g->tat_ns = 0;
 }
 

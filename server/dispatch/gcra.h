@@ -15,6 +15,9 @@ typedef struct gcra {
 /* rate > 0 requests a second, burst >= 1 of them at once. */
 void gcra_init(gcra *g, double rate, uint64_t burst);
 
+/* Changes rate and burst from now on; the requests already counted stay counted. */
+void gcra_set(gcra *g, double rate, uint64_t burst);
+
 /*
  * How long a request at now must wait to conform: 0 when it conforms now, in
  * which case it is counted (the limiter moves on); otherwise nothing changes.

@@ -49,6 +49,33 @@ void ratelimit_cancel(rl_waiter *w)
 	list_remove(&w->link);
 }
 
+#define CALM_NS      (60ull * 1000000000) /* no burst for a minute after a 429 */
+#define SLOWEST_PART 16                   /* the rate never drops below 1/16 of --rate */
+
+static void rate_apply(ratelimit *rl)
+{
+	gcra_set(&rl->g, rl->rate_now, now_ns() < rl->calm_at_ns ? 1 : rl->burst);
+}
+
+void ratelimit_slow_down(ratelimit *rl)
+{
+	rl->rate_now /= 2;
+	if (rl->rate_now < rl->rate / SLOWEST_PART)
+		rl->rate_now = rl->rate / SLOWEST_PART;
+	rl->calm_at_ns = now_ns() + CALM_NS;
+	rate_apply(rl);
+}
+
+void ratelimit_recover(ratelimit *rl)
+{
+	if (rl->rate_now >= rl->rate && now_ns() >= rl->calm_at_ns)
+		return;
+	rl->rate_now += rl->rate / 10;
+	if (rl->rate_now > rl->rate)
+		rl->rate_now = rl->rate;
+	rate_apply(rl);
+}
+
 void ratelimit_sent(ratelimit *rl)
 {
 	gcra_sent(&rl->g, now_ns());
@@ -57,6 +84,9 @@ void ratelimit_sent(ratelimit *rl)
 void ratelimit_init(ratelimit *rl, uv_loop_t *loop, double rate, uint64_t burst)
 {
 	gcra_init(&rl->g, rate, burst);
+	rl->rate = rl->rate_now = rate;
+	rl->burst = burst;
+	rl->calm_at_ns = 0;
 	list_init(&rl->queue);
 	rl->waits = 0;
 	uv_timer_init(loop, &rl->timer);

@@ -18,7 +18,10 @@ typedef struct rl_waiter {
 
 typedef struct ratelimit {
 	gcra g;
-	list_node queue; /* of rl_waiter */
+	double rate, rate_now; /* configured, and as slowed down by 429s */
+	uint64_t burst;
+	uint64_t calm_at_ns; /* until then burst 1: a 429 came recently */
+	list_node queue;     /* of rl_waiter */
 	uv_timer_t timer;
 	uint64_t waits; /* requests that could not go at once */
 } ratelimit;
@@ -41,8 +44,23 @@ void ratelimit_request(ratelimit *rl, rl_waiter *w, void (*send)(rl_waiter *w));
 /* Takes w out of the queue if it waits there; its send is then never called. */
 void ratelimit_cancel(rl_waiter *w);
 
+/*
+ * The upstream answered 429: halve the rate (down to a sixteenth of the
+ * configured one) and allow no burst for the next minute.
+ */
+void ratelimit_slow_down(ratelimit *rl);
+
+/* The upstream answered something else: the rate climbs back by a tenth of the configured one. */
+void ratelimit_recover(ratelimit *rl);
+
 /* A request let through was written to its connection now (gcra_sent). */
 void ratelimit_sent(ratelimit *rl);
+
+/* For stats: the rate now, in requests a second. */
+static inline double ratelimit_rate_now(const ratelimit *rl)
+{
+	return rl->rate_now;
+}
 
 /* For stats: requests that could not go at once. */
 static inline uint64_t ratelimit_waits(const ratelimit *rl)

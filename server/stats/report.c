@@ -28,7 +28,7 @@ static int pack_cache(struct cache *c, msgpack_packer *pk)
 
 	if (c != NULL)
 		cache_get_stats(c, &cs);
-	rv = cbp_pack_cstr(pk, "cache") | msgpack_pack_map(pk, 8);
+	rv = cbp_pack_cstr(pk, "cache") | msgpack_pack_map(pk, 16);
 	rv |= KV_U(pk, "hits", cs.hits);
 	rv |= KV_U(pk, "negative_hits", cs.neg_hits);
 	rv |= KV_U(pk, "misses", cs.misses);
@@ -38,6 +38,14 @@ static int pack_cache(struct cache *c, msgpack_packer *pk)
 	rv |= cbp_pack_cstr(pk, "db_bytes") | msgpack_pack_int64(pk, cs.db_bytes);
 	rv |= cbp_pack_cstr(pk, "db");
 	rv |= path ? cbp_pack_cstr(pk, path) : msgpack_pack_nil(pk);
+	rv |= cbp_pack_cstr(pk, "db_state") | cbp_pack_cstr(pk, cache_db_state_name(cs.db_state));
+	rv |= KV_U(pk, "corrupt", cs.corrupt);
+	rv |= KV_U(pk, "unverified", cs.unverified);
+	rv |= KV_U(pk, "expired_deleted", cs.expired_deleted);
+	rv |= KV_U(pk, "db_errors", cs.db_errors);
+	rv |= KV_U(pk, "db_written", cs.db_written);
+	rv |= KV_U(pk, "db_unwritten", cs.db_unwritten);
+	rv |= KV_U(pk, "db_dropped", cs.db_dropped);
 	return rv;
 }
 
@@ -140,6 +148,24 @@ static int pack_upstream(const report_src *src, const upstream_counters *uc, msg
 	rv |= KV_U(pk, "upstream_retries", uc->retries);
 	rv |= KV_U(pk, "upstream_resubmits", uc->resubmits);
 	rv |= KV_U(pk, "rate_limit_waits", ratelimit_waits(src->rl));
+	rv |= KV_U(pk, "upstream_429s", uc->rate_limited);
+	rv |= KV_U(pk, "upstream_dropped", uc->dropped);
+	rv |= KV_F(pk, "upstream_rate_now", ratelimit_rate_now(src->rl));
+	return rv;
+}
+
+/* Whether the upstream quota is taken as exhausted, and since when it comes back. */
+static int pack_quota(const report_src *src, msgpack_packer *pk)
+{
+	const quota *q = &src->u->quota;
+	uint64_t now = now_ns();
+	bool paused = quota_paused(q, now);
+	int rv = cbp_pack_cstr(pk, "quota") | msgpack_pack_map(pk, 3);
+
+	rv |= cbp_pack_cstr(pk, "paused");
+	rv |= paused ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	rv |= KV_F(pk, "resumes_in_s", paused ? (double)(q->paused_until_ns - now) / 1e9 : 0.0);
+	rv |= KV_U(pk, "pauses", q->pauses);
 	return rv;
 }
 
@@ -152,7 +178,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 31);
+	rv |= msgpack_pack_map(pk, 35);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -163,6 +189,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= front_draining(src->f) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	rv |= pack_queued(src, pk);
 	rv |= pack_upstream(src, &uc, pk);
+	rv |= pack_quota(src, pk);
 	rv |= KV_U(pk, "busy_rejections", fc.answered[CB_EBUSY]);
 	rv |= KV_U(pk, "timeouts", fc.answered[CB_ETIMEOUT]);
 	rv |= KV_U(pk, "calls_in_flight_max", fc.pending_high_water);

@@ -56,13 +56,12 @@ void geoapify_classify(const http_resp *r, const char *upstream, const char *quo
 	}
 	upstream_message(r, msg, sizeof(msg));
 	snprintf(cause, cap, "HTTP %ld: %s", r->status, msg);
-	if (r->status == 429 && quota_match[0] != '\0' && strcasestr(msg, quota_match) != NULL) {
-		out->answer = answer_error(CB_EQUOTA_EXCEEDED,
-		                           "upstream quota exhausted (HTTP 429: %s)", msg);
-		out->transient = false;
+	if (r->status == 429) {
+		out->rate_limited = true;
+		out->quota = quota_match[0] != '\0' && strcasestr(msg, quota_match) != NULL;
 		return;
 	}
-	if (r->status == 429 || r->status >= 500)
+	if (r->status >= 500)
 		return;
 	out->transient = false;
 	if (r->status == 401)
@@ -95,4 +94,32 @@ char *geoapify_query(const char *const *opt)
 		n += (size_t)w;
 	}
 	return strdup(buf);
+}
+
+bool geoapify_job_id(const http_resp *r, char *id, size_t cap)
+{
+	json_t *doc = json_loadb(r->body, r->len, 0, NULL);
+	json_t *v = json_object_get(doc, "id");
+	bool ok = json_is_string(v) && json_string_length(v) < cap;
+
+	if (ok && id[0] == '\0')
+		memcpy(id, json_string_value(v), json_string_length(v) + 1);
+	json_decref(doc);
+	return ok;
+}
+
+uint64_t geoapify_backoff_ms(uint64_t retry_after_max_ms, unsigned attempt, long retry_after_s,
+                             uint64_t cap_ms)
+{
+	uint64_t ceiling = GEOAPIFY_BACKOFF_BASE_MS;
+
+	if (retry_after_s >= 0)
+		return (uint64_t)retry_after_s * 1000 < retry_after_max_ms
+		           ? (uint64_t)retry_after_s * 1000
+		           : retry_after_max_ms;
+	for (unsigned i = 0; i < attempt && ceiling < cap_ms; i++)
+		ceiling *= 2;
+	if (ceiling > cap_ms)
+		ceiling = cap_ms;
+	return (uint64_t)(((double)rand() / RAND_MAX) * (double)ceiling);
 }

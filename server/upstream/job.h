@@ -30,16 +30,21 @@ typedef struct job {
 	uint32_t n;
 	uv_timer_t timer; /* the next poll, a backoff, or a deferred failure */
 	rl_waiter rl;
+	list_node qlink; /* in upstream.quota_waiters while retrying after a quota answer */
 	http_req *http;
 	char *body;  /* the submit's JSON, kept for resubmits */
 	char *query; /* the options as URL query parameters */
 	char job_id[64];
 	answer *deferred; /* a failure to report from the timer, not inline */
 	unsigned polls, attempts;
-	bool resubmit; /* the last submit may have reached the upstream */
-	bool fd_short; /* a request failed for want of descriptors */
+	bool resubmit;      /* the last submit may have reached the upstream */
+	bool fd_short;      /* a request failed for want of descriptors */
+	bool resubmit_lost; /* submitted again after the upstream lost it (404) */
+	bool journalled;    /* in the job journal under job_id */
+	bool resumed;       /* taken up from the journal at start: its times teach nothing */
 	uint64_t poll_step_ms;
 	uint64_t t_submit_ns, t_poll_sent_ns, t_pend_sent_ns;
+	uint64_t t_first_429_ns; /* 429s are retried without counting, until --job-timeout */
 	void (*closed)(struct job *j);
 } job;
 
@@ -72,6 +77,21 @@ void job_submit(job *j, job_item *const *items, uint32_t n);
  * on a submitted job that has not ended.
  */
 void job_fail(job *j, answer *a);
+
+/*
+ * After hooks.retry_wait and hooks.retry_ready: the owner holds a job slot
+ * again, and the request is repeated (through the rate limiter; never
+ * completes inline).
+ */
+void job_retry(job *j);
+
+/*
+ * Takes up a job the journal kept from before a restart: items[0..n) as in
+ * job_submit, already accepted upstream under the id set in job_id. It is polled at once,
+ * submitted again only if the upstream no longer knows it (404). Never
+ * completes inline.
+ */
+void job_resume(job *j, job_item *const *items, uint32_t n);
 
 /* Closes the job's handle; closed(j) runs from the loop once it may be freed. */
 void job_close(job *j, void (*closed)(job *j));

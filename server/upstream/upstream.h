@@ -8,11 +8,14 @@
 
 #include "answer.h"
 #include "http.h"
+#include "list.h"
 #include "pollsched.h"
+#include "quota.h"
 #include "ratelimit.h"
 #include "stats.h"
 
 struct cache;
+struct journal;
 struct job;
 struct job_item;
 
@@ -21,7 +24,9 @@ typedef struct upstream_config {
 	const char *api_key;     /* borrowed; never logged */
 	const char *quota_match; /* a 429 whose message contains this: QUOTA_EXCEEDED */
 	uint64_t http_timeout_ms, job_timeout_ms, poll_max_ms;
-	uint64_t retries; /* per request, for transient failures */
+	uint64_t retries; /* per request, for transient failures (429s are not counted) */
+	uint64_t retry_after_max_ms;               /* a longer Retry-After is cut to this */
+	uint64_t quota_confirm_ms, quota_pause_ms; /* quota.h */
 } upstream_config;
 
 /*
@@ -33,6 +38,14 @@ typedef struct upstream_hooks {
 	void (*item_done)(void *arg, struct job *j, struct job_item *it, answer *a);
 	/* j is DONE or FAILED and every item has its answer; the owner may job_close() it now */
 	void (*ended)(void *arg, struct job *j);
+	/* j waits to retry: its job slot is free for others meanwhile */
+	void (*retry_wait)(void *arg, struct job *j);
+	/* j may retry now: the owner calls job_retry(j) once it holds a slot again (maybe inline)
+	 */
+	void (*retry_ready)(void *arg, struct job *j);
+	/* whether anyone still wants j's results: a caller waits, or the cache database keeps them
+	 */
+	bool (*wanted)(void *arg, struct job *j);
 	void *arg;
 } upstream_hooks;
 
@@ -40,25 +53,40 @@ typedef struct upstream_counters {
 	uint64_t batches_sent, batch_items;
 	uint64_t size_hist[SIZE_BUCKETS];
 	uint64_t submits, polls, http_errors, retries, resubmits;
-	lathist job; /* submit to results */
+	uint64_t rate_limited; /* 429 answers */
+	uint64_t dropped;      /* jobs not submitted again: nobody wanted them (hooks.wanted) */
+	lathist job;           /* submit to results */
 } upstream_counters;
 
 typedef struct upstream {
 	upstream_config cfg;
-	http *http;          /* borrowed */
-	ratelimit *rl;       /* borrowed */
-	struct cache *cache; /* borrowed; NULL: results are not kept */
+	http *http;              /* borrowed */
+	ratelimit *rl;           /* borrowed */
+	struct cache *cache;     /* borrowed; NULL: results are not kept */
+	struct journal *journal; /* borrowed; NULL: jobs in flight are not kept */
 	upstream_hooks hooks;
 	pollsched poll_sched[SIZE_BUCKETS]; /* per power-of-two batch size */
+	quota quota;
+	list_node
+	    quota_waiters; /* jobs retrying after a quota answer, failed once it is confirmed */
 	upstream_counters c;
 } upstream;
 
-/* Initialises u; it borrows h, rl and c (may be NULL), which must outlive every job. */
+/* Initialises u; it borrows h, rl, c and jn (both may be NULL), which must outlive every job. */
 static inline void upstream_init(upstream *u, const upstream_config *cfg, http *h, ratelimit *rl,
-                                 struct cache *c, const upstream_hooks *hooks)
+                                 struct cache *c, struct journal *jn, const upstream_hooks *hooks)
 {
-	*u = (upstream){.cfg = *cfg, .http = h, .rl = rl, .cache = c, .hooks = *hooks};
+	*u = (upstream){
+	    .cfg = *cfg, .http = h, .rl = rl, .cache = c, .journal = jn, .hooks = *hooks};
+	quota_init(&u->quota, cfg->quota_confirm_ms, cfg->quota_pause_ms);
+	list_init(&u->quota_waiters);
 }
+
+/*
+ * Whether the quota is taken as exhausted now (quota.h): new calls that the
+ * cache cannot answer are refused rather than batched.
+ */
+bool upstream_quota_paused(const upstream *u);
 
 /* For stats: a copy of the counters. */
 static inline void upstream_get_counters(const upstream *u, upstream_counters *out)

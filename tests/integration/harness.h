@@ -57,8 +57,9 @@ long it_mock_stat(it_env *e, const char *key);
 /* A key of a msgpack map (the server's stats); a missing key fails the running cmocka test. */
 const msgpack_object *it_mp_get(const msgpack_object *map, const char *key);
 /*
- * Waits until the server's stats key (top level; a boolean counts as 0 or 1)
- * is within [min, max]; 0, or -1 after timeout_ms (wait.c).
+ * Waits until the server's stats key ("calls_in_flight", or "quota.paused"
+ * inside a map; a boolean counts as 0 or 1) is within [min, max]; 0, or -1
+ * after timeout_ms (wait.c).
  */
 int it_wait_stat(const char *url, const char *key, long min, long max, int timeout_ms);
 /* Waits until the mock's counter key reaches min; 0, or -1 after timeout_ms. */

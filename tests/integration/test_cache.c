@@ -1,5 +1,5 @@
 /* test_cache.c: the result cache — repeat passes, restarts, TTLs, negative entries, eviction, a
- * broken database. */
+ * damaged database file (moved aside), an unwritable one. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glob.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -237,11 +240,18 @@ static void test_lru_eviction(void **state)
 	free(c);
 }
 
+/*
+ * A file that is no database is moved aside, with a warning naming both
+ * paths, and a new one is made and used: answers survive a restart. (Before
+ * the integrity work the server ran memory-only with such a file.)
+ */
 static void test_corrupt_database(void **state)
 {
 	it_env *e = *state;
 	it_call *c = cells(50, 90000);
-	char path[300], *log;
+	char path[300], pattern[320], want[400], *log;
+	struct stat sb;
+	glob_t g;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/cache.db", e->dir);
@@ -252,12 +262,27 @@ static void test_corrupt_database(void **state)
 	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
 	assert_int_equal(it_start_server(e, NULL), 0);
 	assert_int_equal(pass(e, c, 50, NULL), 0);
-	assert_int_equal(pass(e, c, 50, NULL), 50); /* memory still caches */
+	assert_int_equal(pass(e, c, 50, NULL), 50);
+	snprintf(pattern, sizeof(pattern), "%s.corrupt-*", path);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	assert_int_equal(stat(g.gl_pathv[0], &sb), 0);
+	assert_int_equal(sb.st_size, 2000 * 31); /* the damaged file, as it was */
 	log = it_slurp(e->server_log, NULL);
+	snprintf(want, sizeof(want),
+	         "cache database %s is damaged (file is not a database): "
+	         "moved it aside to %s and started a new one",
+	         path, g.gl_pathv[0]);
+	assert_non_null(strstr(log, want));
 	assert_non_null(strstr(log, "warn"));
-	assert_non_null(strstr(log, "caching in memory only"));
 	print_message("%s", strstr(log, "cache database"));
 	free(log);
+	globfree(&g);
+	/* the new file works: a fresh process finds every answer on disk */
+	assert_int_equal(it_stop(&e->server, SIGTERM, 10000), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(pass(e, c, 50, NULL), 50);
+	assert_int_equal(it_mock_stat(e, "items"), 50);
 	free(c);
 }
 

@@ -2,15 +2,20 @@
  * overflow, an API key never relayed, per-item isolation. */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <pthread.h>
 
 #include <cmocka.h>
 
+#include "cellbatch.h"
 #include "harness.h"
 
 #define TIMEOUT_MS 30000
@@ -187,6 +192,256 @@ static void test_bad_utf8_in_one_result(void **state)
 	one_damaged_result(*state, "bad-item@result:1");
 }
 
+/* ------------------------------------------------------------ 429s, Retry-After, lost jobs */
+
+typedef struct batch_call {
+	it_env *e;
+	it_call call;
+	it_reply reply;
+	double done_ms;
+} batch_call;
+
+static void *batch_call_main(void *arg)
+{
+	batch_call *b = arg;
+	it_calls(b->e->url, &b->call, 1, &b->reply, TIMEOUT_MS);
+	b->done_ms = it_now_ms();
+	return NULL;
+}
+
+/* One batch told Retry-After: 100000 waits --retry-after-max, and gives its slot to the others. */
+static void test_retry_after_is_capped_and_frees_the_slot(void **state)
+{
+	it_env *e = *state;
+	batch_call a = {
+	    e, {.fn = CB_FN_GEOCODE, .text = "1 Patience Road, Waitby", .id = 1}, {0}, 0};
+	it_call b = {.fn = CB_FN_GEOCODE, .text = "2 Hurry Lane, Quickton", .id = 2};
+	it_reply r;
+	pthread_t t;
+	double t0 = it_now_ms(), b_done;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", "--fault",
+	                               "status=503,retry-after=100000@submit:1", NULL),
+	                 0);
+	assert_int_equal(it_start_server(e, "--max-jobs", "1", "--retry-after-max", "3s", NULL), 0);
+	pthread_create(&t, NULL, batch_call_main, &a);
+	/* a's batch was told to come back in 100000 s */
+	assert_int_equal(it_wait_stat(e->url, "upstream_retries", 1, 1000, 5000), 0);
+	assert_int_equal(it_calls(e->url, &b, 1, &r, TIMEOUT_MS), 0);
+	b_done = it_now_ms();
+	expect_located(e, &r.rep, b.text);
+	it_replies_free(&r, 1);
+	pthread_join(t, NULL);
+	expect_located(e, &a.reply.rep, a.call.text);
+	it_replies_free(&a.reply, 1);
+	printf("b answered after %.0f ms, a after %.0f ms\n", b_done - t0, a.done_ms - t0);
+	assert_true(b_done < a.done_ms);           /* b did not wait behind a's slot */
+	assert_true(a.done_ms - t0 >= 2900);       /* a waited the capped Retry-After */
+	assert_true(a.done_ms - t0 < 3000 + 5000); /* and not the upstream's 100000 s */
+}
+
+/*
+ * 20,000 unique cells at the default flags against an upstream that admits
+ * one request per 200 ms and answers faster ones 429 "Quota exceeded": every
+ * cell located, none QUOTA_EXCEEDED. The time it takes against the floor is
+ * printed here and measured in bench/run (c); a timed assertion belongs there.
+ */
+static void test_strict_spacing_loses_nothing(void **state)
+{
+	enum { N = 20000 };
+	it_env *e = *state;
+	it_call *c = calloc(N, sizeof(*c));
+	it_reply *r = calloc(N, sizeof(*r));
+	char(*t)[48] = calloc(N, sizeof(*t));
+	double t0, wall, floor_s;
+	long requests, refused;
+	int ok = 0;
+
+	assert_int_equal(it_start_mock(e, "--pending", "2s", "--min-interval", "200ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(t[i], sizeof(t[i]), "%d Spacing Street, Throttleford", i);
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = t[i], .id = (uint64_t)i + 1};
+	}
+	t0 = it_now_ms();
+	assert_int_equal(it_calls(e->url, c, N, r, 120000), 0);
+	wall = (it_now_ms() - t0) / 1000;
+	for (int i = 0; i < N; i++) {
+		if (r[i].decoded && r[i].rep.err == CB_OK)
+			ok++;
+		else if (ok + 5 > i) /* print the first few failures */
+			print_message("call %d: %s\n", i, cb_err_name(r[i].rep.err));
+	}
+	it_replies_free(r, N);
+	requests = it_mock_stat(e, "requests");
+	refused = it_mock_stat(e, "refused_429");
+	/* 20 batches: a submit and at least one poll each, 200 ms apart */
+	floor_s = (2.0 * N / 1000 - 1) * 0.2;
+	printf("20,000 cells: %d OK in %.2f s (floor %.2f s, %+.0f%%); %ld requests, %ld "
+	       "answered 429\n",
+	       ok, wall, floor_s, (wall / floor_s - 1) * 100, requests, refused);
+	assert_int_equal(ok, N);
+	free(c);
+	free(r);
+	free(t);
+}
+
+/* A quota truly gone: QUOTA_EXCEEDED within 15 s, then at most one request per pause. */
+static void test_exhausted_quota(void **state)
+{
+	it_env *e = *state;
+	it_call c[30];
+	it_reply r[30];
+	double t0 = it_now_ms(), end;
+	long before;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", "--quota", "0", NULL), 0);
+	assert_int_equal(it_start_server(e, "--quota-pause", "3s", NULL), 0);
+	for (int i = 0; i < 30; i++)
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = addr(i), .id = (uint64_t)i + 1};
+	assert_int_equal(it_calls(e->url, c, 30, r, TIMEOUT_MS), 0);
+	printf("quota: 30 calls answered in %.1f s\n", (it_now_ms() - t0) / 1000);
+	assert_true(it_now_ms() - t0 < 15000);
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(r[i].rep.err, CB_EQUOTA_EXCEEDED);
+	it_replies_free(r, 30);
+	assert_int_equal(it_stats(e->url, r, TIMEOUT_MS), 0);
+	assert_true(it_mp_get(it_mp_get(&r[0].rep.stats, "quota"), "paused")->via.boolean);
+	it_replies_free(r, 1);
+	/* two pauses of 3 s, a new call every 250 ms: at most a probe per pause goes upstream */
+	before = it_mock_stat(e, "requests");
+	for (end = it_now_ms() + 6000; it_now_ms() < end;) {
+		it_call one = {.fn = CB_FN_GEOCODE, .text = addr(40), .id = 99};
+		assert_int_equal(it_calls(e->url, &one, 1, r, TIMEOUT_MS), 0);
+		assert_int_equal(r[0].rep.err, CB_EQUOTA_EXCEEDED);
+		it_replies_free(r, 1);
+		usleep(250000); /* the pace of a sheet recalculating, not a wait for state */
+	}
+	printf("quota: %ld upstream requests in 6 s of pauses of 3 s\n",
+	       it_mock_stat(e, "requests") - before);
+	assert_true(it_mock_stat(e, "requests") - before <= 2);
+}
+
+typedef struct held_calls {
+	it_env *e;
+	it_call c[50];
+	it_reply r[50];
+} held_calls;
+
+static void *held_calls_main(void *arg)
+{
+	held_calls *h = arg;
+	it_calls(h->e->url, h->c, 50, h->r, TIMEOUT_MS);
+	return NULL;
+}
+
+/* The upstream restarted and forgot its jobs: one resubmit, every cell located. */
+static void test_lost_job_is_resubmitted_once(void **state)
+{
+	it_env *e = *state;
+	held_calls *h = calloc(1, sizeof(*h));
+	pthread_t t;
+
+	h->e = e;
+	assert_int_equal(it_start_mock(e, "--pending", "1500ms", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	for (int i = 0; i < 50; i++)
+		h->c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = addr(i), .id = (uint64_t)i + 1};
+	pthread_create(&t, NULL, held_calls_main, h);
+	assert_int_equal(it_wait_mock_stat(e, "jobs", 1, 10000), 0);
+	assert_int_equal(it_mock_config(e, "{\"forget\":true}"), 0);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 50; i++)
+		expect_located(e, &h->r[i].rep, addr(i));
+	it_replies_free(h->r, 50);
+	assert_int_equal(it_mock_stat(e, "submits"), 2); /* the first, and one after the 404 */
+	assert_int_equal(it_mock_stat(e, "items"), 100);
+	free(h);
+}
+
+/* A submit whose answer was lost, every caller gone, no database: dropped, not billed again. */
+static void test_nobody_waits_nothing_resubmitted(void **state)
+{
+	it_env *e = *state;
+	it_call c = {.fn = CB_FN_GEOCODE, .text = "1 Forsaken Road, Nobody", .id = 1};
+	it_reply r;
+
+	assert_int_equal(it_start_mock(e, "--pending", "50ms", "--fault", "slow=1s@submit:1", NULL),
+	                 0);
+	assert_int_equal(it_start_server(e, "--no-cache-db", "--http-timeout", "500ms",
+	                                 "--call-timeout", "200ms", NULL),
+	                 0);
+	assert_int_equal(it_calls(e->url, &c, 1, &r, TIMEOUT_MS), 0);
+	assert_int_equal(r.rep.err, CB_ETIMEOUT);
+	it_replies_free(&r, 1);
+	/* the submit's answer is lost at 500 ms; the job then ends instead of going again */
+	assert_int_equal(it_wait_stat(e->url, "upstream_dropped", 1, 1, 10000), 0);
+	assert_int_equal(it_mock_stat(e, "submits"), 1);
+	assert_int_equal(it_wait_stat(e->url, "upstream_resubmits", 0, 0, 1), 0);
+}
+
+/* ------------------------------------------------------------ the job journal */
+
+enum { JN = 2000 };
+
+/* Callbacks per call, so that "answered once" is checked, not assumed. */
+static struct {
+	atomic_int fired[JN];
+	cb_err err[JN];
+	atomic_int total;
+} jt;
+
+static int jslot[JN];
+
+static void journal_cb(void *user, const cb_result *res)
+{
+	int i = *(int *)user;
+	jt.err[i] = res->err;
+	atomic_fetch_add(&jt.fired[i], 1);
+	atomic_fetch_add(&jt.total, 1);
+}
+
+/*
+ * SIGKILL with 2,000 cells upstream, a new server on the same database 2 s
+ * later: libcellbatch resends, the new server polls the jobs the old one
+ * submitted (the journal), every cell is answered once, nothing billed twice.
+ */
+static void test_restart_resumes_jobs(void **state)
+{
+	it_env *e = *state;
+	static char texts_j[JN][48];
+	cb_client *c;
+
+	memset(&jt, 0, sizeof(jt));
+	assert_int_equal(it_start_mock(e, "--pending", "4s", NULL), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
+	for (int i = 0; i < JN; i++) {
+		cb_call call = {.fn = CB_FN_GEOCODE, .text = texts_j[i], .timeout_ms = 30000};
+		snprintf(texts_j[i], sizeof(texts_j[i]), "%d Journal Street, Restartville", i);
+		jslot[i] = i;
+		assert_int_equal(cb_call_async(c, &call, journal_cb, &jslot[i]), CB_OK);
+	}
+	/* both jobs accepted upstream, pending 4 s */
+	assert_int_equal(it_wait_mock_stat(e, "items", JN, 10000), 0);
+	assert_int_equal(it_wait_mock_stat(e, "jobs", 2, 10000), 0);
+	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
+	usleep(1500000); /* the restart the issue names: within 2 s */
+	assert_int_equal(it_start_server(e, NULL), 0);
+	for (double end = it_now_ms() + 20000; atomic_load(&jt.total) < JN && it_now_ms() < end;)
+		usleep(20000);
+	cb_client_close(c);
+	assert_int_equal(atomic_load(&jt.total), JN);
+	for (int i = 0; i < JN; i++) {
+		if (atomic_load(&jt.fired[i]) != 1 || jt.err[i] != CB_OK)
+			fail_msg("call %d: %d callbacks, %s", i, atomic_load(&jt.fired[i]),
+			         cb_strerror(jt.err[i]));
+	}
+	printf("journal: %ld items billed for %d cells, %ld submits\n", it_mock_stat(e, "items"),
+	       JN, it_mock_stat(e, "submits"));
+	assert_int_equal(it_mock_stat(e, "items"), JN); /* nothing billed twice */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +451,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_multi_isolates_a_bad_call, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_a_nul_in_one_result, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_utf8_in_one_result, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_retry_after_is_capped_and_frees_the_slot, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_strict_spacing_loses_nothing, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_exhausted_quota, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_job_is_resubmitted_once, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_nobody_waits_nothing_resubmitted, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_resumes_jobs, it_setup, it_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

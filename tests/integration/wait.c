@@ -13,14 +13,24 @@ static void pause_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A top-level key of the stats map as a number (booleans 0/1); -1 when absent or not a number. */
+/*
+ * A key of the stats map as a number (booleans 0/1), "quota.paused" for one
+ * inside a map; -1 when absent or not a number.
+ */
 static long stat_value(const msgpack_object *st, const char *key)
 {
+	const char *dot = strchr(key, '.');
+	size_t len = dot != NULL ? (size_t)(dot - key) : strlen(key);
+
+	if (st->type != MSGPACK_OBJECT_MAP)
+		return -1;
 	for (uint32_t i = 0; i < st->via.map.size; i++) {
 		const msgpack_object_kv *kv = &st->via.map.ptr[i];
-		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != strlen(key) ||
-		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) != 0)
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != len ||
+		    memcmp(kv->key.via.str.ptr, key, len) != 0)
 			continue;
+		if (dot != NULL)
+			return stat_value(&kv->val, dot + 1);
 		switch (kv->val.type) {
 		case MSGPACK_OBJECT_POSITIVE_INTEGER:
 			return (long)kv->val.via.u64;

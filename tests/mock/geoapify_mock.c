@@ -52,6 +52,7 @@ typedef struct job {
 	char id[33];
 	bool reverse;
 	bool stuck;
+	bool forgotten; /* as after a restart of the upstream: polls get 404 */
 	double done_at_ms;
 	json_t *input; /* the submitted array, until the worker has turned it into results */
 	char *results; /* JSON array; NULL while the worker is still producing it */
@@ -76,13 +77,19 @@ static struct {
 	unsigned long accepted;    /* submits that created a job, since the last reset */
 	unsigned long window[256]; /* request times (ms), a ring: enough for any rate under test */
 	unsigned long max_per_second;
+	long min_interval_ms;    /* --min-interval: a request sooner after the last one gets 429 */
+	double last_admitted_ms; /* when the last request was let through */
+	long quota_items;        /* --quota: items billable in all; -1: no quota */
+	unsigned long refused_429;
 	json_t *submit_sizes;
 	job *jobs;
 	place *places;
 	size_t nplaces;
 	uint64_t id_seed;
-} M = {
-    .mu = PTHREAD_MUTEX_INITIALIZER, .results_ready = PTHREAD_COND_INITIALIZER, .pending_ms = 300};
+} M = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .results_ready = PTHREAD_COND_INITIALIZER,
+       .pending_ms = 300,
+       .quota_items = -1};
 
 static double now_ms(void)
 {
@@ -487,6 +494,23 @@ static bool key_ok(struct MHD_Connection *c)
 	return M.api_key == NULL || strcmp(k, M.api_key) == 0;
 }
 
+/*
+ * Under M.mu: a request less than --min-interval after the last admitted one,
+ * which a strict per-request limiter refuses with the words of the real
+ * API's quota answer (a 429 "Quota exceeded" that is not about the quota).
+ */
+static bool too_soon(void)
+{
+	double now = now_ms();
+
+	if (M.min_interval_ms <= 0)
+		return false;
+	if (M.last_admitted_ms > 0 && now - M.last_admitted_ms < (double)M.min_interval_ms)
+		return true;
+	M.last_admitted_ms = now;
+	return false;
+}
+
 static void count_request(void)
 {
 	unsigned long now = (unsigned long)now_ms(), in_window = 0;
@@ -584,6 +608,13 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 		}
 	}
 	pthread_mutex_lock(&M.mu);
+	if (M.quota_items >= 0 && M.items + n > (unsigned long)M.quota_items) {
+		/* the day's credits are gone: nothing is billed, as with the real API */
+		M.refused_429++;
+		pthread_mutex_unlock(&M.mu);
+		json_decref(in);
+		return send_error(c, 429, "Quota exceeded", -1);
+	}
 	M.submits++;
 	M.items += n;
 	json_array_append_new(M.submit_sizes, json_integer((json_int_t)n));
@@ -652,7 +683,7 @@ static enum MHD_Result poll(struct MHD_Connection *c, bool reverse)
 	M.polls++;
 	f = fault_for(W_POLL, M.polls);
 	for (job *j = M.jobs; j != NULL; j = j->next) {
-		if (strcmp(j->id, id) == 0 && j->reverse == reverse) {
+		if (strcmp(j->id, id) == 0 && j->reverse == reverse && !j->forgotten) {
 			found = true;
 			pending = j->stuck || now_ms() < j->done_at_ms;
 			if (!pending) {
@@ -705,12 +736,13 @@ static json_t *stats_json(void)
 {
 	json_t *j;
 	pthread_mutex_lock(&M.mu);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "jobs",
-	              (json_int_t)M.accepted, "requests", (json_int_t)M.requests, "submits",
-	              (json_int_t)M.submits, "polls", (json_int_t)M.polls, "items",
-	              (json_int_t)M.items, "results", (json_int_t)M.results, "faults_fired",
-	              (json_int_t)M.faults_fired, "max_requests_per_second",
-	              (json_int_t)M.max_per_second, "submit_sizes", M.submit_sizes);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "refused_429",
+	              (json_int_t)M.refused_429, "jobs", (json_int_t)M.accepted, "requests",
+	              (json_int_t)M.requests, "submits", (json_int_t)M.submits, "polls",
+	              (json_int_t)M.polls, "items", (json_int_t)M.items, "results",
+	              (json_int_t)M.results, "faults_fired", (json_int_t)M.faults_fired,
+	              "max_requests_per_second", (json_int_t)M.max_per_second, "submit_sizes",
+	              M.submit_sizes);
 	pthread_mutex_unlock(&M.mu);
 	return j;
 }
@@ -719,11 +751,15 @@ static void reset_counters(void)
 {
 	M.requests = M.submits = M.polls = M.results = M.items = M.faults_fired = M.accepted = 0;
 	M.max_per_second = 0;
+	M.refused_429 = 0;
 	memset(M.window, 0, sizeof(M.window));
 	json_array_clear(M.submit_sizes);
 }
 
-/* POST /mock/config {"pending_ms", "latency_ms", "immediate", "faults": [...], "reset": true} */
+/*
+ * POST /mock/config {"pending_ms", "latency_ms", "immediate", "faults": [...], "reset": true,
+ * "forget": true (every job so far is unknown from now on, as after a restart)}
+ */
 static enum MHD_Result configure(struct MHD_Connection *c, const conn *cn)
 {
 	json_t *j = json_loadb(cn->body ? cn->body : "", cn->len, 0, NULL), *v;
@@ -754,6 +790,9 @@ static enum MHD_Result configure(struct MHD_Connection *c, const conn *cn)
 	}
 	if (json_is_true(json_object_get(j, "reset")))
 		reset_counters();
+	if (json_is_true(json_object_get(j, "forget")))
+		for (job *jb = M.jobs; jb != NULL; jb = jb->next)
+			jb->forgotten = true;
 	pthread_mutex_unlock(&M.mu);
 	json_decref(j);
 	return send_json(c, 200, stats_json());
@@ -806,6 +845,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	pthread_mutex_lock(&M.mu);
 	count_request();
 	f = fault_for(W_REQUEST, M.requests);
+	if (too_soon()) {
+		M.refused_429++;
+		pthread_mutex_unlock(&M.mu);
+		return send_error(c, 429, "Quota exceeded", -1);
+	}
 	pthread_mutex_unlock(&M.mu);
 	if (M.latency_ms > 0)
 		sleep_ms(M.latency_ms);
@@ -850,9 +894,14 @@ static void usage(FILE *f)
 	    "  --pending DUR       how long a job stays pending (300ms)\n"
 	    "  --latency DUR       delay added to every API answer (0)\n"
 	    "  --immediate         answer submits with 200 and the results at once\n"
+	    "  --min-interval DUR  a request sooner than DUR after the last one let through\n"
+	    "                      gets 429 \"Quota exceeded\" (a strict per-request limit)\n"
+	    "  --quota N           items billable in all; a submit beyond gets 429 \"Quota\n"
+	    "                      exceeded\" and is not billed (an exhausted daily quota)\n"
 	    "  --fault SPEC        inject a fault; repeatable. SPEC is KIND[,OPT...][@WHEN[:N]]\n"
 	    "                      KIND: status=CODE, quota, truncate, wrong-count, close,\n"
-	    "                      stuck, slow=DUR; OPT: retry-after=S, message=TEXT;\n"
+	    "                      stuck, slow=DUR, nul-item, bad-item; OPT: retry-after=S,\n"
+	    "                      message=TEXT;\n"
 	    "                      WHEN: request, submit (default), poll, result; N: 1-based,\n"
 	    "                      * for every one (default 1)\n"
 	    "  -h, --help          show this help\n"
@@ -872,6 +921,8 @@ int main(int argc, char **argv)
 	    {"latency", required_argument, NULL, 'L'},
 	    {"immediate", no_argument, NULL, 'i'},
 	    {"fault", required_argument, NULL, 'F'},
+	    {"min-interval", required_argument, NULL, 'm'},
+	    {"quota", required_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -911,6 +962,15 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			M.immediate = true;
+			break;
+		case 'm':
+			if (parse_ms(optarg, &M.min_interval_ms) != 0) {
+				fprintf(stderr, "geoapify-mock: bad duration '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'q':
+			M.quota_items = atol(optarg);
 			break;
 		case 'F':
 			if (M.nfaults == MAX_FAULTS ||

@@ -1,5 +1,6 @@
 /* test_cachemem.c: the answer cache under a fake clock — hits and misses, TTLs, negative
- * entries, LRU eviction, the SQLite store across a reopen, and cache_peek's counting. */
+ * entries, LRU eviction, the SQLite store across a reopen, cache_peek's counting; the store's
+ * checksums, its migration of an older schema, the expiry sweep, backoff, damaged files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,14 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "cache.h"
+#include "store.h"
 
 #define TTL     1000
 #define NEG_TTL 100
+#define BUSY_MS 50 /* a held lock fails a statement after this, not after the server's 2 s */
 
 static uint64_t fake_ms;
 
@@ -23,15 +29,28 @@ static uint64_t fake_now(void)
 	return fake_ms;
 }
 
-static cache *open_cache(size_t max_entries, const char *db_path)
+static cache *open_cache_ttl(size_t max_entries, const char *db_path, uint64_t ttl)
 {
-	cache_config cfg = {max_entries, TTL, NEG_TTL, db_path, fake_now};
+	cache_config cfg = {.max_entries = max_entries,
+	                    .ttl_ms = ttl,
+	                    .neg_ttl_ms = NEG_TTL,
+	                    .db_path = db_path,
+	                    .now_ms = fake_now,
+	                    .busy_timeout_ms = BUSY_MS};
 	cache *c = NULL;
 
 	assert_int_equal(cache_open(&c, &cfg), 0);
 	assert_non_null(c);
 	return c;
 }
+
+static cache *open_cache(size_t max_entries, const char *db_path)
+{
+	return open_cache_ttl(max_entries, db_path, TTL);
+}
+
+/* For tests whose clock runs through backoffs: longer than they last. */
+#define LONG_TTL 3600000
 
 static answer *result(const char *formatted, double lat, bool with_extras)
 {
@@ -186,28 +205,32 @@ static void test_lru_eviction(void **state)
 	cache_close(c);
 }
 
-static char tmpdir[] = "/tmp/cb_cachemem.XXXXXX", dbpath[sizeof(tmpdir) + 16];
+#define TMPDIR_TEMPLATE "/tmp/cb_cachemem.XXXXXX"
+static char tmpdir[] = TMPDIR_TEMPLATE, dbpath[sizeof(tmpdir) + 16];
 
 static int tmpdb_setup(void **state)
 {
 	(void)state;
+	memcpy(tmpdir, TMPDIR_TEMPLATE, sizeof(tmpdir)); /* mkdtemp wrote over the last one */
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/cache.db", tmpdir);
 	return 0;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Everything the test left: the database, its -wal and -shm, files moved aside. */
 static int tmpdb_teardown(void **state)
 {
-	static const char *const files[] = {"", "-wal", "-shm", "-journal"};
-	char p[sizeof(dbpath) + 16];
-
 	(void)state;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", dbpath, files[i]);
-		unlink(p); /* the -wal and -shm are normally gone after the last close */
-	}
-	return rmdir(tmpdir); /* fails, and says so, if anything else was left */
+	return nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void test_database_across_reopen(void **state)
@@ -219,7 +242,8 @@ static void test_database_across_reopen(void **state)
 
 	(void)state;
 	fake_ms = 1700000000000ull;
-	assert_non_null(cache_db_path(c)); /* really on disk, not fallen back to memory */
+	assert_non_null(cache_db_path(c));
+	assert_int_equal(stats(c).db_state, CACHE_DB_OK); /* really on disk, not in backoff */
 	cache_begin(c);
 	put(c, "pine", r);
 	put(c, "bare", bare);
@@ -281,6 +305,376 @@ static void test_peek(void **state)
 	answer_unref(d);
 }
 
+/* ------------------------------------------------------------ integrity, migration, sweep, backoff
+ */
+
+/* The test's own connection to the cache's file, for what the cache must not be asked to do. */
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 1000);
+	return db;
+}
+
+static void raw_exec(const char *sql)
+{
+	sqlite3 *db = raw_open(dbpath);
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/* The first column of the first row of sql, an integer. */
+static int64_t raw_int(const char *sql)
+{
+	sqlite3 *db = raw_open(dbpath);
+	sqlite3_stmt *q = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The whole file, or NULL. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) != NULL &&
+	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf != NULL)
+		*len = (size_t)n;
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+#define ROWS_OF(k) "SELECT count(*) FROM answers WHERE key = CAST('" k "' AS BLOB)"
+#define PINE       " WHERE key = CAST('pine' AS BLOB)"
+
+/* Writes "pine" (a result with every field) and "nowhere" (NOT_FOUND) and closes. */
+static void store_two(const answer *r, const answer *nf)
+{
+	cache *c = open_cache(16, dbpath);
+
+	cache_begin(c);
+	put(c, "pine", (answer *)r);
+	put(c, "nowhere", (answer *)nf);
+	cache_commit(c);
+	assert_int_equal(stats(c).db_written, 2);
+	cache_close(c);
+}
+
+/* After damage: key reads as a miss, counted as corrupt, and its row is gone; the other stays. */
+static void expect_corrupt(const char *key, const char *other, const answer *want, int line)
+{
+	cache *c = open_cache(16, dbpath);
+	char sql[128];
+
+	if (cache_get(c, key, strlen(key)) != NULL)
+		fail_msg("line %d: a damaged row was served", line);
+	_assert_int_equal(stats(c).corrupt, 1, __FILE__, line);
+	_assert_int_equal(stats(c).misses, 1, __FILE__, line);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM answers WHERE key = CAST('%s' AS BLOB)",
+	         key);
+	_assert_int_equal(raw_int(sql), 0, __FILE__, line); /* deleted */
+	_assert_int_equal(raw_int("SELECT count(*) FROM answers"), 1, __FILE__, line);
+	expect_hit(c, other, want);
+	cache_close(c);
+}
+
+/* Each stored field is under the checksum: a change to any one of them is a miss, not an answer. */
+static void test_checksum_covers_every_column(void **state)
+{
+	static const char *const damage[] = {
+	    "UPDATE answers SET expires_ms = expires_ms + 1" PINE,
+	    "UPDATE answers SET found = 0" PINE,
+	    "UPDATE answers SET lat = lat + 1e-9" PINE,
+	    "UPDATE answers SET lon = -lon" PINE,
+	    "UPDATE answers SET formatted = 'X' || substr(formatted, 2)" PINE,
+	    "UPDATE answers SET confidence = NULL" PINE,
+	    "UPDATE answers SET result_type = 'house'" PINE,
+	    "UPDATE answers SET checksum = checksum + 1" PINE,
+	};
+	answer *r = result("4 Pine Ln, Springfield", 40.123456789, true);
+	answer *nf = answer_error(CB_ENOT_FOUND, "no result");
+
+	(void)state;
+	fake_ms = 1700000000000ull;
+	for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		store_two(r, nf);
+		raw_exec(damage[i]);
+		print_message("%s\n", damage[i]);
+		expect_corrupt("pine", "nowhere", nf, __LINE__);
+	}
+	/* a NOT_FOUND turned into a result, and a row moved to another key */
+	store_two(r, nf);
+	raw_exec("UPDATE answers SET found = 1 WHERE key = CAST('nowhere' AS BLOB)");
+	expect_corrupt("nowhere", "pine", r, __LINE__);
+	store_two(r, nf);
+	raw_exec("UPDATE answers SET key = CAST('pinf' AS BLOB)" PINE);
+	expect_corrupt("pinf", "nowhere", nf, __LINE__);
+	answer_unref(r);
+	answer_unref(nf);
+}
+
+/* The damage: one byte of a stored coordinate flipped in the file itself. */
+static void test_flipped_byte_in_file(void **state)
+{
+	answer *r = result("4 Pine Ln, Springfield", 40.123456789, true);
+	answer *nf = answer_error(CB_ENOT_FOUND, "no result");
+	unsigned char be[8], *hit;
+	uint64_t bits;
+	size_t len;
+	char *file;
+	FILE *f;
+
+	(void)state;
+	fake_ms = 1700000000000ull;
+	store_two(r, nf); /* the last close checkpoints: the rows are in the main file */
+	memcpy(&bits, &r->result.lat, sizeof(bits));
+	for (int i = 0; i < 8; i++)
+		be[i] = (unsigned char)(bits >> (56 - 8 * i)); /* SQLite stores a REAL big-endian */
+	assert_non_null(file = slurp(dbpath, &len));
+	assert_non_null(hit = memmem(file, len, be, sizeof(be)));
+	assert_null(memmem(hit + 1, len - (size_t)(hit + 1 - (unsigned char *)file), be, 8));
+	hit[7] ^= 0x01; /* the lowest bit of the mantissa: 40.123456789 becomes 40.12345678900001 */
+	assert_non_null(f = fopen(dbpath, "r+b"));
+	assert_int_equal(fwrite(file, 1, len, f), len);
+	fclose(f);
+	free(file);
+	expect_corrupt("pine", "nowhere", nf, __LINE__);
+	answer_unref(r);
+	answer_unref(nf);
+}
+
+/*
+ * A database of the version before checksums: the column is added, its rows
+ * read as misses (counted as unverified, asked upstream again) and their new
+ * answers are kept with a checksum.
+ */
+static void test_old_schema_migrates(void **state)
+{
+	answer *r = result("Old Street, rewritten", 12.5, true);
+	cache *c;
+
+	(void)state;
+	raw_exec("PRAGMA journal_mode=WAL;"
+	         "CREATE TABLE answers(key BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL,"
+	         " found INTEGER NOT NULL, lat REAL, lon REAL, formatted TEXT, confidence REAL,"
+	         " result_type TEXT) WITHOUT ROWID;"
+	         "INSERT INTO answers VALUES (CAST('old' AS BLOB), 9000000000000000, 1, 1.5, 2.5,"
+	         " 'Old St', NULL, NULL), (CAST('gone' AS BLOB), 9000000000000000, 0, NULL, NULL,"
+	         " NULL, NULL, NULL);");
+	fake_ms = 1700000000000ull;
+	c = open_cache(16, dbpath);
+	assert_int_equal(stats(c).db_state, CACHE_DB_OK);
+	assert_int_equal(
+	    raw_int("SELECT count(*) FROM pragma_table_info('answers') WHERE name = 'checksum'"),
+	    1);
+	expect_miss(c, "old");
+	expect_miss(c, "gone");
+	assert_int_equal(stats(c).unverified, 2);
+	assert_int_equal(stats(c).corrupt, 0);
+	cache_begin(c);
+	put(c, "old", r); /* as the upstream's answer would be */
+	cache_commit(c);
+	cache_close(c);
+	c = open_cache(16, dbpath); /* a second open finds the column there */
+	expect_hit(c, "old", r);
+	expect_counts(c, 1, 0, 0, 1);
+	assert_int_equal(raw_int("SELECT count(*) FROM answers"), 2);
+	cache_close(c);
+	answer_unref(r);
+}
+
+/*
+ * Expired rows go STORE_SWEEP_ROWS keys at a time, one window per commit;
+ * fresh ones stay. The commit that wrote the 600 already looked at the first
+ * window (nothing had expired then), so the sweep goes on from row 256.
+ */
+static void test_expired_rows_swept(void **state)
+{
+	const int n = 600, w = STORE_SWEEP_ROWS;
+	const int deleted[4] = {w, n - w, n, n}; /* rows 256-511; 512-599, wrap; 0-255; none */
+	answer *r = result("Sweep St", 3, false);
+	cache *c = open_cache(16, dbpath);
+	char key[32];
+
+	(void)state;
+	fake_ms = 1700000000000ull;
+	cache_begin(c);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		put(c, key, r);
+	}
+	cache_commit(c);
+	assert_int_equal(stats(c).expired_deleted, 0);
+	fake_ms += TTL + 1;
+	for (int round = 1; round <= 4; round++) {
+		snprintf(key, sizeof(key), "zz fresh %d", round);
+		cache_begin(c);
+		put(c, key, r);
+		cache_commit(c);
+		assert_int_equal(stats(c).expired_deleted, deleted[round - 1]);
+		assert_int_equal(raw_int("SELECT count(*) FROM answers"),
+		                 n - deleted[round - 1] + round);
+	}
+	assert_int_equal(raw_int("SELECT count(*) FROM answers WHERE key >= CAST('zz' AS BLOB)"),
+	                 4);
+	cache_close(c);
+	answer_unref(r);
+}
+
+/* The write lock held elsewhere past the busy timeout: backoff 1 s, 2 s, 4 s; nothing is lost. */
+static void test_locked_database_backs_off(void **state)
+{
+	answer *r = result("Locked Rd", 5, true);
+	cache *c;
+	sqlite3 *lock;
+
+	(void)state;
+	fake_ms = 1700000000000ull;
+	c = open_cache_ttl(1, dbpath, LONG_TTL);
+	lock = raw_open(dbpath);
+	assert_int_equal(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	cache_begin(c);
+	put(c, "locked", r);
+	cache_commit(c); /* waits BUSY_MS for the lock, then fails */
+	assert_int_equal(stats(c).db_state, CACHE_DB_BACKOFF);
+	assert_int_equal(stats(c).db_errors, 1);
+	assert_int_equal(stats(c).db_unwritten, 1);
+	fake_ms += STORE_BACKOFF_MIN_MS - 1;
+	cache_commit(c); /* too early: not tried */
+	assert_int_equal(stats(c).db_errors, 1);
+	fake_ms += 1;
+	cache_commit(c); /* tried, fails again: the next try is 2 s away */
+	assert_int_equal(stats(c).db_errors, 2);
+	fake_ms += STORE_BACKOFF_MIN_MS;
+	cache_commit(c);
+	expect_miss(c, "elsewhere"); /* neither tries the database */
+	assert_int_equal(stats(c).db_errors, 2);
+	fake_ms -= 3600000; /* the wall clock steps back an hour: no hour of waiting */
+	cache_commit(c);
+	assert_int_equal(stats(c).db_errors, 3); /* the next try is 4 s away */
+	assert_int_equal(sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(lock);
+	fake_ms += 3 * STORE_BACKOFF_MIN_MS;
+	cache_commit(c);
+	assert_int_equal(stats(c).db_state, CACHE_DB_BACKOFF);
+	fake_ms += STORE_BACKOFF_MIN_MS;
+	cache_commit(c);
+	assert_int_equal(stats(c).db_state, CACHE_DB_OK);
+	assert_int_equal(stats(c).db_unwritten, 0);
+	assert_int_equal(stats(c).db_written, 1);
+	assert_int_equal(raw_int(ROWS_OF("locked")), 1);
+	cache_close(c);
+	answer_unref(r);
+}
+
+/* A database that cannot even be opened is tried again, not given up on. */
+static void test_unopenable_database_retried(void **state)
+{
+	answer *r = result("Later Ave", 6, false);
+	char blocker[sizeof(tmpdir) + 16], path[sizeof(tmpdir) + 32];
+	cache *c;
+	FILE *f;
+
+	(void)state;
+	fake_ms = 1700000000000ull;
+	snprintf(blocker, sizeof(blocker), "%s/sub", tmpdir);
+	snprintf(path, sizeof(path), "%s/cache.db", blocker);
+	assert_non_null(f = fopen(blocker, "w")); /* a file where its directory must go */
+	fclose(f);
+	c = open_cache_ttl(16, path, LONG_TTL);
+	assert_int_equal(stats(c).db_state, CACHE_DB_BACKOFF);
+	cache_begin(c);
+	put(c, "later", r);
+	cache_commit(c);
+	assert_int_equal(stats(c).db_unwritten, 1);
+	assert_int_equal(unlink(blocker), 0);
+	fake_ms += STORE_BACKOFF_MIN_MS;
+	cache_commit(c);
+	assert_int_equal(stats(c).db_state, CACHE_DB_OK);
+	assert_int_equal(stats(c).db_written, 1);
+	cache_close(c);
+	c = open_cache_ttl(16, path, LONG_TTL);
+	expect_hit(c, "later", r);
+	cache_close(c);
+	answer_unref(r);
+}
+
+/* Opens dbpath, which is damaged: the cache must move it to aside and work on a new file. */
+static void expect_moved_aside(const char *aside, size_t aside_len, const answer *r)
+{
+	struct stat sb;
+	cache *c = open_cache(16, dbpath);
+
+	assert_int_equal(stats(c).db_state, CACHE_DB_OK);
+	assert_int_equal(stat(aside, &sb), 0);
+	assert_int_equal((size_t)sb.st_size, aside_len); /* the damaged file, kept as it was */
+	cache_begin(c);
+	put(c, "pine", (answer *)r);
+	cache_commit(c);
+	cache_close(c);
+	c = open_cache(16, dbpath);
+	expect_hit(c, "pine", r);
+	cache_close(c);
+}
+
+/* A file that is no database, then one whose b-tree is damaged: moved aside, a new one made. */
+static void test_corrupt_file_moved_aside(void **state)
+{
+	answer *r = result("4 Pine Ln, Springfield", 40.5, true);
+	char aside[sizeof(dbpath) + 64], key[32], *file;
+	size_t len;
+	cache *c;
+	FILE *f;
+
+	(void)state;
+	fake_ms = 1700000000000ull; /* 2023-11-14 22:13:20 UTC */
+	assert_non_null(f = fopen(dbpath, "w"));
+	for (int i = 0; i < 300; i++)
+		fputs("this is not an SQLite database ", f);
+	fclose(f);
+	snprintf(aside, sizeof(aside), "%s.corrupt-20231114T221320Z", dbpath);
+	expect_moved_aside(aside, 300 * 31, r);
+
+	c = open_cache(16, dbpath); /* enough rows for a b-tree of several pages */
+	cache_begin(c);
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "row %04d", i);
+		put(c, key, r);
+	}
+	cache_commit(c);
+	cache_close(c);
+	assert_non_null(file = slurp(dbpath, &len));
+	assert_true(len >= 4 * 4096);
+	memset(file + 2 * 4096 + 8, 0x5a, 64); /* inside page 3: cell pointers of a leaf */
+	assert_non_null(f = fopen(dbpath, "r+b"));
+	assert_int_equal(fwrite(file, 1, len, f), len);
+	fclose(f);
+	free(file);
+	/* the same second: the second file moved aside gets a suffix */
+	snprintf(aside, sizeof(aside), "%s.corrupt-20231114T221320Z-1", dbpath);
+	expect_moved_aside(aside, len, r);
+	answer_unref(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +685,17 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_database_across_reopen, tmpdb_setup,
 	                                    tmpdb_teardown),
 	    cmocka_unit_test(test_peek),
+	    cmocka_unit_test_setup_teardown(test_checksum_covers_every_column, tmpdb_setup,
+	                                    tmpdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_flipped_byte_in_file, tmpdb_setup, tmpdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_old_schema_migrates, tmpdb_setup, tmpdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_expired_rows_swept, tmpdb_setup, tmpdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_locked_database_backs_off, tmpdb_setup,
+	                                    tmpdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_unopenable_database_retried, tmpdb_setup,
+	                                    tmpdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_file_moved_aside, tmpdb_setup,
+	                                    tmpdb_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include "dispatch.h"
 #include "list.h"
+#include "quota.h"
 #include "window.h"
 
 typedef struct thing {
@@ -135,6 +136,36 @@ static void window_closes_at_the_earlier_deadline(void **state)
 	assert_false(idle);
 }
 
+#define S 1000000000ull /* a second in ns */
+
+/* Quota words are believed only when they persist: three or more over the confirm time. */
+static void quota_needs_a_persisting_streak(void **state)
+{
+	quota q;
+	(void)state;
+
+	quota_init(&q, 10000, 300000);
+	assert_false(quota_seen(&q, 1 * S));
+	assert_false(quota_seen(&q, 2 * S));
+	assert_false(quota_seen(&q, 5 * S));  /* three, but over 4 s only */
+	quota_ok(&q);                         /* an answer between: a per-second limit */
+	assert_false(quota_seen(&q, 12 * S)); /* the streak starts over */
+	assert_false(quota_seen(&q, 20 * S));
+	assert_false(quota_paused(&q, 20 * S));
+	assert_true(quota_seen(&q, 22 * S)); /* three over 10 s */
+	assert_true(quota_paused(&q, 22 * S));
+	assert_true(quota_paused(&q, 321 * S));
+	assert_false(quota_seen(&q, 30 * S)); /* a late answer does not extend the pause */
+	assert_int_equal(q.pauses, 1);
+	assert_false(quota_paused(&q, 322 * S)); /* the pause is over: a probe may go */
+	assert_true(quota_seen(&q, 323 * S));    /* the probe failed: paused again at once */
+	assert_true(quota_paused(&q, 600 * S));
+	assert_int_equal(q.pauses, 2);
+	quota_ok(&q); /* a probe passed */
+	assert_false(quota_paused(&q, 600 * S));
+	assert_false(quota_seen(&q, 700 * S)); /* and one quota answer is a streak of one again */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +173,7 @@ int main(void)
 	    cmocka_unit_test(dispatch_starts_in_fifo_order),
 	    cmocka_unit_test(dispatch_newcomer_waits_behind_the_queue),
 	    cmocka_unit_test(window_closes_at_the_earlier_deadline),
+	    cmocka_unit_test(quota_needs_a_persisting_streak),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
