@@ -36,7 +36,7 @@ static answer *quota_answer(const upstream *u)
 {
 	return answer_error(CB_EQUOTA_EXCEEDED,
 	                    "the upstream quota is exhausted (HTTP 429 \"%s\" for %.0f s): no "
-	                    "upstream requests for %.0f s",
+	                    "submits for %.0f s",
 	                    u->cfg.quota_match, (double)u->cfg.quota_confirm_ms / 1000,
 	                    (double)u->cfg.quota_pause_ms / 1000);
 }
@@ -181,8 +181,8 @@ static void quota_confirmed(upstream *u)
 {
 	list_node *n;
 
-	log_error("upstream quota exhausted: HTTP 429 \"%s\" for over %.0f s; no upstream "
-	          "requests for %.0f s, new calls that the cache cannot answer get QUOTA_EXCEEDED",
+	log_error("upstream quota exhausted: HTTP 429 \"%s\" for over %.0f s; no submits "
+	          "for %.0f s, new calls that the cache cannot answer get QUOTA_EXCEEDED",
 	          u->cfg.quota_match, (double)u->cfg.quota_confirm_ms / 1000,
 	          (double)u->cfg.quota_pause_ms / 1000);
 	while ((n = list_pop_front(&u->quota_waiters)) != NULL) {
@@ -301,8 +301,12 @@ static void response_cb(void *arg, const http_resp *r)
 
 	j->http = NULL;
 	if (r->code == CURLE_OK && (r->status == 200 || r->status == 202)) {
-		/* an answer: no quota streak, and the rate may climb back */
-		quota_ok(&u->quota);
+		/*
+		 * an answer: the rate may climb back. Only an accepted submit says the
+		 * quota is there: polls of jobs already paid for pass when it is gone.
+		 */
+		if (submit)
+			quota_ok(&u->quota);
 		ratelimit_recover(u->rl);
 		j->t_first_429_ns = 0;
 	}
@@ -354,14 +358,8 @@ static void send_submit_cb(rl_waiter *w)
 static void send_poll_cb(rl_waiter *w)
 {
 	job *j = job_of_waiter(w);
-	quota *q = &j->u->quota;
 	char query[96];
 
-	if (quota_paused(q, now_ns())) {
-		/* the job is paid for: poll it once the pause is over */
-		schedule_poll(j, (q->paused_until_ns - now_ns()) / 1000000 + 1);
-		return;
-	}
 	j->polls++;
 	j->u->c.polls++;
 	j->t_poll_sent_ns = now_ns();

@@ -9,10 +9,10 @@
 /*
  * A 429 whose message names the quota is not believed at once: per-second
  * limits answer the same words (geopy#477). Only when such answers keep
- * coming, at least min_hits of them over at least confirm_ns with nothing
- * else between, is the quota taken as exhausted: upstream requests stop for
- * pause_ns, then one probe goes; a quota answer to it pauses again at once.
- * Plain values, no memory owned; loop thread.
+ * coming, at least min_hits of them over at least confirm_ns with no submit
+ * accepted between, is the quota taken as exhausted: submits stop for
+ * pause_ns (polls of paid jobs go on), then one probe goes; a quota answer to it pauses again at
+ * once. Plain values, no memory owned; loop thread.
  */
 typedef struct quota {
 	uint64_t confirm_ns, pause_ns;
@@ -29,7 +29,7 @@ void quota_init(quota *q, uint64_t confirm_ms, uint64_t pause_ms);
 /* A quota answer at now; true when the quota is now taken as exhausted (a pause starts). */
 bool quota_seen(quota *q, uint64_t now);
 
-/* An answer that is not a quota one: the streak ends, and a probe after a pause passed. */
+/* A submit the upstream accepted: the streak ends, and a probe after a pause passed. */
 void quota_ok(quota *q);
 
 /* Whether requests must not go upstream at now. */

@@ -335,6 +335,48 @@ static void *held_calls_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The quota runs out while a paid job is still pending: its polls keep
+ * passing, which must not hide that submits are refused.
+ */
+static void test_quota_gone_while_a_job_is_polled(void **state)
+{
+	it_env *e = *state;
+	held_calls *h = calloc(1, sizeof(*h));
+	it_call c[20];
+	it_reply r[20];
+	pthread_t t;
+	double t0;
+
+	h->e = e;
+	assert_int_equal(it_start_mock(e, "--pending", "8s", "--quota", "50", NULL), 0);
+	assert_int_equal(it_start_server(e, "--quota-confirm", "2s", "--poll-max", "300ms", NULL),
+	                 0);
+	for (int i = 0; i < 50; i++)
+		h->c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = addr(i), .id = (uint64_t)i + 1};
+	pthread_create(&t, NULL, held_calls_main, h); /* the day's last 50 items, paid */
+	assert_int_equal(it_wait_mock_stat(e, "jobs", 1, 10000), 0);
+	for (int i = 0; i < 20; i++)
+		c[i] =
+		    (it_call){.fn = CB_FN_GEOCODE, .text = addr(i + 50), .id = (uint64_t)i + 100};
+	t0 = it_now_ms();
+	assert_int_equal(it_calls(e->url, c, 20, r, TIMEOUT_MS), 0);
+	printf("quota gone while a job is polled: refused after %.1f s\n",
+	       (it_now_ms() - t0) / 1000);
+	/* while the paid job is still pending (8 s): its polls did not hide the quota */
+	assert_true(it_now_ms() - t0 < 7000);
+	for (int i = 0; i < 20; i++)
+		if (r[i].rep.err != CB_EQUOTA_EXCEEDED)
+			fail_msg("call %d: %s: %.*s", i, cb_err_name(r[i].rep.err),
+			         (int)r[i].rep.message.len, r[i].rep.message.ptr);
+	it_replies_free(r, 20);
+	pthread_join(t, NULL); /* the paid job is still polled through the pause */
+	for (int i = 0; i < 50; i++)
+		expect_located(e, &h->r[i].rep, addr(i));
+	it_replies_free(h->r, 50);
+	free(h);
+}
+
 /* The upstream restarted and forgot its jobs: one resubmit, every cell located. */
 static void test_lost_job_is_resubmitted_once(void **state)
 {
@@ -457,6 +499,8 @@ int main(void)
 	                                    it_teardown),
 	    cmocka_unit_test_setup_teardown(test_exhausted_quota, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_lost_job_is_resubmitted_once, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_quota_gone_while_a_job_is_polled, it_setup,
 	                                    it_teardown),
 	    cmocka_unit_test_setup_teardown(test_nobody_waits_nothing_resubmitted, it_setup,
 	                                    it_teardown),
