@@ -97,7 +97,7 @@ static void test_key_never_relayed(void **state)
 
 /* ------------------------------------------------------------ per-item isolation */
 
-static char texts[64][80];
+static char texts[128][80]; /* addr(0..69): a test uses 70 distinct addresses */
 
 /* n distinct addresses of this test */
 static const char *addr(int i)
