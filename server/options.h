@@ -24,7 +24,7 @@ typedef struct config {
 	uint64_t burst;
 	uint64_t retries;        /* per upstream request, for transient failures */
 	const char *quota_match; /* a 429 whose message contains this may mean the quota is gone */
-	uint64_t retry_after_max_ms;             /* Retry-After beyond this is cut to it */
+	uint64_t retry_after_max_ms;               /* Retry-After beyond this is cut to it */
 	uint64_t quota_confirm_ms, quota_pause_ms; /* upstream/quota.h */
 	uint64_t cache_entries;
 	uint64_t cache_ttl_ms, cache_neg_ttl_ms;

@@ -1,0 +1,370 @@
+/* lookup.c: geocode and reverse from the command line — single lookups and files of them, sent
+ * as multis with a bounded number in flight, printed in input order. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "cellbatch.h"
+#include "csv.h"
+#include "cli.h"
+#include "stats_view.h"
+
+void usage_lookup(FILE *f, bool reverse)
+{
+	if (!reverse)
+		fprintf(
+		    f,
+		    "Usage: cellbatch geocode [OPTION]... TEXT...\n"
+		    "       cellbatch geocode [OPTION]... -f FILE|-\n"
+		    "Geocodes addresses. Every input is sent at once (up to --concurrency), so "
+		    "the\n"
+		    "server batches them; output keeps the input order.\n"
+		    "\n"
+		    "  -f, --file FILE       one address per line ('-' reads stdin)\n"
+		    "  --column NAME         FILE is CSV with a header; geocode column NAME and\n"
+		    "                        keep every input column in the output\n");
+	else
+		fprintf(f, "Usage: cellbatch reverse [OPTION]... LAT,LON...\n"
+		           "       cellbatch reverse [OPTION]... -f FILE|-\n"
+		           "Finds addresses for coordinates.\n"
+		           "\n"
+		           "  -f, --file FILE       one LAT,LON per line ('-' reads stdin)\n");
+	fprintf(f,
+	        "  --json                JSON lines instead of CSV\n"
+	        "  --header              print the CSV header for TEXT arguments too\n"
+	        "  --concurrency N       calls in flight at once (10000)\n"
+	        "  --lang L, --type T, --filter F, --bias B, --countrycodes C\n"
+	        "                        upstream options, passed to Geoapify as they are\n"
+	        "  -h, --help            show this help\n"
+	        "\n"
+	        "CSV output: the input column(s), then lat,lon,formatted,confidence,status.\n"
+	        "status is OK or the error code (NOT_FOUND, TIMEOUT, ...). A progress bar goes to\n"
+	        "stderr when it is a terminal.\n");
+}
+
+double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One multi message in flight: which rows its results belong to. */
+typedef struct ticket {
+	run *rn;
+	size_t n;
+	size_t rows[]; /* row index of each call */
+} ticket;
+
+static void store(run *rn, row *r, const cb_result *res)
+{
+	r->err = res->err;
+	r->rlat = res->lat;
+	r->rlon = res->lon;
+	r->has_conf = res->has_confidence;
+	r->conf = res->confidence;
+	r->formatted = strdup(res->err == CB_OK ? res->formatted : res->message);
+	r->done = true;
+	rn->finished++;
+	if (res->err != CB_OK)
+		rn->failed++;
+	if (res->err == CB_EUNREACHABLE)
+		rn->unreachable++;
+}
+
+static void ticket_done_cb(void *user, const cb_result *res, size_t n)
+{
+	ticket *t = user;
+	run *rn = t->rn;
+
+	pthread_mutex_lock(&rn->mu);
+	for (size_t i = 0; i < n; i++)
+		store(rn, &rn->rows[t->rows[i]], &res[i]);
+	rn->in_flight -= n;
+	pthread_cond_signal(&rn->cv);
+	pthread_mutex_unlock(&rn->mu);
+	free(t);
+}
+
+static void print_row(run *rn, row *r)
+{
+	const char *status = r->err == CB_OK ? "OK" : cb_err_name(r->err);
+	char num[64];
+
+	if (status == NULL)
+		status = r->err == CB_EUNREACHABLE ? "UNREACHABLE" : "ERROR";
+	if (rn->json) {
+		fputs("{", stdout);
+		for (size_t c = 0; c < r->in.n; c++) {
+			msgpack_object k = {.type = MSGPACK_OBJECT_STR}, v = k;
+			const char *name = rn->in_header
+			                       ? rn->in_header[c]
+			                       : (rn->reverse ? (c ? "lon" : "lat") : "address");
+			k.via.str.ptr = name;
+			k.via.str.size = (uint32_t)strlen(name);
+			v.via.str.ptr = r->in.fields[c];
+			v.via.str.size = (uint32_t)strlen(r->in.fields[c]);
+			json_print(stdout, &k);
+			fputc(':', stdout);
+			json_print(stdout, &v);
+			fputc(',', stdout);
+		}
+		if (r->err == CB_OK) {
+			msgpack_object f = {.type = MSGPACK_OBJECT_STR};
+			f.via.str.ptr = r->formatted;
+			f.via.str.size = (uint32_t)strlen(r->formatted);
+			printf("\"lat\":%.7f,\"lon\":%.7f,\"formatted\":", r->rlat, r->rlon);
+			json_print(stdout, &f);
+			if (r->has_conf)
+				printf(",\"confidence\":%.3f", r->conf);
+			printf(",\"status\":\"OK\"}\n");
+		} else {
+			msgpack_object m = {.type = MSGPACK_OBJECT_STR};
+			m.via.str.ptr = r->formatted ? r->formatted : "";
+			m.via.str.size = (uint32_t)strlen(m.via.str.ptr);
+			printf("\"status\":\"%s\",\"message\":", status);
+			json_print(stdout, &m);
+			printf("}\n");
+		}
+		return;
+	}
+	for (size_t c = 0; c < r->in.n; c++) {
+		csv_write_field(stdout, r->in.fields[c]);
+		fputc(',', stdout);
+	}
+	if (r->err == CB_OK) {
+		printf("%.7f,%.7f,", r->rlat, r->rlon);
+		csv_write_field(stdout, r->formatted);
+		if (r->has_conf)
+			snprintf(num, sizeof(num), "%.3f", r->conf);
+		else
+			num[0] = '\0';
+		printf(",%s,OK\n", num);
+	} else {
+		printf(",,,,%s\n", status);
+	}
+}
+
+static void progress(run *rn, bool final)
+{
+	double el = now_s() - rn->t0, rate = el > 0 ? rn->finished / el : 0;
+	double eta = rate > 0 ? (rn->nrows - rn->finished) / rate : 0;
+	int width = 30, fill = rn->nrows ? (int)(width * rn->finished / rn->nrows) : width;
+
+	fprintf(stderr, "\r[");
+	for (int i = 0; i < width; i++)
+		fputc(i < fill ? '#' : ' ', stderr);
+	fprintf(stderr, "] %zu/%zu  %.0f/s  ETA %.0fs ", rn->finished, rn->nrows, rate, eta);
+	if (final)
+		fputc('\n', stderr);
+}
+
+/* Prints every finished row at the head of the input order; mu is held. */
+static void flush_ordered(run *rn)
+{
+	while (rn->next_out < rn->nrows && rn->rows[rn->next_out].done) {
+		print_row(rn, &rn->rows[rn->next_out]);
+		rn->next_out++;
+	}
+}
+
+/*
+ * Sends the rows as multi messages of up to CHUNK calls: a chunk reaches the
+ * server's batch window in one piece, so a preempted client cannot split a
+ * batch with an accidental idle gap, and 10,000 rows cost 10 messages.
+ */
+#define CHUNK 1000
+
+static int run_all(cb_client *cl, const lookup_opts *lo, run *rn)
+{
+	cb_call *calls = calloc(CHUNK, sizeof(*calls));
+	double last = 0;
+	size_t i = 0;
+
+	if (calls == NULL)
+		return EXIT_SOME_FAILED;
+	rn->t0 = now_s();
+	pthread_mutex_lock(&rn->mu);
+	while (i < rn->nrows) {
+		size_t want = rn->concurrency < CHUNK ? rn->concurrency : CHUNK, n = 0;
+		ticket *t = malloc(sizeof(*t) + want * sizeof(size_t));
+		cb_err rv;
+
+		if (t == NULL)
+			break;
+		while (rn->in_flight + want > rn->concurrency) {
+			pthread_cond_wait(&rn->cv, &rn->mu);
+			flush_ordered(rn);
+		}
+		for (; i < rn->nrows && n < want; i++) {
+			row *r = &rn->rows[i];
+			if (r->bad_input) {
+				cb_result bad = {.err = CB_EBAD_REQUEST,
+				                 .message = rn->reverse ? "input is not LAT,LON"
+				                                        : "empty address"};
+				store(rn, r, &bad);
+				continue;
+			}
+			calls[n] = lo->proto;
+			calls[n].text = r->text;
+			calls[n].lat = r->lat;
+			calls[n].lon = r->lon;
+			t->rows[n++] = i;
+		}
+		if (n == 0) {
+			free(t);
+			continue;
+		}
+		t->rn = rn;
+		t->n = n;
+		rn->in_flight += n;
+		pthread_mutex_unlock(&rn->mu);
+		rv = cb_multi_async(cl, calls, n, ticket_done_cb, t);
+		pthread_mutex_lock(&rn->mu);
+		if (rv != CB_OK) {
+			cb_result fail = {.err = rv, .message = cb_strerror(rv)};
+			for (size_t k = 0; k < n; k++)
+				store(rn, &rn->rows[t->rows[k]], &fail);
+			rn->in_flight -= n;
+			free(t);
+		}
+		if (rn->progress && now_s() - last > 0.1) {
+			progress(rn, false);
+			last = now_s();
+		}
+	}
+	free(calls);
+	while (rn->finished < rn->nrows) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&rn->cv, &rn->mu, &ts);
+		flush_ordered(rn);
+		if (rn->progress)
+			progress(rn, false);
+	}
+	flush_ordered(rn);
+	pthread_mutex_unlock(&rn->mu);
+	if (rn->progress)
+		progress(rn, true);
+	if (rn->nrows > 0 && rn->unreachable == rn->nrows)
+		return EXIT_UNREACHABLE;
+	return rn->failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+}
+
+int cmd_lookup(const global *g, int argc, char **argv, bool reverse)
+{
+	enum { O_JSON = 256, O_HEADER, O_CONC, O_LANG, O_TYPE, O_FILTER, O_BIAS, O_CC, O_COLUMN };
+	static const struct option opts[] = {
+	    {"file", required_argument, NULL, 'f'},
+	    {"column", required_argument, NULL, O_COLUMN},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"header", no_argument, NULL, O_HEADER},
+	    {"concurrency", required_argument, NULL, O_CONC},
+	    {"lang", required_argument, NULL, O_LANG},
+	    {"type", required_argument, NULL, O_TYPE},
+	    {"filter", required_argument, NULL, O_FILTER},
+	    {"bias", required_argument, NULL, O_BIAS},
+	    {"countrycodes", required_argument, NULL, O_CC},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	lookup_opts lo = {.concurrency = 10000};
+	run rn = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	cb_client *cl;
+	int o, rv;
+
+	lo.proto.fn = reverse ? CB_FN_REVERSE : CB_FN_GEOCODE;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f':
+			lo.file = optarg;
+			break;
+		case O_COLUMN:
+			lo.column = optarg;
+			break;
+		case O_JSON:
+			lo.json = true;
+			break;
+		case O_HEADER:
+			lo.header = true;
+			break;
+		case O_CONC:
+			lo.concurrency = strtoul(optarg, NULL, 10);
+			if (lo.concurrency == 0) {
+				fprintf(stderr, "%s: --concurrency must be a positive number\n",
+				        cli_prog);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_LANG:
+			lo.proto.lang = optarg;
+			break;
+		case O_TYPE:
+			lo.proto.type = optarg;
+			break;
+		case O_FILTER:
+			lo.proto.filter = optarg;
+			break;
+		case O_BIAS:
+			lo.proto.bias = optarg;
+			break;
+		case O_CC:
+			lo.proto.countrycodes = optarg;
+			break;
+		case 'h':
+			usage_lookup(stdout, reverse);
+			return EXIT_ALL_OK;
+		default:
+			fprintf(stderr, "Try 'cellbatch %s --help'.\n",
+			        reverse ? "reverse" : "geocode");
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((lo.file == NULL) == (argc == 0) ||
+	    (lo.column != NULL && (lo.file == NULL || reverse))) {
+		fprintf(stderr, "%s: give either %s or -f FILE%s\nTry 'cellbatch %s --help'.\n",
+		        cli_prog, reverse ? "LAT,LON arguments" : "TEXT arguments",
+		        reverse ? "" : " (--column needs -f)", reverse ? "reverse" : "geocode");
+		return EXIT_USAGE;
+	}
+	rn.reverse = reverse;
+	rn.json = lo.json;
+	rn.concurrency = lo.concurrency;
+	rn.progress = lo.file != NULL && isatty(2);
+	if ((rv = load_rows(&rn, &lo, argc, argv)) != 0)
+		return rv;
+	if ((rv = open_client(g, &cl)) != 0)
+		return rv;
+	if (lo.file != NULL || lo.header)
+		print_header(&rn);
+	rv = run_all(cl, &lo, &rn);
+	cb_client_close(cl);
+	fflush(stdout);
+	for (size_t i = 0; i < rn.nrows; i++) {
+		csv_record_free(&rn.rows[i].in);
+		free(rn.rows[i].formatted);
+	}
+	free(rn.rows);
+	if (rn.in_header != NULL) {
+		csv_record h = {(char **)rn.in_header, rn.in_cols};
+		csv_record_free(&h);
+	}
+	return rv;
+}

@@ -1,0 +1,55 @@
+/* client_int.h: libcellbatch's own structs — a client and its outstanding calls — shared by
+ * client.c (calls), sync.c (blocking calls) and control.c (ping, stats); private to client/. */
+#ifndef CB_CLIENT_INT_H
+#define CB_CLIENT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "cbproto.h"
+#include "cellbatch.h"
+
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_RETRIES    3
+#define REPLY_MAX          (16u << 20)
+
+typedef enum pend_stage {
+	P_SENDING,   /* nng_ctx_send outstanding */
+	P_RECEIVING, /* nng_ctx_recv outstanding */
+} pend_stage;
+
+/* One outstanding call: owns its context, aio and encoded request (kept for resends). */
+typedef struct pend {
+	cb_client *c;
+	nng_ctx ctx;
+	nng_aio *aio;
+	pend_stage stage;
+	void *req;
+	size_t req_len;
+	nng_time deadline;
+	unsigned timeout_ms;
+	unsigned resends;
+	bool lost;              /* the connection dropped at least once */
+	size_t n;               /* calls in the message: 1, or a multi's count */
+	cb_done_fn done;        /* a single call */
+	cb_multi_done_fn mdone; /* a multi call */
+	cb_result *errs;        /* multi: n results kept for failures, so failing never allocates */
+	void *user;
+	struct pend *prev, *next;
+} pend;
+
+struct cb_client {
+	nng_socket sock;
+	nng_mtx *mu;
+	nng_cv *cv;
+	unsigned timeout_ms, retries;
+	uint64_t next_id;
+	size_t outstanding;
+	bool closing;
+	pend *head;
+};
+
+#endif
