@@ -331,11 +331,6 @@ size_t ingress_sending(const ingress *in)
 	return in->sending;
 }
 
-size_t ingress_contexts(const ingress *in)
-{
-	return in->ncontexts;
-}
-
 void ingress_conn_counters(ingress *in, conn_counters *out)
 {
 	conntab_counters(in->conns, out);

@@ -58,7 +58,6 @@ void ingress_poll(ingress *in);
 /* Contexts holding a request, and replies handed to nng but not yet completed. */
 size_t ingress_held(const ingress *in);
 size_t ingress_sending(const ingress *in);
-size_t ingress_contexts(const ingress *in);
 /* Connection counters (any thread). */
 void ingress_conn_counters(ingress *in, conn_counters *out);
 

@@ -27,11 +27,6 @@ static void classify_failure(job *j, const http_resp *r, char *cause, size_t cap
 		j->resubmit = j->state == BATCH_SUBMITTING && f->may_have_arrived;
 }
 
-bool upstream_quota_paused(const upstream *u)
-{
-	return quota_paused(&u->quota, now_ns());
-}
-
 static answer *quota_answer(const upstream *u)
 {
 	return answer_error(CB_EQUOTA_EXCEEDED,

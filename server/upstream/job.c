@@ -53,17 +53,23 @@ static void job_closed_cb(uv_handle_t *h)
 	j->closed(j);
 }
 
-void job_close(job *j, void (*closed)(job *j))
+/* Whatever j waits for is called off: its request, its place in the queues, its timer. */
+static void job_stop(job *j)
 {
-	/* a job that never went upstream, or one that ended, has nothing else in flight */
+	uv_timer_stop(&j->timer);
+	ratelimit_cancel(&j->rl);
+	list_remove(&j->qlink);
 	if (j->http != NULL) {
 		http_cancel(j->http);
 		j->http = NULL;
 	}
-	ratelimit_cancel(&j->rl);
-	list_remove(&j->qlink);
 	answer_unref(j->deferred);
 	j->deferred = NULL;
+}
+
+void job_close(job *j, void (*closed)(job *j))
+{
+	job_stop(j); /* a job that ended has nothing in flight; one that never went up neither */
 	j->closed = closed;
 	uv_close((uv_handle_t *)&j->timer, job_closed_cb);
 }
@@ -143,15 +149,7 @@ void job_fail(job *j, answer *a)
 
 	a = answer_error_or_oom(a);
 	keep = a->err == CB_ESHUTTING_DOWN;
-	uv_timer_stop(&j->timer);
-	ratelimit_cancel(&j->rl);
-	list_remove(&j->qlink);
-	if (j->http != NULL) {
-		http_cancel(j->http);
-		j->http = NULL;
-	}
-	answer_unref(j->deferred);
-	j->deferred = NULL;
+	job_stop(j);
 	log_warn("batch %llu %s: %s: %.*s", (unsigned long long)j->seq, j->label,
 	         cb_err_name(a->err), (int)a->message.len, a->message.ptr);
 	for (uint32_t i = 0; i < j->n; i++)

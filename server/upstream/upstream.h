@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "answer.h"
+#include "clock.h"
 #include "http.h"
 #include "list.h"
 #include "pollsched.h"
@@ -86,7 +87,10 @@ static inline void upstream_init(upstream *u, const upstream_config *cfg, http *
  * Whether the quota is taken as exhausted now (quota.h): new calls that the
  * cache cannot answer are refused rather than batched.
  */
-bool upstream_quota_paused(const upstream *u);
+static inline bool upstream_quota_paused(const upstream *u)
+{
+	return quota_paused(&u->quota, now_ns());
+}
 
 /* For stats: a copy of the counters. */
 static inline void upstream_get_counters(const upstream *u, upstream_counters *out)
