@@ -2,6 +2,7 @@
  * (main file and WAL) while the server runs, two servers on one file, a lock held too long. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -195,13 +196,12 @@ static long cache_stat(const char *url, const char *key, const char *str)
 /* Waits until the cache's key is at least min; its value, or -1 after timeout_ms. */
 static long wait_cache_stat(const char *url, const char *key, long min, int timeout_ms)
 {
-	double end = it_now_ms() + timeout_ms;
-	struct timespec ts = {0, 10 * 1000000L};
-	long v;
+	char path[64];
 
-	while ((v = cache_stat(url, key, NULL)) < min && it_now_ms() < end)
-		nanosleep(&ts, NULL);
-	return v >= min ? v : -1;
+	snprintf(path, sizeof(path), "cache.%s", key);
+	if (it_wait_stat(url, path, min, LONG_MAX, timeout_ms) != 0)
+		return -1;
+	return cache_stat(url, key, NULL);
 }
 
 /* ------------------------------------------------------------ a second server on the same file */

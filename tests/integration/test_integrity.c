@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pthread.h>
@@ -286,13 +287,24 @@ static void test_strict_spacing_loses_nothing(void **state)
 	free(t);
 }
 
+/* One call that must be refused with QUOTA_EXCEEDED. */
+static void one_quota_call(it_env *e, const char *text)
+{
+	it_call one = {.fn = CB_FN_GEOCODE, .text = text, .id = 99};
+	it_reply r;
+
+	assert_int_equal(it_calls(e->url, &one, 1, &r, TIMEOUT_MS), 0);
+	assert_int_equal(r.rep.err, CB_EQUOTA_EXCEEDED);
+	it_replies_free(&r, 1);
+}
+
 /* A quota truly gone: QUOTA_EXCEEDED within 15 s, then at most one request per pause. */
 static void test_exhausted_quota(void **state)
 {
 	it_env *e = *state;
 	it_call c[30];
 	it_reply r[30];
-	double t0 = it_now_ms(), end;
+	double t0 = it_now_ms(), t_pauses;
 	long before;
 
 	assert_int_equal(it_start_mock(e, "--pending", "50ms", "--quota", "0", NULL), 0);
@@ -308,17 +320,19 @@ static void test_exhausted_quota(void **state)
 	assert_int_equal(it_stats(e->url, r, TIMEOUT_MS), 0);
 	assert_true(it_mp_get(it_mp_get(&r[0].rep.stats, "quota"), "paused")->via.boolean);
 	it_replies_free(r, 1);
-	/* two pauses of 3 s, a new call every 250 ms: at most a probe per pause goes upstream */
+	/* two pauses of 3 s: calls during one are refused without a request; after it, one probe */
 	before = it_mock_stat(e, "requests");
-	for (end = it_now_ms() + 6000; it_now_ms() < end;) {
-		it_call one = {.fn = CB_FN_GEOCODE, .text = addr(40), .id = 99};
-		assert_int_equal(it_calls(e->url, &one, 1, r, TIMEOUT_MS), 0);
-		assert_int_equal(r[0].rep.err, CB_EQUOTA_EXCEEDED);
-		it_replies_free(r, 1);
-		usleep(250000); /* the pace of a sheet recalculating, not a wait for state */
+	t_pauses = it_now_ms();
+	for (int pause = 0; pause < 2; pause++) {
+		one_quota_call(e, addr(40 + pause));
+		assert_int_equal(it_mock_stat(e, "requests") - before, pause);
+		assert_int_equal(it_wait_stat(e->url, "quota.paused", 0, 0, 10000), 0);
+		one_quota_call(e, addr(50 + pause)); /* the probe, answered with the quota again */
+		assert_int_equal(it_mock_stat(e, "requests") - before, pause + 1);
+		assert_int_equal(it_wait_stat(e->url, "quota.paused", 1, 1, 5000), 0);
 	}
-	printf("quota: %ld upstream requests in 6 s of pauses of 3 s\n",
-	       it_mock_stat(e, "requests") - before);
+	printf("quota: %ld upstream requests in %.1f s of pauses of 3 s\n",
+	       it_mock_stat(e, "requests") - before, (it_now_ms() - t_pauses) / 1000);
 	assert_true(it_mock_stat(e, "requests") - before <= 2);
 }
 
@@ -431,7 +445,9 @@ static struct {
 	atomic_int fired[JN];
 	cb_err err[JN];
 	atomic_int total;
-} jt;
+	pthread_mutex_t mu;
+	pthread_cond_t all_in; /* signalled when total reaches JN */
+} jt = {.mu = PTHREAD_MUTEX_INITIALIZER, .all_in = PTHREAD_COND_INITIALIZER};
 
 static int jslot[JN];
 
@@ -440,7 +456,25 @@ static void journal_cb(void *user, const cb_result *res)
 	int i = *(int *)user;
 	jt.err[i] = res->err;
 	atomic_fetch_add(&jt.fired[i], 1);
-	atomic_fetch_add(&jt.total, 1);
+	if (atomic_fetch_add(&jt.total, 1) + 1 == JN) {
+		pthread_mutex_lock(&jt.mu);
+		pthread_cond_broadcast(&jt.all_in);
+		pthread_mutex_unlock(&jt.mu);
+	}
+}
+
+/* Waits until every call has had its callback, or timeout_ms. */
+static void wait_all_in(int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	pthread_mutex_lock(&jt.mu);
+	while (atomic_load(&jt.total) < JN &&
+	       pthread_cond_timedwait(&jt.all_in, &jt.mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&jt.mu);
 }
 
 /*
@@ -454,7 +488,8 @@ static void test_restart_resumes_jobs(void **state)
 	static char texts_j[JN][48];
 	cb_client *c;
 
-	memset(&jt, 0, sizeof(jt));
+	memset(jt.fired, 0, sizeof(jt.fired));
+	atomic_store(&jt.total, 0);
 	assert_int_equal(it_start_mock(e, "--pending", "4s", NULL), 0);
 	assert_int_equal(it_start_server(e, NULL), 0);
 	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
@@ -468,10 +503,9 @@ static void test_restart_resumes_jobs(void **state)
 	assert_int_equal(it_wait_mock_stat(e, "items", JN, 10000), 0);
 	assert_int_equal(it_wait_mock_stat(e, "jobs", 2, 10000), 0);
 	assert_int_equal(it_stop(&e->server, SIGKILL, 5000), 128 + SIGKILL);
-	usleep(1500000); /* the restart the issue names: within 2 s */
+	/* the restart the issue names is within 2 s: here at once */
 	assert_int_equal(it_start_server(e, NULL), 0);
-	for (double end = it_now_ms() + 20000; atomic_load(&jt.total) < JN && it_now_ms() < end;)
-		usleep(20000);
+	wait_all_in(20000);
 	cb_client_close(c);
 	assert_int_equal(atomic_load(&jt.total), JN);
 	for (int i = 0; i < JN; i++) {
