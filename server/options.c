@@ -24,7 +24,7 @@ static void usage_rest(FILE *f)
 	      "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
 	      "  --job-timeout DUR     give up on a job pending this long (10m)\n"
 	      "  --http-timeout DUR    give up on one HTTP request after this long (30s)\n"
-	      "  --max-jobs N          upstream jobs at once (4)\n"
+	      "  --max-jobs N          upstream jobs at once (16)\n"
 	      "  --rate R              upstream requests per second, submits and polls (5)\n"
 	      "  --burst N             requests allowed at once above the rate (5)\n"
 	      "  --retries N           retries of a request after a 5xx, a connection error or a\n"
@@ -34,8 +34,9 @@ static void usage_rest(FILE *f)
 	      "                        a batch waiting to retry gives its job slot back (60s)\n"
 	      "  --quota-match TEXT    a 429 whose message contains TEXT (any case) may mean the\n"
 	      "                        quota is exhausted (\"Quota exceeded\"; empty: never).\n"
-	      "                        Every 429 halves the rate (burst 1 for a minute) and is\n"
-	      "                        retried without counting against --retries\n"
+	      "                        A 429 ends the burst for a minute, a second one halves\n"
+	      "                        the rate; each is retried without counting against\n"
+	      "                        --retries\n"
 	      "  --quota-confirm DUR   such 429s, three or more over this long with no submit\n"
 	      "                        accepted between, mean the quota is gone: QUOTA_EXCEEDED\n"
 	      "                        (10s)\n"
@@ -301,7 +302,7 @@ static void set_defaults(config *c)
 	    .max_message = CB_MAX_BYTES_DEFAULT,
 	    .upstream = "https://api.geoapify.com",
 	    .call_timeout_ms = 60000,
-	    .max_jobs = 4,
+	    .max_jobs = 16,
 	    .rate = 5,
 	    .burst = 5,
 	    .retries = 4,

@@ -43,6 +43,11 @@ bool gcra_would_wait(const gcra *g, uint64_t now)
 	return now < due(g);
 }
 
+void gcra_restart(gcra *g, uint64_t now)
+{
+	g->tat_ns = now + g->interval_ns;
+}
+
 void gcra_sent(gcra *g, uint64_t now)
 {
 	if (now + g->interval_ns > g->tat_ns)

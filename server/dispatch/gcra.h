@@ -32,6 +32,12 @@ uint64_t gcra_take(gcra *g, uint64_t now);
  */
 void gcra_sent(gcra *g, uint64_t now);
 
+/*
+ * The upstream refused what was let through: forget the burst spent and
+ * let the next request conform one interval after now, whatever came before.
+ */
+void gcra_restart(gcra *g, uint64_t now);
+
 /* Whether a request at now would have to wait (nothing changes). */
 bool gcra_would_wait(const gcra *g, uint64_t now);
 

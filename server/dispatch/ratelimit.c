@@ -33,14 +33,22 @@ void rl_waiter_init(rl_waiter *w)
 {
 	list_init(&w->link);
 	w->send = NULL;
+	w->kind = RL_POLL;
 }
 
-void ratelimit_request(ratelimit *rl, rl_waiter *w, void (*send)(rl_waiter *w))
+void ratelimit_request(ratelimit *rl, rl_waiter *w, rl_kind kind, void (*send)(rl_waiter *w))
 {
+	list_node *n;
+
 	w->send = send;
+	w->kind = kind;
 	if (!list_empty(&rl->queue) || gcra_would_wait(&rl->g, now_ns()))
 		rl->waits++;
-	list_push_back(&rl->queue, &w->link);
+	/* the queue is short (a waiter per job): a walk from the back is cheap */
+	for (n = rl->queue.prev; n != &rl->queue; n = n->prev)
+		if (list_entry(n, rl_waiter, link)->kind <= kind)
+			break;
+	list_push_front(n, &w->link); /* just after n */
 	rate_pump(rl);
 }
 
@@ -57,13 +65,31 @@ static void rate_apply(ratelimit *rl)
 	gcra_set(&rl->g, rl->rate_now, now_ns() < rl->calm_at_ns ? 1 : rl->burst);
 }
 
-void ratelimit_slow_down(ratelimit *rl)
+/*
+ * The first answer to a burst is the burst's: it alone goes (burst 1, the
+ * next request one interval from now, since the refused ones did not count
+ * upstream) and the rate stays. A 429 to a request sent without burst halves
+ * the rate. Against an upstream spacing requests 1/rate apart, halving at
+ * once made the first second of 20,000 cells cost 1 s of idle line and a ramp.
+ */
+void ratelimit_slow_down(ratelimit *rl, uint64_t sent_ns)
 {
-	rl->rate_now /= 2;
-	if (rl->rate_now < rl->rate / SLOWEST_PART)
-		rl->rate_now = rl->rate / SLOWEST_PART;
-	rl->calm_at_ns = now_ns() + CALM_NS;
+	uint64_t now = now_ns();
+	bool bursting = now >= rl->calm_at_ns && rl->burst > 1;
+
+	rl->calm_at_ns = now + CALM_NS;
+	if (sent_ns < rl->slowed_ns) {
+		rate_apply(rl);
+		return;
+	}
+	rl->slowed_ns = now;
+	if (!bursting) {
+		rl->rate_now /= 2;
+		if (rl->rate_now < rl->rate / SLOWEST_PART)
+			rl->rate_now = rl->rate / SLOWEST_PART;
+	}
 	rate_apply(rl);
+	gcra_restart(&rl->g, now);
 }
 
 void ratelimit_recover(ratelimit *rl)
@@ -86,7 +112,7 @@ void ratelimit_init(ratelimit *rl, uv_loop_t *loop, double rate, uint64_t burst)
 	gcra_init(&rl->g, rate, burst);
 	rl->rate = rl->rate_now = rate;
 	rl->burst = burst;
-	rl->calm_at_ns = 0;
+	rl->calm_at_ns = rl->slowed_ns = 0;
 	list_init(&rl->queue);
 	rl->waits = 0;
 	uv_timer_init(loop, &rl->timer);

@@ -50,7 +50,10 @@ static job *job_of_waiter(rl_waiter *w)
 /* curl is writing a request of j's now: the limiter spaces the next one from here. */
 static void request_sending_cb(void *arg)
 {
-	ratelimit_sent(((job *)arg)->u->rl);
+	job *j = arg;
+
+	j->t_req_sent_ns = now_ns();
+	ratelimit_sent(j->u->rl);
 }
 
 /* A failure found while sending is reported from the timer: the caller may be a completion. */
@@ -94,7 +97,7 @@ static void poll_timer_cb(uv_timer_t *t)
 {
 	job *j = t->data;
 	job_set_state(j, BATCH_POLLING);
-	ratelimit_request(j->u->rl, &j->rl, send_poll_cb);
+	ratelimit_request(j->u->rl, &j->rl, RL_POLL, send_poll_cb);
 }
 
 /* Arms the timer for the next poll, or fails the job when it would outlive --job-timeout. */
@@ -121,7 +124,7 @@ void job_retry(job *j)
 	bool submit = j->job_id[0] == '\0';
 
 	job_set_state(j, submit ? BATCH_SUBMITTING : BATCH_POLLING);
-	ratelimit_request(j->u->rl, &j->rl, submit ? send_submit_cb : send_poll_cb);
+	ratelimit_request(j->u->rl, &j->rl, RL_AGAIN, submit ? send_submit_cb : send_poll_cb);
 }
 
 /* The backoff is over: the owner gets a job slot back, then calls job_retry. */
@@ -199,7 +202,7 @@ static void rate_limited(job *j, const geoapify_failure *f, const char *cause, l
 	uint64_t cap = u->cfg.quota_confirm_ms / 3;
 
 	u->c.rate_limited++;
-	ratelimit_slow_down(u->rl);
+	ratelimit_slow_down(u->rl, j->t_req_sent_ns);
 	if (f->quota) {
 		bool confirmed = quota_seen(&u->quota, now);
 		if (confirmed)
@@ -240,7 +243,8 @@ static void job_pending(job *j, const http_resp *r, bool submit)
 	j->attempts = 0;
 	j->fd_short = false;
 	if (submit) {
-		double spent = (double)(now_ns() - j->t_submit_ns) / 1e6;
+		/* the upstream's clock started at the submit it accepted, not at the first one */
+		double spent = (double)(now_ns() - j->t_sub_sent_ns) / 1e6;
 		job_journal_keep(j);
 		pollsched *p = &j->u->poll_sched[stats_size_bucket(j->n)];
 		schedule_poll(j, pollsched_first_delay(p, spent, &j->poll_step_ms));
@@ -347,6 +351,7 @@ static void send_submit_cb(rl_waiter *w)
 		j->resubmit = false;
 	}
 	u->c.submits++;
+	j->t_sub_sent_ns = now_ns();
 	start_request(j, "POST", j->query, j->body);
 }
 
@@ -390,7 +395,7 @@ void job_submit(job *j, job_item *const *items, uint32_t n)
 		fail_later(j, answer_error(CB_EINTERNAL, "cannot build the upstream request"));
 		return;
 	}
-	ratelimit_request(u->rl, &j->rl, send_submit_cb);
+	ratelimit_request(u->rl, &j->rl, RL_SUBMIT, send_submit_cb);
 }
 
 void job_resume(job *j, job_item *const *items, uint32_t n)
@@ -398,7 +403,7 @@ void job_resume(job *j, job_item *const *items, uint32_t n)
 	j->items = items;
 	j->n = n;
 	j->resumed = j->journalled = true;
-	j->t_submit_ns = now_ns();
+	j->t_submit_ns = j->t_sub_sent_ns = now_ns();
 	j->poll_step_ms = POLL_STEP_MIN_MS;
 	job_set_state(j, BATCH_SUBMITTING); /* the submit happened before the restart */
 	if (!build_submit(j)) {             /* kept for a submit after a 404 */

@@ -82,8 +82,8 @@ static void learn_job_time(job *j)
 
 	if (j->polls == 0)
 		return; /* answered at submit: nothing learned about polling */
-	pend = j->t_pend_sent_ns ? (double)(j->t_pend_sent_ns - j->t_submit_ns) / 1e6 : 0;
-	done = (double)(j->t_poll_sent_ns - j->t_submit_ns) / 1e6;
+	pend = j->t_pend_sent_ns ? (double)(j->t_pend_sent_ns - j->t_sub_sent_ns) / 1e6 : 0;
+	done = (double)(j->t_poll_sent_ns - j->t_sub_sent_ns) / 1e6;
 	pollsched_learn(p, pend, done);
 	log_debug("batch %llu: pending at %.1f ms, done at %.1f ms: next first poll at %.1f ms",
 	          (unsigned long long)j->seq, pend, done, p->aim);

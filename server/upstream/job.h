@@ -43,7 +43,10 @@ typedef struct job {
 	bool journalled;    /* in the job journal under job_id */
 	bool resumed;       /* taken up from the journal at start: its times teach nothing */
 	uint64_t poll_step_ms;
-	uint64_t t_submit_ns, t_poll_sent_ns, t_pend_sent_ns;
+	uint64_t t_submit_ns;   /* the first submit: the job's time in stats */
+	uint64_t t_sub_sent_ns; /* the latest submit: the upstream's job time counts from it */
+	uint64_t t_req_sent_ns; /* the latest request written */
+	uint64_t t_poll_sent_ns, t_pend_sent_ns;
 	uint64_t t_first_429_ns; /* 429s are retried without counting, until --job-timeout */
 	void (*closed)(struct job *j);
 } job;

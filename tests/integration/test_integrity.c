@@ -540,5 +540,7 @@ int main(void)
 	                                    it_teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_resumes_jobs, it_setup, it_teardown),
 	};
+	if (getenv("IT_ONLY")) /* one test by name, for measuring */
+		cmocka_set_test_filter(getenv("IT_ONLY"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

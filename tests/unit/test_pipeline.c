@@ -1,5 +1,5 @@
 /* test_pipeline.c: the pipeline's plain parts on their own — the intrusive list, the dispatcher's
- * job slots, and the batch window's arithmetic. */
+ * job slots, the batch window's arithmetic, the quota streak and the limiter's answer to 429s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,9 @@
 
 #include "dispatch.h"
 #include "list.h"
+#include "clock.h"
 #include "quota.h"
+#include "ratelimit.h"
 #include "window.h"
 
 typedef struct thing {
@@ -166,6 +168,83 @@ static void quota_needs_a_persisting_streak(void **state)
 	assert_false(quota_seen(&q, 700 * S)); /* and one quota answer is a streak of one again */
 }
 
+/*
+ * 429s: the first to a burst takes the burst away and keeps the rate; one to a
+ * request sent without burst halves it; one to a request written before the
+ * last slow-down changes nothing; answers bring the rate back a tenth at a time.
+ */
+static void ratelimit_blames_the_burst_first(void **state)
+{
+	uv_loop_t loop;
+	ratelimit rl;
+	uint64_t before;
+	(void)state;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	ratelimit_init(&rl, &loop, 5, 5);
+	before = now_ns();
+	ratelimit_slow_down(&rl, before);
+	assert_true(rl.rate_now == 5);
+	assert_int_equal(rl.g.tolerance_ns, 0); /* burst 1 */
+	ratelimit_slow_down(&rl, before);       /* the same burst's other refusals */
+	assert_true(rl.rate_now == 5);
+	ratelimit_slow_down(&rl, now_ns()); /* spaced, and still refused */
+	assert_true(rl.rate_now == 2.5);
+	ratelimit_slow_down(&rl, before);
+	assert_true(rl.rate_now == 2.5);
+	for (int i = 0; i < 3; i++)
+		ratelimit_slow_down(&rl, now_ns() + 1);
+	assert_true(rl.rate_now == 5.0 / 16); /* never below a sixteenth */
+	for (int i = 0; i < 20; i++)
+		ratelimit_recover(&rl);
+	assert_true(rl.rate_now == 5);
+	assert_int_equal(rl.g.tolerance_ns, 0); /* the burst waits for the calm minute */
+	ratelimit_fini(&rl);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static int sent_inline;
+
+static void count_send(rl_waiter *w)
+{
+	(void)w;
+	sent_inline++;
+}
+
+/* Repeats first, then submits, then polls; first come first within a kind. */
+static void ratelimit_queues_by_kind(void **state)
+{
+	static const rl_kind kinds[] = {RL_SUBMIT, RL_POLL, RL_SUBMIT, RL_AGAIN, RL_POLL, RL_AGAIN};
+	static const int order[] = {3, 5, 0, 2, 1, 4};
+	enum { N = sizeof(kinds) / sizeof(kinds[0]) };
+	uv_loop_t loop;
+	ratelimit rl;
+	rl_waiter first, w[N];
+	list_node *n;
+	int k = 0;
+	(void)state;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	ratelimit_init(&rl, &loop, 0.001, 1); /* one now, the next in 1000 s */
+	rl_waiter_init(&first);
+	ratelimit_request(&rl, &first, RL_POLL, count_send);
+	assert_int_equal(sent_inline, 1);
+	for (int i = 0; i < N; i++) {
+		rl_waiter_init(&w[i]);
+		ratelimit_request(&rl, &w[i], kinds[i], count_send);
+	}
+	assert_int_equal(sent_inline, 1);
+	for (n = rl.queue.next; n != &rl.queue; n = n->next, k++)
+		assert_ptr_equal(list_entry(n, rl_waiter, link), &w[order[k]]);
+	assert_int_equal(k, N);
+	for (int i = 0; i < N; i++)
+		ratelimit_cancel(&w[i]);
+	ratelimit_fini(&rl);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +253,8 @@ int main(void)
 	    cmocka_unit_test(dispatch_newcomer_waits_behind_the_queue),
 	    cmocka_unit_test(window_closes_at_the_earlier_deadline),
 	    cmocka_unit_test(quota_needs_a_persisting_streak),
+	    cmocka_unit_test(ratelimit_blames_the_burst_first),
+	    cmocka_unit_test(ratelimit_queues_by_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
