@@ -1,5 +1,5 @@
 /* geocode_sheet_raw.c: geocodes a CSV's first column concurrently by speaking protocol v1 over nng
- * directly, then prints the server's batch stats. */
+ * directly (the batch stats are `cellbatch stats`'s to show). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,26 +43,6 @@ static nng_msg *encode(const cb_request *req)
 		memcpy(nng_msg_body(m), b.data, b.size);
 	msgpack_sbuffer_destroy(&b);
 	return m;
-}
-
-static void print_stats(const msgpack_object *st)
-{
-	static const char *const keys[] = {
-	    "calls_received", "batches_sent", "batch_size_mean",  "dedup_hits", "upstream_submits",
-	    "upstream_polls", "job_ms",       "latency_total_ms", "cache",
-	};
-	printf("\nbatch stats from the server:\n");
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		for (uint32_t i = 0; i < st->via.map.size; i++) {
-			const msgpack_object_kv *kv = &st->via.map.ptr[i];
-			if (kv->key.via.str.size != strlen(keys[k]) ||
-			    memcmp(kv->key.via.str.ptr, keys[k], kv->key.via.str.size) != 0)
-				continue;
-			printf("  %-18s ", keys[k]);
-			msgpack_object_print(stdout, kv->val);
-			printf("\n");
-		}
-	}
 }
 
 int main(int argc, char **argv)
@@ -155,21 +135,6 @@ int main(int argc, char **argv)
 	}
 	printf("%zu of %zu cells answered with a location\n", ok, n);
 
-	{
-		cb_request req = {.op = CB_OP_STATS};
-		nng_msg *m = encode(&req);
-		cb_decode_error err;
-		cb_reply rep;
-		if (nng_sendmsg(s, m, 0) == 0 && nng_recvmsg(s, &m, 0) == 0) {
-			if (cbp_reply_decode(nng_msg_body(m), nng_msg_len(m), NULL, &rep, &err) ==
-			        CB_OK &&
-			    rep.has_stats) {
-				print_stats(&rep.stats);
-				cbp_reply_free(&rep);
-			}
-			nng_msg_free(m);
-		}
-	}
 	nng_close(s);
 	return ok == n ? 0 : 1;
 }

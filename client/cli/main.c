@@ -60,6 +60,81 @@ int open_client(const global *g, cb_client **cl)
 
 /* ------------------------------------------------------------ stats and ping */
 
+/* One stats map as fetched: the buffer its strings point into, and when it came. */
+typedef struct snapshot {
+	void *buf;
+	msgpack_zone zone;
+	msgpack_object obj;
+	double t;
+	bool ok;
+} snapshot;
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void snapshot_free(snapshot *s)
+{
+	if (s->buf != NULL)
+		msgpack_zone_destroy(&s->zone);
+	free(s->buf);
+	s->buf = NULL;
+	s->ok = false;
+}
+
+/* Fetches one map into s (empty); on failure says why and returns the exit status. */
+static int snapshot_take(cb_client *cl, snapshot *s)
+{
+	size_t len, off = 0;
+	cb_err err = cb_stats(cl, &s->buf, &len);
+
+	if (err != CB_OK) {
+		s->buf = NULL;
+		fprintf(stderr, "%s: stats: %s\n", cli_prog, cb_strerror(err));
+		return err == CB_EUNREACHABLE || err == CB_ETIMEOUT ? EXIT_UNREACHABLE
+		                                                    : EXIT_SOME_FAILED;
+	}
+	s->t = mono_s();
+	msgpack_zone_init(&s->zone, 4096);
+	s->ok = msgpack_unpack(s->buf, len, &off, &s->zone, &s->obj) == MSGPACK_UNPACK_SUCCESS;
+	return EXIT_ALL_OK;
+}
+
+/* Prints the stats once, or every watch seconds with rates over each interval. */
+static int stats_loop(cb_client *cl, bool json, double watch)
+{
+	snapshot prev = {0}, cur = {0};
+	int rv;
+
+	do {
+		if ((rv = snapshot_take(cl, &cur)) != EXIT_ALL_OK)
+			break;
+		if (cur.ok && watch > 0 && isatty(1))
+			fputs("\033[H\033[2J", stdout);
+		if (cur.ok && json) {
+			json_print(stdout, &cur.obj);
+			putchar('\n');
+		} else if (cur.ok) {
+			stats_print_table(stdout, &cur.obj, prev.ok ? &prev.obj : NULL,
+			                  cur.t - prev.t);
+		}
+		fflush(stdout);
+		snapshot_free(&prev);
+		prev = cur;
+		cur = (snapshot){0};
+		if (watch > 0) {
+			struct timespec ts = {(time_t)watch, (long)((watch - (time_t)watch) * 1e9)};
+			nanosleep(&ts, NULL);
+		}
+	} while (watch > 0);
+	snapshot_free(&prev);
+	return rv;
+}
+
 static int cmd_stats(const global *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -90,12 +165,17 @@ static int cmd_stats(const global *g, int argc, char **argv)
 		case 'h':
 			printf(
 			    "Usage: cellbatch stats [--json] [--watch SECONDS]\n"
-			    "Shows the server's batch stats: calls by outcome, batches and their "
-			    "sizes\n"
-			    "(histogram), dedup hits, upstream submits and polls, job time and "
-			    "latency\n"
-			    "percentiles. --json prints the raw map (see docs/stats.md); --watch\n"
-			    "refreshes every SECONDS until interrupted.\n");
+			    "Shows the server's batch stats: calls by outcome; rates (calls/s, "
+			    "cache\n"
+			    "hit ratio, error %%, upstream requests/s) since the start, or under "
+			    "--watch\n"
+			    "over each interval; the credits spent upstream against one call per "
+			    "cell;\n"
+			    "batches and their sizes (histogram), dedup hits, upstream submits "
+			    "and\n"
+			    "polls, job time and latency percentiles. --json prints the raw map "
+			    "(see\n"
+			    "docs/stats.md); --watch refreshes every SECONDS until interrupted.\n");
 			return EXIT_ALL_OK;
 		default:
 			fprintf(stderr, "Try 'cellbatch stats --help'.\n");
@@ -108,40 +188,9 @@ static int cmd_stats(const global *g, int argc, char **argv)
 	}
 	if ((rv = open_client(g, &cl)) != 0)
 		return rv;
-	do {
-		void *buf;
-		size_t len, off = 0;
-		msgpack_zone zone;
-		msgpack_object obj;
-		cb_err err = cb_stats(cl, &buf, &len);
-
-		if (err != CB_OK) {
-			fprintf(stderr, "%s: stats: %s\n", cli_prog, cb_strerror(err));
-			cb_client_close(cl);
-			return err == CB_EUNREACHABLE || err == CB_ETIMEOUT ? EXIT_UNREACHABLE
-			                                                    : EXIT_SOME_FAILED;
-		}
-		msgpack_zone_init(&zone, 4096);
-		if (msgpack_unpack(buf, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS) {
-			if (watch > 0 && isatty(1))
-				fputs("\033[H\033[2J", stdout);
-			if (json) {
-				json_print(stdout, &obj);
-				putchar('\n');
-			} else {
-				stats_print_table(stdout, &obj);
-			}
-			fflush(stdout);
-		}
-		msgpack_zone_destroy(&zone);
-		free(buf);
-		if (watch > 0) {
-			struct timespec ts = {(time_t)watch, (long)((watch - (time_t)watch) * 1e9)};
-			nanosleep(&ts, NULL);
-		}
-	} while (watch > 0);
+	rv = stats_loop(cl, json, watch);
 	cb_client_close(cl);
-	return EXIT_ALL_OK;
+	return rv;
 }
 
 static int cmd_ping(const global *g, int argc, char **argv)

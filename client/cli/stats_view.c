@@ -118,7 +118,75 @@ static void duration(FILE *f, double s)
 		fprintf(f, "%.1fs", s);
 }
 
-void stats_print_table(FILE *f, const msgpack_object *st)
+/* The calls answered with an error: every code but OK and NOT_FOUND. */
+static double errors(const msgpack_object *st)
+{
+	const msgpack_object *codes = get(st, "answered_by_code");
+
+	return num(get(st, "calls_answered")) - num(get(codes, "OK")) -
+	       num(get(codes, "NOT_FOUND"));
+}
+
+static double cache_lookups(const msgpack_object *st)
+{
+	const msgpack_object *c = get(st, "cache");
+
+	return num(get(c, "hits")) + num(get(c, "negative_hits")) + num(get(c, "misses"));
+}
+
+/* What changed between prev and st; without prev, everything since the start. */
+static void print_rates(FILE *f, const msgpack_object *st, const msgpack_object *prev, double secs)
+{
+	const msgpack_object *c = get(st, "cache"), *pc = get(prev, "cache");
+	double lookups = cache_lookups(st) - cache_lookups(prev);
+	double hits = num(get(c, "hits")) + num(get(c, "negative_hits")) - num(get(pc, "hits")) -
+	              num(get(pc, "negative_hits"));
+	double answered = num(get(st, "calls_answered")) - num(get(prev, "calls_answered"));
+	double errs = errors(st) - (prev ? errors(prev) : 0);
+	double requests = num(get(st, "upstream_submits")) + num(get(st, "upstream_polls")) -
+	                  num(get(prev, "upstream_submits")) - num(get(prev, "upstream_polls"));
+
+	if (secs <= 0)
+		return;
+	if (prev)
+		fprintf(f, "rates      last %.1f s: ", secs);
+	else
+		fprintf(f, "rates      since the start: ");
+	fprintf(f, "%.1f calls/s   cache hit ratio ",
+	        (num(get(st, "calls_received")) - num(get(prev, "calls_received"))) / secs);
+	if (lookups > 0)
+		fprintf(f, "%.1f%%", hits / lookups * 100);
+	else
+		fputs("-", f);
+	fputs("   errors ", f);
+	if (answered > 0)
+		fprintf(f, "%.1f%%", errs / answered * 100);
+	else
+		fputs("-", f);
+	fprintf(f, "   upstream %.1f requests/s (limit now %.1f)\n", requests / secs,
+	        num(get(st, "upstream_rate_now")));
+}
+
+/* One line anyone can quote: what was paid, and what one call per cell would have cost. */
+static void print_credits(FILE *f, const msgpack_object *st)
+{
+	const msgpack_object *cr = get(st, "credits");
+	double spent = num(get(cr, "spent")), single = num(get(cr, "one_call_per_cell"));
+
+	if (cr == NULL)
+		return; /* a server from before credits */
+	fprintf(
+	    f,
+	    "credits    this server has spent %.1f credits; one call per cell would have cost %.1f",
+	    spent, single);
+	if (single > 0)
+		fprintf(f, " (saved %.1f, %.0f%%)", single - spent,
+		        (single - spent) / single * 100);
+	fputc('\n', f);
+}
+
+void stats_print_table(FILE *f, const msgpack_object *st, const msgpack_object *prev,
+                       double interval_s)
 {
 	const msgpack_object *v = get(st, "version"), *codes = get(st, "answered_by_code");
 	const msgpack_object *queued = get(st, "queued"), *hist = get(st, "batch_size_hist");
@@ -140,6 +208,8 @@ void stats_print_table(FILE *f, const msgpack_object *st)
 			        num(&codes->via.map.ptr[i].val));
 		fprintf(f, "\n");
 	}
+	print_rates(f, st, prev, prev ? interval_s : num(get(st, "uptime_s")));
+	print_credits(f, st);
 	fprintf(f, "batches    sent %.0f   mean size %.1f   dedup hits %.0f\n",
 	        num(get(st, "batches_sent")), num(get(st, "batch_size_mean")),
 	        num(get(st, "dedup_hits")));

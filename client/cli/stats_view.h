@@ -9,7 +9,12 @@
 /* One JSON value for o (maps with string keys become objects). */
 void json_print(FILE *f, const msgpack_object *o);
 
-/* The table `cellbatch stats` shows, with the batch-size histogram drawn as bars. */
-void stats_print_table(FILE *f, const msgpack_object *stats);
+/*
+ * The table `cellbatch stats` shows, with the batch-size histogram drawn as
+ * bars. Rates are over the interval_s since prev (an earlier map of the same
+ * server, under --watch), or since the server started when prev is NULL.
+ */
+void stats_print_table(FILE *f, const msgpack_object *stats, const msgpack_object *prev,
+                       double interval_s);
 
 #endif
