@@ -270,8 +270,20 @@ static int open_pipeline(server *s)
 	if (front_open(&s->f, s->loop, &fcfg, s->bt, s->cache, report_pack, &s->report) != 0)
 		return -1;
 	batcher_set_hooks(s->bt, &(batcher_hooks){front_waiter_done_cb, s->f, poll_input_cb, s});
-	s->report = (report_src){s->f,     s->bt, &s->d,        &s->rl,    &s->u,
-	                         s->cache, NULL,  c->max_conns, s->nofile, now_ns()};
+	s->report = (report_src){
+	    .f = s->f,
+	    .bt = s->bt,
+	    .d = &s->d,
+	    .rl = &s->rl,
+	    .u = &s->u,
+	    .cache = s->cache,
+	    .max_conns = c->max_conns,
+	    .nofile = s->nofile,
+	    .t_start_ns = now_ns(),
+	    .start_time_s = (double)wall_ms() / 1000.0,
+	    .credit_batch_item = 0.5,
+	    .credit_single = 1,
+	};
 	return 0;
 }
 
