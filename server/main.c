@@ -16,6 +16,7 @@
 #include "exitguard.h"
 #include "fdlimit.h"
 #include "front.h"
+#include "httpd.h"
 #include "ingress.h"
 #include "jarena.h"
 #include "journal.h"
@@ -39,6 +40,7 @@ typedef struct server {
 	struct cache *cache;
 	journal *journal; /* jobs in flight, in the cache database */
 	report_src report;
+	httpd *httpd; /* --http; NULL: none */
 	bool draining;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
@@ -63,6 +65,8 @@ static void stop_loop(server *s)
 	batcher_fail_all(s->bt, answer_error(CB_ESHUTTING_DOWN, "the server stopped"));
 	ingress_close(s->in);
 	s->in = s->report.in = NULL;
+	httpd_close(s->httpd); /* it reads the modules closed below */
+	s->httpd = NULL;
 	http_close(s->http);
 	ratelimit_fini(&s->rl);
 	front_close(s->f);
@@ -270,8 +274,20 @@ static int open_pipeline(server *s)
 	if (front_open(&s->f, s->loop, &fcfg, s->bt, s->cache, report_pack, &s->report) != 0)
 		return -1;
 	batcher_set_hooks(s->bt, &(batcher_hooks){front_waiter_done_cb, s->f, poll_input_cb, s});
-	s->report = (report_src){s->f,     s->bt, &s->d,        &s->rl,    &s->u,
-	                         s->cache, NULL,  c->max_conns, s->nofile, now_ns()};
+	s->report = (report_src){
+	    .f = s->f,
+	    .bt = s->bt,
+	    .d = &s->d,
+	    .rl = &s->rl,
+	    .u = &s->u,
+	    .cache = s->cache,
+	    .max_conns = c->max_conns,
+	    .nofile = s->nofile,
+	    .t_start_ns = now_ns(),
+	    .start_time_s = (double)wall_ms() / 1000.0,
+	    .credit_batch_item = c->credit_batch_item,
+	    .credit_single = c->credit_single,
+	};
 	return 0;
 }
 
@@ -297,6 +313,8 @@ static int server_open(server *s, uv_loop_t *loop)
 	resume_jobs(s);
 	srand((unsigned)now_ns());
 	if (open_ingress(s) != 0)
+		return -1;
+	if (s->cfg.http != NULL && httpd_open(&s->httpd, loop, s->cfg.http, &s->report) != 0)
 		return -1;
 	watch_signals(s);
 	return 0;

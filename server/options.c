@@ -3,11 +3,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "cbproto.h"
 #include "log.h"
@@ -52,6 +56,15 @@ static void usage_rest(FILE *f)
 	      "$XDG_CACHE_HOME/cellbatch/cache.db,\n"
 	      "                        else ~/.cache/cellbatch/cache.db); unusable: memory only\n"
 	      "  --no-cache-db         keep the cache in memory only\n"
+	      "\n"
+	      "Observability\n"
+	      "  --http HOST:PORT      serve /metrics (Prometheus), /healthz, /readyz and\n"
+	      "                        /stats.json over HTTP; loopback only (127.0.0.1, ::1,\n"
+	      "                        localhost) until network access has its security rules\n"
+	      "                        (default: off)\n"
+	      "  --credit-batch-item PRICE  credits one item of a batch job costs (0.5)\n"
+	      "  --credit-single PRICE credits one single geocode call costs (1); the credits\n"
+	      "                        saved are one single call per cell less what was spent\n"
 	      "\n"
 	      "Process\n"
 	      "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
@@ -222,6 +235,9 @@ static const opt_spec specs[] = {
     {"max-pending-per-conn", K_COUNT, F(max_pending_per_conn), 1, 1000000},
     {"send-timeout", K_DURATION, F(send_timeout_ms), 1, INT32_MAX},
     {"max-conns", K_COUNT, F(max_conns), 1, 10000000},
+    {"http", K_SPECIAL, 0, 0, 0},
+    {"credit-batch-item", K_SPECIAL, 0, 0, 0},
+    {"credit-single", K_SPECIAL, 0, 0, 0},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -239,6 +255,48 @@ static void build_long_opts(void)
 	long_opts[i++] = (struct option){"help", no_argument, NULL, 'h'};
 	long_opts[i++] = (struct option){"version", no_argument, NULL, 'V'};
 	long_opts[i] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* A price in credits: a finite number >= 0. */
+static int parse_price(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return (errno != 0 || end == s || *end != '\0' || !(*out >= 0) || isinf(*out)) ? -1 : 0;
+}
+
+/* --http's HOST:PORT: a loopback host ("127.x.y.z", "[::1]", "localhost"), a port 1-65535. Other
+ * hosts: -2 (said on stderr) until network access has security rules; -1: no HOST:PORT at all. */
+static int http_addr_check(const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	char host[256];
+	uint64_t port;
+	struct in_addr a4;
+	struct in6_addr a6;
+	size_t hl;
+
+	if (colon == NULL || parse_count(colon + 1, &port) != 0 || port < 1 || port > 65535 ||
+	    (hl = (size_t)(colon - arg)) == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, arg, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	if (strcmp(host, "localhost") == 0 ||
+	    (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+	    (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)))
+		return 0;
+	fprintf(
+	    stderr,
+	    "cellbatchd: --http %s: refused: only a loopback host (127.0.0.0/8, ::1, localhost) "
+	    "may serve HTTP until network access has its security rules\n",
+	    arg);
+	return -2;
 }
 
 /* The flags a table row cannot say; returns 0, or -1 for an invalid value. */
@@ -262,6 +320,12 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 		return (*end != '\0' || !(c->rate > 0)) ? -1 : 0;
 	} else if (strcmp(name, "cache-db") == 0) {
 		c->cache_db = arg;
+	} else if (strcmp(name, "http") == 0) {
+		c->http = arg;
+		return http_addr_check(arg);
+	} else if (strncmp(name, "credit-", 7) == 0) {
+		return parse_price(arg, strcmp(name, "credit-single") == 0 ? &c->credit_single
+		                                                           : &c->credit_batch_item);
 	}
 	return 0;
 }
@@ -315,6 +379,8 @@ static void set_defaults(config *c)
 	    .cache_neg_ttl_ms = 86400000,
 	    .max_pending_per_conn = 1000,
 	    .send_timeout_ms = 10000,
+	    .credit_batch_item = 0.5,
+	    .credit_single = 1,
 	};
 }
 
@@ -345,7 +411,7 @@ int options_parse(int argc, char **argv, config *c)
 {
 	const char *key_file = NULL;
 	bool no_db = false;
-	int o;
+	int o, rv;
 
 	set_defaults(c);
 	build_long_opts();
@@ -367,7 +433,9 @@ int options_parse(int argc, char **argv, config *c)
 		}
 		if (strcmp(specs[o - 256].name, "cache-db") == 0)
 			no_db = false;
-		if (apply(&specs[o - 256], optarg, c, &key_file) != 0) {
+		if ((rv = apply(&specs[o - 256], optarg, c, &key_file)) == -2)
+			return 2; /* said why */
+		if (rv != 0) {
 			fprintf(stderr, "cellbatchd: invalid value for --%s: '%s'\n",
 			        specs[o - 256].name, optarg);
 			return 2;

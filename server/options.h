@@ -33,6 +33,9 @@ typedef struct config {
 	uint64_t max_pending_per_conn; /* unread replies of a connection that reads none */
 	uint64_t send_timeout_ms;      /* a reply not sent by then closes its connection */
 	uint64_t max_conns;            /* 0 until derived from RLIMIT_NOFILE */
+	const char *http;              /* --http HOST:PORT (loopback); NULL: no HTTP listener */
+	double credit_batch_item;      /* credits per item of a batch job (Geoapify: 0.5) */
+	double credit_single;          /* credits per single geocode call (Geoapify: 1) */
 	const char *upstream;          /* base URL, no trailing slash */
 	char *api_key;                 /* owned; never logged */
 } config;

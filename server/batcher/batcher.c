@@ -416,3 +416,17 @@ void batcher_each_queued(const batcher *bt, void (*visit)(void *arg, const char 
 		}
 	}
 }
+
+size_t batcher_open_windows(const batcher *bt)
+{
+	size_t k = 0;
+
+	for (const list_node *n = bt->ws.batches.next; n != &bt->ws.batches; n = n->next)
+		k += job_state(&list_entry(n, batch, link)->job) == BATCH_OPEN;
+	return k;
+}
+
+const lathist *batcher_window_hist(const batcher *bt)
+{
+	return &bt->ws.window;
+}

@@ -109,6 +109,9 @@ bool batcher_job_wanted_cb(void *arg, job *j);
 /* For stats: identical calls that joined an item, and each group's items not yet upstream. */
 uint64_t batcher_dedup_hits(const batcher *bt);
 size_t batcher_groups_queued(const batcher *bt);
+/* For metrics: batches whose window is open now, and how long windows stayed open. */
+size_t batcher_open_windows(const batcher *bt);
+const lathist *batcher_window_hist(const batcher *bt);
 void batcher_each_queued(const batcher *bt, void (*visit)(void *arg, const char *label, uint64_t n),
                          void *arg);
 

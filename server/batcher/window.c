@@ -37,7 +37,8 @@ batch *batch_open(window_set *ws, group *g)
 	/* created OPEN: the one state not reached through job_set_state */
 	job_init(&b->job, ws->u, ws->loop, ++ws->seq, g->label, g->fn, (const char *const *)g->opt);
 	dispatch_slot_init(&b->slot);
-	b->t_first_ms = b->t_last_ms = now_ns() / 1000000;
+	b->t_open_ns = now_ns();
+	b->t_first_ms = b->t_last_ms = b->t_open_ns / 1000000;
 	uv_timer_init(ws->loop, &b->window);
 	b->window.data = b;
 	b->open_handles = 2;
@@ -99,6 +100,7 @@ void batch_flush(batch *b)
 		batch_release(b);
 		return;
 	}
+	lathist_add(&b->ws->window, now_ns() - b->t_open_ns);
 	if (b->n >= b->ws->batch_max && b->g->open == b)
 		b->g->open = NULL;
 	/* while it waits for a slot it stays its group's open batch and keeps filling */

@@ -26,6 +26,7 @@ typedef struct window_set {
 	/* hands already received calls over now, before a window closes on batch-idle */
 	void (*poll_input)(void *arg);
 	void *input_arg;
+	lathist window; /* from a batch's first item to its window's close */
 } window_set;
 
 /* The calls of one (fn, opts) key share batches; calls with other options never do. */
@@ -50,6 +51,7 @@ struct batch {
 	uint32_t n, cap;
 	uint64_t t_first_ms, t_last_ms; /* monotonic time of the first and last arrival */
 	uint64_t t_flush_ns;            /* when it left (a call's wait ends there) */
+	uint64_t t_open_ns;             /* its first item, for the window's time */
 	uv_timer_t window;
 	unsigned open_handles; /* the window timer and the job's: freed when both closed */
 };

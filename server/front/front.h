@@ -26,10 +26,16 @@ typedef struct front_config {
 /* Upward, wired by main.c: the body of op "stats" (0, or nonzero when out of memory). */
 typedef int (*front_stats_cb)(void *arg, msgpack_packer *pk);
 
+/* Counters by op: cb_op, then one slot for messages that failed to decode. */
+#define FRONT_OP_INVALID CB_OP_COUNT
+#define FRONT_OP_SLOTS   (CB_OP_COUNT + 1)
+
 /* What front counts, for stats; the hot path's calls folded in. */
 typedef struct front_counters {
 	uint64_t requests, calls_received;
-	uint64_t answered[CODE_SLOTS]; /* by cb_err */
+	uint64_t requests_by_op[FRONT_OP_SLOTS]; /* messages; they sum to requests */
+	uint64_t calls_by_op[FRONT_OP_SLOTS];    /* calls; they sum to calls_received */
+	uint64_t answered[CODE_SLOTS];           /* by cb_err */
 	uint64_t pending, pending_high_water;
 	lathist queued, total;
 } front_counters;

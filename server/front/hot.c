@@ -11,6 +11,7 @@ static void hot_count(hot_stats *h, cb_err code, uint64_t ns)
 	__atomic_fetch_add(code == CB_OK ? &h->ok : &h->not_found, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->total.b[lathist_bucket(ns)], 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->total.count, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->total.sum_ns, ns, __ATOMIC_RELAXED);
 }
 
 /* Adds the hot path's counts to c as if the loop had answered those calls (queued 0 ns each). */
@@ -21,6 +22,8 @@ static void hot_merge(const hot_stats *h, front_counters *c)
 
 	c->requests += ok + nf;
 	c->calls_received += ok + nf;
+	c->requests_by_op[CB_OP_CALL] += ok + nf;
+	c->calls_by_op[CB_OP_CALL] += ok + nf;
 	c->answered[CB_OK] += ok;
 	c->answered[CB_ENOT_FOUND] += nf;
 	c->queued.b[0] += ok + nf;
@@ -30,6 +33,7 @@ static void hot_merge(const hot_stats *h, front_counters *c)
 		c->total.b[i] += n;
 		c->total.count += n;
 	}
+	c->total.sum_ns += __atomic_load_n(&h->total.sum_ns, __ATOMIC_RELAXED);
 }
 
 /* A single call is far smaller; anything larger (a multi) would only be decoded twice. */

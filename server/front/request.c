@@ -264,6 +264,7 @@ static void route_calls(front *f, ing_ctx *ctx, const cb_request *req)
 	request *r;
 
 	f->c.calls_received += n;
+	f->c.calls_by_op[req->op] += n;
 	if (f->draining) {
 		f->c.answered[CB_ESHUTTING_DOWN] += n;
 		reply_error(ctx, req->has_id, req->id, CB_ESHUTTING_DOWN,
@@ -328,11 +329,14 @@ void front_received_cb(void *arg, ing_ctx *ctx, nng_msg *msg)
 	if (rv != CB_OK) {
 		log_debug("rejected a request: %s: %s", cb_err_name(rv), err.message);
 		f->c.calls_received++;
+		f->c.requests_by_op[FRONT_OP_INVALID]++;
+		f->c.calls_by_op[FRONT_OP_INVALID]++;
 		stats_count_answer(f->c.answered, rv);
 		reply_error(ctx, req.has_id, req.id, rv, err.message);
 		nng_msg_free(msg);
 		return;
 	}
+	f->c.requests_by_op[req.op]++;
 	switch (req.op) {
 	case CB_OP_PING:
 		reply_ping(ctx, &req);

@@ -169,6 +169,38 @@ static int pack_quota(const report_src *src, msgpack_packer *pk)
 	return rv;
 }
 
+void report_get_credits(const report_src *src, report_credits *out)
+{
+	cache_stats cs = {0};
+	upstream_counters uc;
+
+	if (src->cache != NULL)
+		cache_get_stats(src->cache, &cs);
+	upstream_get_counters(src->u, &uc);
+	out->items = uc.items_submitted;
+	/* a cell asked for an answer: from the cache, joined an identical item, or went upstream */
+	out->cells = cs.hits + cs.neg_hits + batcher_dedup_hits(src->bt) + uc.batch_items;
+	out->spent = (double)out->items * src->credit_batch_item;
+	out->one_call_per_cell = (double)out->cells * src->credit_single;
+	out->saved = out->one_call_per_cell - out->spent;
+}
+
+static int pack_credits(const report_src *src, msgpack_packer *pk)
+{
+	report_credits cr;
+	int rv = cbp_pack_cstr(pk, "credits") | msgpack_pack_map(pk, 7);
+
+	report_get_credits(src, &cr);
+	rv |= KV_F(pk, "spent", cr.spent);
+	rv |= KV_F(pk, "one_call_per_cell", cr.one_call_per_cell);
+	rv |= KV_F(pk, "saved", cr.saved);
+	rv |= KV_F(pk, "batch_item_price", src->credit_batch_item);
+	rv |= KV_F(pk, "single_price", src->credit_single);
+	rv |= KV_U(pk, "items_submitted", cr.items);
+	rv |= KV_U(pk, "cells", cr.cells);
+	return rv;
+}
+
 int report_pack(void *arg, msgpack_packer *pk)
 {
 	const report_src *src = arg;
@@ -178,7 +210,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 35);
+	rv |= msgpack_pack_map(pk, 36);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -202,5 +234,6 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_conns(src, pk);
 	rv |= pack_pcts(pk, "latency_queued_ms", &fc.queued, 1);
 	rv |= pack_pcts(pk, "latency_total_ms", &fc.total, 1);
+	rv |= pack_credits(src, pk);
 	return rv;
 }

@@ -22,7 +22,24 @@ typedef struct report_src {
 	uint64_t max_conns;
 	size_t nofile;
 	uint64_t t_start_ns;
+	double start_time_s;      /* wall clock at start, Unix seconds */
+	double credit_batch_item; /* --credit-batch-item: the price of one item in a batch job */
+	double credit_single;     /* --credit-single: the price of one single geocode call */
 } report_src;
+
+/*
+ * Credits, from the counters: spent on batch jobs (items of every submit,
+ * resubmits too, at credit_batch_item), and what one single call per cell
+ * would have cost instead (cells: calls the cache, dedup or a batch
+ * answered; at credit_single). saved is the difference.
+ */
+typedef struct report_credits {
+	uint64_t items, cells;
+	double spent, one_call_per_cell, saved;
+} report_credits;
+
+/* Loop thread. */
+void report_get_credits(const report_src *src, report_credits *out);
 
 /*
  * front_stats_cb (arg: a report_src): appends the stats map; 0, or nonzero

@@ -22,6 +22,7 @@ void lathist_add(lathist *h, uint64_t ns)
 {
 	h->b[bucket_of(ns / 1000)]++;
 	h->count++;
+	h->sum_ns += ns;
 }
 
 double lathist_pct(const lathist *h, double p)
@@ -35,10 +36,15 @@ double lathist_pct(const lathist *h, double p)
 		want = 1;
 	for (unsigned i = 0; i < LATHIST_BUCKETS; i++) {
 		seen += h->b[i];
-		if (seen >= want) /* the bucket's geometric middle, in ms */
-			return pow(2.0, (i + 0.5) / 8.0) / 1000.0;
+		if (seen >= want)
+			return lathist_mid_s(i) * 1000.0;
 	}
 	return 0;
+}
+
+double lathist_mid_s(unsigned i)
+{
+	return pow(2.0, (i + 0.5) / 8.0) / 1e6;
 }
 
 unsigned stats_size_bucket(uint64_t size)

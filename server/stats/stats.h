@@ -14,6 +14,7 @@
 
 typedef struct lathist {
 	uint64_t count;
+	uint64_t sum_ns; /* exact, for Prometheus' _sum */
 	uint64_t b[LATHIST_BUCKETS];
 } lathist;
 
@@ -22,6 +23,8 @@ void lathist_add(lathist *h, uint64_t ns);
 unsigned lathist_bucket(uint64_t ns);
 /* The p-th percentile (0 < p < 100) in milliseconds; 0 when empty. */
 double lathist_pct(const lathist *h, double p);
+/* Bucket i's geometric middle in seconds: the value lathist_pct reports for it. */
+double lathist_mid_s(unsigned i);
 
 #define SIZE_BUCKETS 11 /* batch sizes up to 1, 2, 4, ... 1024 */
 #define CODE_SLOTS   16 /* CB_OK .. CB_EINTERNAL */

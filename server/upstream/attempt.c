@@ -88,6 +88,7 @@ static void start_request(job *j, const char *method, const char *query, const c
 	    .sending = request_sending_cb,
 	};
 
+	lathist_add(&j->u->c.rl_wait, now_ns() - j->t_rl_ns);
 	snprintf(url, sizeof(url), "%s%s%s", cfg->url, batch_fns[j->fn].path, query);
 	if (http_start(j->u->http, &o, response_cb, j, &j->http) != 0)
 		fail_later(j, answer_error(CB_EINTERNAL, "cannot start an HTTP request"));
@@ -299,6 +300,7 @@ static void response_cb(void *arg, const http_resp *r)
 	char cause[512];
 
 	j->http = NULL;
+	upstream_count_answer(u, submit, r->code == CURLE_OK ? r->status : 0, now_ns());
 	if (r->code == CURLE_OK && (r->status == 200 || r->status == 202)) {
 		/*
 		 * an answer: the rate may climb back. Only an accepted submit says the
@@ -351,6 +353,7 @@ static void send_submit_cb(rl_waiter *w)
 		j->resubmit = false;
 	}
 	u->c.submits++;
+	u->c.items_submitted += j->n;
 	j->t_sub_sent_ns = now_ns();
 	start_request(j, "POST", j->query, j->body);
 }
@@ -388,6 +391,7 @@ void job_submit(job *j, job_item *const *items, uint32_t n)
 	j->items = items;
 	j->n = n;
 	u->c.batches_sent++;
+	u->c.batches_by_fn[j->fn]++;
 	u->c.batch_items += n;
 	u->c.size_hist[stats_size_bucket(n)]++;
 	job_set_state(j, BATCH_SUBMITTING);

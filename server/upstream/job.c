@@ -40,6 +40,9 @@ bool job_set_state(job *j, batch_state st)
 	log_debug("batch %llu %s: %s -> %s", (unsigned long long)j->seq, j->label,
 	          batch_state_name(j->state), batch_state_name(st));
 	j->state = st;
+	/* a job enters these states as its request goes to the rate limiter (attempt.c) */
+	if (st == BATCH_SUBMITTING || st == BATCH_POLLING)
+		j->t_rl_ns = now_ns();
 	return true;
 }
 

@@ -48,6 +48,7 @@ typedef struct job {
 	uint64_t t_req_sent_ns; /* the latest request written */
 	uint64_t t_poll_sent_ns, t_pend_sent_ns;
 	uint64_t t_first_429_ns; /* 429s are retried without counting, until --job-timeout */
+	uint64_t t_rl_ns;        /* since when its request waits for the rate limiter */
 	void (*closed)(struct job *j);
 } job;
 

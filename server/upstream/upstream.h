@@ -4,6 +4,7 @@
 #ifndef CB_UPSTREAM_H
 #define CB_UPSTREAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "answer.h"
@@ -50,13 +51,24 @@ typedef struct upstream_hooks {
 	void *arg;
 } upstream_hooks;
 
+/* Upstream requests by kind, and answers by HTTP status (slot 0: none came: a transport error). */
+typedef enum upstream_kind { UPSTREAM_SUBMIT, UPSTREAM_POLL, UPSTREAM_KINDS } upstream_kind;
+#define UPSTREAM_STATUS_SLOTS 600
+
 typedef struct upstream_counters {
 	uint64_t batches_sent, batch_items;
+	uint64_t batches_by_fn[CB_FN_COUNT];
 	uint64_t size_hist[SIZE_BUCKETS];
 	uint64_t submits, polls, http_errors, retries, resubmits;
-	uint64_t rate_limited; /* 429 answers */
-	uint64_t dropped;      /* jobs not submitted again: nobody wanted them (hooks.wanted) */
-	lathist job;           /* submit to results */
+	uint64_t items_submitted; /* items of every submit sent, resubmits too: what is billed */
+	uint64_t rate_limited;    /* 429 answers */
+	uint64_t dropped;         /* jobs not submitted again: nobody wanted them (hooks.wanted) */
+	lathist job;              /* submit to results */
+	lathist rl_wait;          /* a request's wait for the rate limiter */
+	uint64_t answers[UPSTREAM_KINDS][UPSTREAM_STATUS_SLOTS];
+	/* the latest answers, for readiness: the last status, and since when none was 200/202 */
+	unsigned last_status; /* a slot of answers */
+	uint64_t last_answer_ns, last_good_ns, bad_since_ns;
 } upstream_counters;
 
 typedef struct upstream {
@@ -90,6 +102,28 @@ static inline void upstream_init(upstream *u, const upstream_config *cfg, http *
 static inline bool upstream_quota_paused(const upstream *u)
 {
 	return quota_paused(&u->quota, now_ns());
+}
+
+/*
+ * One upstream request ended with status (0: no HTTP answer) at now. A 429
+ * or another 4xx than 401/403 is an answer, not a sign of trouble: the
+ * limiter and the job deal with those. Loop thread.
+ */
+static inline void upstream_count_answer(upstream *u, bool submit, long status, uint64_t now)
+{
+	upstream_counters *c = &u->c;
+	unsigned slot = status > 0 && status < UPSTREAM_STATUS_SLOTS ? (unsigned)status : 0;
+
+	c->answers[submit ? UPSTREAM_SUBMIT : UPSTREAM_POLL][slot]++;
+	c->last_status = slot;
+	c->last_answer_ns = now;
+	if (slot == 200 || slot == 202) {
+		c->last_good_ns = now;
+		c->bad_since_ns = 0;
+	} else if ((slot == 0 || slot == 401 || slot == 403 || slot >= 500) &&
+	           c->bad_since_ns == 0) {
+		c->bad_since_ns = now;
+	}
 }
 
 /* For stats: a copy of the counters. */
