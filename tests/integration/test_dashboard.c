@@ -163,6 +163,9 @@ static void check_page_bytes(unsigned port, const char *save_as)
 	assert_int_equal(fwrite(g.body, 1, g.len, f), g.len);
 	fclose(f);
 	free(g.body);
+	http_get(port, "/index.html", &g);
+	assert_int_equal(g.status, 200);
+	free(g.body);
 }
 
 static void test_dashboard_after_a_burst(void **state)
