@@ -287,6 +287,7 @@ static int open_pipeline(server *s)
 	    .start_time_s = (double)wall_ms() / 1000.0,
 	    .credit_batch_item = c->credit_batch_item,
 	    .credit_single = c->credit_single,
+	    .rate = c->rate,
 	};
 	return 0;
 }

@@ -151,6 +151,7 @@ static int pack_upstream(const report_src *src, const upstream_counters *uc, msg
 	rv |= KV_U(pk, "upstream_429s", uc->rate_limited);
 	rv |= KV_U(pk, "upstream_dropped", uc->dropped);
 	rv |= KV_F(pk, "upstream_rate_now", ratelimit_rate_now(src->rl));
+	rv |= KV_F(pk, "upstream_rate", src->rate);
 	return rv;
 }
 
@@ -210,7 +211,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 36);
+	rv |= msgpack_pack_map(pk, 37);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);

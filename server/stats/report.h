@@ -25,6 +25,7 @@ typedef struct report_src {
 	double start_time_s;      /* wall clock at start, Unix seconds */
 	double credit_batch_item; /* --credit-batch-item: the price of one item in a batch job */
 	double credit_single;     /* --credit-single: the price of one single geocode call */
+	double rate;              /* --rate: upstream requests a second, as configured */
 } report_src;
 
 /*
