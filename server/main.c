@@ -40,6 +40,7 @@ typedef struct server {
 	struct cache *cache;
 	journal *journal; /* jobs in flight, in the cache database */
 	report_src report;
+	recent latency_recent;
 	httpd *httpd; /* --http; NULL: none */
 	bool draining;
 	uv_signal_t sigterm, sigint;
@@ -288,7 +289,9 @@ static int open_pipeline(server *s)
 	    .credit_batch_item = c->credit_batch_item,
 	    .credit_single = c->credit_single,
 	    .rate = c->rate,
+	    .latency_recent = &s->latency_recent,
 	};
+	recent_init(&s->latency_recent, s->report.t_start_ns);
 	return 0;
 }
 

@@ -202,6 +202,22 @@ static int pack_credits(const report_src *src, msgpack_packer *pk)
 	return rv;
 }
 
+/* Call latency over the last minute (recent.h): what the dashboard draws over time. */
+static int pack_recent(const report_src *src, const lathist *total, msgpack_packer *pk)
+{
+	recent_view v;
+	int rv;
+
+	recent_update(src->latency_recent, total, now_ns(), &v);
+	rv = cbp_pack_cstr(pk, "latency_recent_ms") | msgpack_pack_map(pk, 5);
+	rv |= KV_F(pk, "window_s", v.window_s);
+	rv |= KV_U(pk, "count", v.h.count);
+	rv |= KV_F(pk, "p50", lathist_pct(&v.h, 50));
+	rv |= KV_F(pk, "p95", lathist_pct(&v.h, 95));
+	rv |= KV_F(pk, "p99", lathist_pct(&v.h, 99));
+	return rv;
+}
+
 int report_pack(void *arg, msgpack_packer *pk)
 {
 	const report_src *src = arg;
@@ -211,7 +227,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 37);
+	rv |= msgpack_pack_map(pk, 38);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -235,6 +251,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_conns(src, pk);
 	rv |= pack_pcts(pk, "latency_queued_ms", &fc.queued, 1);
 	rv |= pack_pcts(pk, "latency_total_ms", &fc.total, 1);
+	rv |= pack_recent(src, &fc.total, pk);
 	rv |= pack_credits(src, pk);
 	return rv;
 }
