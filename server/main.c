@@ -24,6 +24,7 @@
 #include "options.h"
 #include "ratelimit.h"
 #include "report.h"
+#include "secure.h"
 #include "upstream.h"
 
 /* The modules, and what main.c itself owns: signals and the shutdown. */
@@ -49,6 +50,7 @@ typedef struct server {
 	uv_timer_t grace_timer; /* lets the last replies leave before teardown */
 	bool drain_expired;     /* --drain-timeout passed: stop waiting for replies to leave */
 	size_t nofile;          /* RLIMIT_NOFILE after raising it */
+	auth_tokens *tokens;    /* --auth-token-file; NULL: none asked for */
 } server;
 
 #define SHUTDOWN_GRACE_MS 200 /* lets the last replies leave the pipes before nng_close */
@@ -77,6 +79,7 @@ static void stop_loop(server *s)
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_close((uv_handle_t *)&s->grace_timer, NULL);
 	uv_close((uv_handle_t *)&s->drain_watch, NULL);
+	secure_close();
 }
 
 static void drain_check(server *s);
@@ -262,7 +265,7 @@ static int open_pipeline(server *s)
 	    .quota_pause_ms = c->quota_pause_ms,
 	};
 	batcher_config bcfg = {c->batch_max, c->batch_wait_ms, c->batch_idle_ms};
-	front_config fcfg = {c->max_message, c->max_pending, c->call_timeout_ms};
+	front_config fcfg = {c->max_message, c->max_pending, c->call_timeout_ms, s->tokens};
 
 	ratelimit_init(&s->rl, s->loop, c->rate, c->burst);
 	dispatch_init(&s->d, (unsigned)c->max_jobs);
@@ -321,6 +324,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	if (s->cfg.http != NULL && httpd_open(&s->httpd, loop, s->cfg.http, &s->report) != 0)
 		return -1;
 	watch_signals(s);
+	secure_watch(loop, &s->cfg);
 	return 0;
 }
 
@@ -335,6 +339,8 @@ int main(int argc, char **argv)
 	jarena_install(); /* before any jansson use */
 	if ((rv = options_parse(argc, argv, &s->cfg)) != 0)
 		return rv == 1 ? 0 : 2;
+	if (secure_start(&s->cfg, &s->tokens) != 0)
+		return 2;
 	if (server_open(s, &loop) != 0)
 		return 1;
 	log_info("cellbatchd %s: upstream %s, batch-max %" PRIu64 ", batch-wait %" PRIu64
@@ -354,5 +360,6 @@ int main(int argc, char **argv)
 		log_warn("loop closed with handles open: %s", uv_strerror(rv));
 	curl_global_cleanup();
 	free(s->cfg.api_key);
+	auth_free(s->tokens);
 	return 0;
 }

@@ -227,7 +227,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 38);
+	rv |= msgpack_pack_map(pk, 39);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -241,6 +241,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_quota(src, pk);
 	rv |= KV_U(pk, "busy_rejections", fc.answered[CB_EBUSY]);
 	rv |= KV_U(pk, "timeouts", fc.answered[CB_ETIMEOUT]);
+	rv |= KV_U(pk, "unauthorized", fc.unauthorized);
 	rv |= KV_U(pk, "calls_in_flight_max", fc.pending_high_water);
 	rv |= KV_U(pk, "jobs_active", dispatch_active(src->d));
 	rv |= KV_U(pk, "batches_waiting_for_slot", dispatch_waiting(src->d));
