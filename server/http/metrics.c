@@ -41,7 +41,7 @@ static void render_calls(const front_counters *fc, prom_buf *b)
 			prom_sample_u(b, P "calls_received_total", &(prom_label){"op", op_label(i)},
 			              1, fc->calls_by_op[i]);
 	prom_head(b, P "calls_answered_total", "counter", "Calls answered, by result code.");
-	for (unsigned i = 0; i <= CB_EINTERNAL; i++)
+	for (unsigned i = 0; i <= CB_EUNAUTHORIZED; i++) /* every wire code */
 		prom_sample_u(b, P "calls_answered_total",
 		              &(prom_label){"code", i == CB_OK ? "OK" : cb_err_name((cb_err)i)}, 1,
 		              fc->answered[i]);

@@ -3,6 +3,8 @@
 
 #include "stats.h"
 
+_Static_assert(CB_EUNAUTHORIZED < CODE_SLOTS, "a slot for every wire code");
+
 static unsigned bucket_of(uint64_t us)
 {
 	unsigned i;

@@ -27,7 +27,7 @@ double lathist_pct(const lathist *h, double p);
 double lathist_mid_s(unsigned i);
 
 #define SIZE_BUCKETS 11 /* batch sizes up to 1, 2, 4, ... 1024 */
-#define CODE_SLOTS   16 /* CB_OK .. CB_EINTERNAL */
+#define CODE_SLOTS   16 /* CB_OK .. CB_EUNAUTHORIZED, and room */
 
 unsigned stats_size_bucket(uint64_t size);
 /* Counts one answer with code in answered[CODE_SLOTS] (unknown codes as INTERNAL). */
