@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #define MAX_LISTEN 16
+/* --ws-origin given at most this often */
+#define MAX_WS_ORIGINS 16
 
 typedef struct config {
 	const char *listen[MAX_LISTEN];
@@ -38,6 +40,9 @@ typedef struct config {
 	double credit_single;          /* credits per single geocode call (Geoapify: 1) */
 	const char *upstream;          /* base URL, no trailing slash */
 	char *api_key;                 /* owned; never logged */
+
+	const char *ws_origin[MAX_WS_ORIGINS]; /* --ws-origin as given; none: the server's own */
+	int nws_origin;
 } config;
 
 /*
