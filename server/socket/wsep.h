@@ -29,9 +29,10 @@ void wsep_origins_free(wsep_origins *w);
 
 /*
  * Listens on ws://HOST:PORT/cellbatch for the --http HOST:PORT with sock,
- * sharing nng's HTTP server for that address with httpd.c (either may come
- * first). Messages over max_recv close the connection, as on other
- * transports. 0, or an nng error (logged).
+ * sharing nng's HTTP server for that address with httpd.c, which holds it
+ * after this started it (the order measured on 1.5.2, docs/nng.md). Messages
+ * over max_recv close the connection, as on other transports. 0, or an nng
+ * error (logged).
  */
 int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv);
 
