@@ -36,16 +36,32 @@ static int dial(nng_socket sock, const char *url, unsigned timeout_ms)
 	}
 }
 
+static void client_free(cb_client *c)
+{
+	if (c->token != NULL)
+		explicit_bzero(c->token, strlen(c->token));
+	free(c->token);
+	free(c);
+}
+
 cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts)
 {
 	cb_client *c = calloc(1, sizeof(*c));
-	char buf[1024];
+	char buf[1024], why[256];
+	cb_err err;
 	int rv;
 
 	if (c == NULL)
 		return CB_ENOMEM;
 	url = url != NULL ? cbp_url_normalize(url, buf, sizeof(buf))
 	                  : cbp_default_url(buf, sizeof(buf));
+	/* /tmp/cellbatch-$UID held by another user: whoever listens there would get the token */
+	err = cbp_rundir_check(url, 0, why, sizeof(why)) != 0 ? CB_EUNREACHABLE
+	                                                      : client_token(c, opts);
+	if (err != CB_OK) {
+		client_free(c);
+		return err;
+	}
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->retries = opts && opts->retries ? opts->retries : DEFAULT_RETRIES;
 	c->next_id = ((uint64_t)nng_random() << 32) | nng_random();
@@ -62,7 +78,7 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 		nng_close(c->sock);
 		nng_cv_free(c->cv);
 		nng_mtx_free(c->mu);
-		free(c);
+		client_free(c);
 		return rv == NNG_ENOMEM ? CB_ENOMEM : CB_EUNREACHABLE;
 	}
 	*out = c;
@@ -72,7 +88,7 @@ nomem:
 		nng_cv_free(c->cv);
 	if (c->mu != NULL)
 		nng_mtx_free(c->mu);
-	free(c);
+	client_free(c);
 	return CB_ENOMEM;
 }
 
@@ -303,8 +319,8 @@ static cb_err to_wire(const cb_call *call, cb_wire_call *w)
 }
 
 /* Encodes one call (multi == false) or a multi of n calls; *out is malloc'd. */
-static cb_err encode_calls(const cb_call *calls, size_t n, bool multi, uint64_t id,
-                           unsigned timeout_ms, void **out, size_t *len)
+static cb_err encode_calls(const cb_client *c, const cb_call *calls, size_t n, bool multi,
+                           uint64_t id, unsigned timeout_ms, void **out, size_t *len)
 {
 	cb_request req = {.op = multi ? CB_OP_MULTI : CB_OP_CALL, .has_id = true, .id = id};
 	msgpack_sbuffer b;
@@ -318,6 +334,7 @@ static cb_err encode_calls(const cb_call *calls, size_t n, bool multi, uint64_t 
 		rv = to_wire(&calls[i], multi ? &req.calls[i] : &req.call);
 	req.has_deadline = true;
 	req.deadline_ms = timeout_ms;
+	client_auth(c, &req);
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
 	if (rv == CB_OK && (rv = cbp_request_encode(&pk, &req)) == CB_OK) {
@@ -359,7 +376,8 @@ static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb
 	nng_mtx_lock(c->mu);
 	id = c->next_id++;
 	nng_mtx_unlock(c->mu);
-	if ((rv = encode_calls(calls, n, multi, id, p->timeout_ms, &p->req, &p->req_len)) != CB_OK)
+	if ((rv = encode_calls(c, calls, n, multi, id, p->timeout_ms, &p->req, &p->req_len)) !=
+	    CB_OK)
 		goto fail;
 	rv = CB_ENOMEM;
 	if (nng_ctx_open(&p->ctx, c->sock) != 0)
@@ -417,5 +435,5 @@ void cb_client_close(cb_client *c)
 	nng_close(c->sock);
 	nng_cv_free(c->cv);
 	nng_mtx_free(c->mu);
-	free(c);
+	client_free(c);
 }

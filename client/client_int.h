@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <nng/nng.h>
 
@@ -47,9 +48,26 @@ struct cb_client {
 	nng_cv *cv;
 	unsigned timeout_ms, retries;
 	uint64_t next_id;
+	char *token; /* sent as auth with every request; NULL: none. Owned, wiped when freed */
 	size_t outstanding;
 	bool closing;
 	pend *head;
 };
+
+/*
+ * c->token from opts->token, else $CELLBATCH_TOKEN, trailing blanks and line
+ * ends trimmed ("" or unset: none). CB_OK, CB_EINVAL when over CB_AUTH_MAX
+ * bytes, CB_ENOMEM.
+ */
+cb_err client_token(cb_client *c, const cb_client_options *opts);
+
+/* Sets req's auth to c's token, if it has one (req borrows it). */
+static inline void client_auth(const cb_client *c, cb_request *req)
+{
+	if (c->token != NULL) {
+		req->has_auth = true;
+		req->auth = (cb_str){c->token, (uint32_t)strlen(c->token)};
+	}
+}
 
 #endif

@@ -66,6 +66,7 @@ static cb_err roundtrip(cb_client *c, cb_op op, nng_msg **reply_msg, cb_reply *r
 	cb_err rv = CB_ENOMEM;
 	int nrv;
 
+	client_auth(c, &req);
 	msgpack_sbuffer_init(&b);
 	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
 	if (cbp_request_encode(&pk, &req) != CB_OK)

@@ -3,7 +3,7 @@
 # Usage: examples/lookup.sh ADDRESS [URL]    (URL defaults to $CELLBATCH_URL, then the server's default)
 set -eu
 text=${1:?usage: lookup.sh ADDRESS [URL]}
-url=${2:-${CELLBATCH_URL:-ipc://${XDG_RUNTIME_DIR:-/tmp}/cellbatch.sock}}
+url=${2:-${CELLBATCH_URL:-ipc://${XDG_RUNTIME_DIR:-/tmp/cellbatch-$(id -u)}/cellbatch.sock}}
 py=/usr/bin/python3 # Debian's, which has python3-msgpack
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

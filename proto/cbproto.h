@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <msgpack.h>
 
@@ -25,6 +27,7 @@
 #define CB_MAX_MULTI       10000 /* calls in one multi request */
 #define CB_TEXT_MAX        1024  /* bytes of one text argument or option */
 #define CB_ERRMSG_MAX      256   /* room for a decode error message */
+#define CB_AUTH_MAX        1024  /* bytes of a request's auth token */
 
 /* A string that points into a message buffer: not NUL-terminated, not owned. */
 typedef struct cb_str {
@@ -77,6 +80,8 @@ typedef struct cb_request {
 	cb_op op;
 	bool has_id;
 	uint64_t id;
+	bool has_auth; /* auth given: a token, 1 to CB_AUTH_MAX bytes, any op */
+	cb_str auth;
 	bool has_deadline; /* deadline_ms given (call and multi) */
 	uint64_t deadline_ms;
 	cb_wire_call call;   /* op == CB_OP_CALL */
@@ -154,7 +159,8 @@ cb_err cbp_prescan(const void *buf, size_t len, const cb_limits *lim, size_t *zo
  * outlive req. On success the caller owns req and frees it with
  * cbp_request_free; on failure nothing is left to free, err says why
  * (CB_EBAD_REQUEST, CB_EUNSUPPORTED_VERSION, CB_EUNKNOWN_FN or CB_ENOMEM),
- * and req->has_id and req->id are still set when the id could be read.
+ * and req->has_id, req->id, req->has_auth and req->auth are still set when
+ * they could be read (auth borrows buf as well).
  */
 cb_err cbp_request_decode(const void *buf, size_t len, const cb_limits *lim, cb_request *req,
                           cb_decode_error *err);
@@ -188,9 +194,25 @@ const char *cbp_msgpack_type_of_byte(uint8_t b);
 
 /*
  * The server URL when none is given: CELLBATCH_URL, else
- * ipc://$XDG_RUNTIME_DIR/cellbatch.sock (or /tmp). Writes into buf, returns buf.
+ * ipc://$XDG_RUNTIME_DIR/cellbatch.sock, else ipc:///tmp/cellbatch-$UID/cellbatch.sock
+ * (cbp_rundir). Writes into buf, returns buf.
  */
 const char *cbp_default_url(char *buf, size_t cap);
+
+/* /tmp/cellbatch-$UID (the effective uid) in buf; returns buf. */
+const char *cbp_rundir(char *buf, size_t cap);
+/*
+ * Whether st, lstat of dir, may hold uid's socket: a directory (not a link)
+ * of uid's, closed to group and others. 0, or -1 with why filled.
+ */
+int cbp_rundir_verdict(const char *dir, const struct stat *st, uid_t uid, char *why, size_t cap);
+/*
+ * For a URL in cbp_rundir (others pass: their user chose them): the
+ * directory created 0700 when missing and create is set (the server), then
+ * checked by cbp_rundir_verdict. A client (create 0) passes a missing
+ * directory: nothing listens there. 0, or -1 with why filled.
+ */
+int cbp_rundir_check(const char *url, int create, char *why, size_t cap);
 
 /* Expands shorthands: "5555" -> tcp://127.0.0.1:5555, "host:port" -> tcp://..., "/path" ->
  * ipc:///path. */

@@ -170,11 +170,39 @@ static cb_err decode_multi_call(cb_decode_error *e, cb_request *req,
 	return CB_OK;
 }
 
+/*
+ * id and auth, read before anything else: a rejection can still be matched to
+ * its call, and a server that wants a token can answer UNAUTHORIZED before it
+ * says anything else about the request.
+ */
+static cb_err decode_id_auth(cb_decode_error *e, const field *id, const field *auth,
+                             cb_request *req)
+{
+	cb_str tok;
+	cb_err rv;
+
+	if (id->val != NULL) {
+		if ((rv = cbp_get_uint(e, CB_EBAD_REQUEST, "id", id->val, &req->id)) != CB_OK)
+			return rv;
+		req->has_id = true;
+	}
+	if (auth->val == NULL)
+		return CB_OK;
+	if ((rv = cbp_get_str(e, CB_EBAD_REQUEST, "auth", auth->val, &tok)) != CB_OK)
+		return rv;
+	if (tok.len < 1 || tok.len > CB_AUTH_MAX)
+		return cbp_bad(e, CB_EBAD_REQUEST, "auth", "a token must be 1 to %d bytes, got %u",
+		               CB_AUTH_MAX, tok.len);
+	req->has_auth = true;
+	req->auth = tok;
+	return CB_OK;
+}
+
 static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_request *req)
 {
-	enum { F_V, F_OP, F_ID, F_DEADLINE, F_CALLS, F_N };
-	field f[F_N] = {
-	    {"v", NULL}, {"op", NULL}, {"id", NULL}, {"deadline_ms", NULL}, {"calls", NULL}};
+	enum { F_V, F_OP, F_ID, F_DEADLINE, F_CALLS, F_AUTH, F_N };
+	field f[F_N] = {{"v", NULL},           {"op", NULL},    {"id", NULL},
+	                {"deadline_ms", NULL}, {"calls", NULL}, {"auth", NULL}};
 	const msgpack_object_array *calls;
 	cb_str op;
 	cb_err rv;
@@ -182,12 +210,8 @@ static cb_err walk_request(cb_decode_error *e, const msgpack_object *root, cb_re
 
 	if ((rv = cbp_collect(e, CB_EBAD_REQUEST, "", &root->via.map, f, F_N)) != CB_OK)
 		return rv;
-	/* the id first, so that even a rejection can be matched to its call */
-	if (f[F_ID].val != NULL) {
-		if ((rv = cbp_get_uint(e, CB_EBAD_REQUEST, "id", f[F_ID].val, &req->id)) != CB_OK)
-			return rv;
-		req->has_id = true;
-	}
+	if ((rv = decode_id_auth(e, &f[F_ID], &f[F_AUTH], req)) != CB_OK)
+		return rv;
 	if ((rv = cbp_decode_version(e, CB_EBAD_REQUEST, f[F_V].val)) != CB_OK)
 		return rv;
 	if (f[F_OP].val == NULL)

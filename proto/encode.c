@@ -82,7 +82,7 @@ cb_err cbp_request_encode(msgpack_packer *pk, const cb_request *req)
 		n += call_field_count(&req->call);
 	else if (req->op == CB_OP_MULTI)
 		n += 1;
-	n += deadline;
+	n += deadline + req->has_auth;
 
 	TRY(msgpack_pack_map(pk, n));
 	TRY(cbp_pack_cstr(pk, "v"));
@@ -109,6 +109,10 @@ cb_err cbp_request_encode(msgpack_packer *pk, const cb_request *req)
 	if (deadline) {
 		TRY(cbp_pack_cstr(pk, "deadline_ms"));
 		TRY(msgpack_pack_uint64(pk, req->deadline_ms));
+	}
+	if (req->has_auth) {
+		TRY(cbp_pack_cstr(pk, "auth"));
+		TRY(cbp_pack_str(pk, req->auth));
 	}
 	return CB_OK;
 }

@@ -20,6 +20,7 @@ static const struct {
     {CB_EBUSY, "BUSY", "the server is at its pending-call limit"},
     {CB_ESHUTTING_DOWN, "SHUTTING_DOWN", "the server is shutting down"},
     {CB_EINTERNAL, "INTERNAL", "internal error"},
+    {CB_EUNAUTHORIZED, "UNAUTHORIZED", "the request's token is missing or not accepted"},
     {CB_ENOMEM, NULL, "out of memory"},
     {CB_EINVAL, NULL, "invalid argument"},
     {CB_EUNREACHABLE, NULL, "the server could not be reached"},

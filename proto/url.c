@@ -13,9 +13,13 @@ const char *cbp_default_url(char *buf, size_t cap)
 
 	if (env != NULL && env[0] != '\0')
 		return cbp_url_normalize(env, buf, cap);
-	if (dir == NULL || dir[0] == '\0')
-		dir = "/tmp";
-	snprintf(buf, cap, "ipc://%s/cellbatch.sock", dir);
+	if (dir != NULL && dir[0] != '\0') {
+		snprintf(buf, cap, "ipc://%s/cellbatch.sock", dir);
+	} else {
+		/* not /tmp itself: any user could listen there first (rundir.c) */
+		char rd[64];
+		snprintf(buf, cap, "ipc://%s/cellbatch.sock", cbp_rundir(rd, sizeof(rd)));
+	}
 	return buf;
 }
 

@@ -24,6 +24,7 @@
 #include "options.h"
 #include "ratelimit.h"
 #include "report.h"
+#include "secure.h"
 #include "upstream.h"
 #include "wsep.h"
 
@@ -41,6 +42,7 @@ typedef struct server {
 	struct cache *cache;
 	journal *journal; /* jobs in flight, in the cache database */
 	report_src report;
+	recent latency_recent;
 	httpd *httpd;             /* --http; NULL: none */
 	wsep_origins *ws_origins; /* with --http: the Origins its WebSocket endpoint serves */
 	bool draining;
@@ -50,6 +52,7 @@ typedef struct server {
 	uv_timer_t grace_timer; /* lets the last replies leave before teardown */
 	bool drain_expired;     /* --drain-timeout passed: stop waiting for replies to leave */
 	size_t nofile;          /* RLIMIT_NOFILE after raising it */
+	auth_tokens *tokens;    /* --auth-token-file; NULL: none asked for */
 } server;
 
 #define SHUTDOWN_GRACE_MS 200 /* lets the last replies leave the pipes before nng_close */
@@ -78,6 +81,7 @@ static void stop_loop(server *s)
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_close((uv_handle_t *)&s->grace_timer, NULL);
 	uv_close((uv_handle_t *)&s->drain_watch, NULL);
+	secure_close();
 }
 
 static void drain_check(server *s);
@@ -269,7 +273,7 @@ static int open_pipeline(server *s)
 	    .quota_pause_ms = c->quota_pause_ms,
 	};
 	batcher_config bcfg = {c->batch_max, c->batch_wait_ms, c->batch_idle_ms};
-	front_config fcfg = {c->max_message, c->max_pending, c->call_timeout_ms};
+	front_config fcfg = {c->max_message, c->max_pending, c->call_timeout_ms, s->tokens};
 
 	ratelimit_init(&s->rl, s->loop, c->rate, c->burst);
 	dispatch_init(&s->d, (unsigned)c->max_jobs);
@@ -295,7 +299,10 @@ static int open_pipeline(server *s)
 	    .start_time_s = (double)wall_ms() / 1000.0,
 	    .credit_batch_item = c->credit_batch_item,
 	    .credit_single = c->credit_single,
+	    .rate = c->rate,
+	    .latency_recent = &s->latency_recent,
 	};
+	recent_init(&s->latency_recent, s->report.t_start_ns);
 	return 0;
 }
 
@@ -325,6 +332,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	if (s->cfg.http != NULL && httpd_open(&s->httpd, loop, s->cfg.http, &s->report) != 0)
 		return -1;
 	watch_signals(s);
+	secure_watch(loop, &s->cfg);
 	return 0;
 }
 
@@ -339,6 +347,8 @@ int main(int argc, char **argv)
 	jarena_install(); /* before any jansson use */
 	if ((rv = options_parse(argc, argv, &s->cfg)) != 0)
 		return rv == 1 ? 0 : 2;
+	if (secure_start(&s->cfg, &s->tokens) != 0)
+		return 2;
 	if (server_open(s, &loop) != 0)
 		return 1;
 	log_info("cellbatchd %s: upstream %s, batch-max %" PRIu64 ", batch-wait %" PRIu64
@@ -359,5 +369,6 @@ int main(int argc, char **argv)
 		log_warn("loop closed with handles open: %s", uv_strerror(rv));
 	curl_global_cleanup();
 	free(s->cfg.api_key);
+	auth_free(s->tokens);
 	return 0;
 }

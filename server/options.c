@@ -10,12 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include "cbproto.h"
 #include "log.h"
 #include "options.h"
+#include "policy.h"
 #include "wsep.h"
 
 static char url_bufs[MAX_LISTEN][512];
@@ -24,7 +22,8 @@ static char url_bufs[MAX_LISTEN][512];
 static void usage_rest(FILE *f)
 {
 	fputs("Upstream\n"
-	      "  --upstream URL        Geoapify base URL (https://api.geoapify.com)\n"
+	      "  --upstream URL        Geoapify base URL (https://api.geoapify.com); only\n"
+	      "                        https://, or http:// to a loopback host (a mock)\n"
 	      "  --api-key-file FILE   read the API key from FILE (default: $GEOAPIFY_API_KEY)\n"
 	      "  --poll-max DUR        longest pause between polls of a pending job (5s)\n"
 	      "  --job-timeout DUR     give up on a job pending this long (10m)\n"
@@ -59,18 +58,18 @@ static void usage_rest(FILE *f)
 	      "  --no-cache-db         keep the cache in memory only\n"
 	      "\n"
 	      "Observability\n"
-	      "  --http HOST:PORT      serve /metrics (Prometheus), /healthz, /readyz and\n"
-	      "                        /stats.json over HTTP; loopback only (127.0.0.1, ::1,\n"
-	      "                        localhost) until network access has its security rules\n"
-	      "                        (default: off); browsers: ws://HOST:PORT/cellbatch\n"
-	      "  --ws-origin ORIGIN    a web page (https://host[:port]) allowed to use it;\n"
-	      "                        repeatable (default: http://HOST:PORT itself)\n"
+	      "  --http HOST:PORT      serve a dashboard at /, /metrics (Prometheus), /healthz,\n"
+	      "                        /readyz and /stats.json over HTTP; loopback only\n"
+	      "                        (127.0.0.1, ::1, localhost) until network access has its\n"
+	      "                        security rules (default: off); browsers (WebSocket):\n"
+	      "                        ws://HOST:PORT/cellbatch\n"
 	      "  --credit-batch-item PRICE  credits one item of a batch job costs (0.5)\n"
 	      "  --credit-single PRICE credits one single geocode call costs (1); the credits\n"
 	      "                        saved are one single call per cell less what was spent\n"
 	      "\n"
 	      "Process\n"
 	      "  --drain-timeout DUR   on SIGTERM/SIGINT, wait this long for upstream jobs (30s)\n"
+	      "  --allow-core-dumps    let a crash dump core (off: a core holds the API key)\n"
 	      "  --log-level LEVEL     error, warn, info or debug (info)\n"
 	      "  -h, --help            show this help and exit\n"
 	      "  -V, --version         show the version and exit\n"
@@ -93,7 +92,13 @@ static void usage(FILE *f)
 	    "Listening\n"
 	    "  --listen URL          address to serve; repeatable (default: $CELLBATCH_URL, else\n"
 	    "                        %s). ipc:// sockets get mode 0600;\n"
-	    "                        a bare port means tcp://127.0.0.1:PORT\n"
+	    "                        a bare port means tcp://127.0.0.1:PORT; a non-loopback\n"
+	    "                        address needs --insecure-listen until TLS is built\n"
+	    "  --insecure-listen     serve non-loopback addresses in clear text (warns hourly)\n"
+	    "  --auth-token-file FILE  every request but ping needs one of FILE's tokens (one a\n"
+	    "                        line, '#' comments) as auth, else UNAUTHORIZED\n"
+	    "  --ws-origin ORIGIN    a web page (https://host[:port]) allowed to use the\n"
+	    "                        WebSocket of --http; repeatable (default: http://HOST:PORT)\n"
 	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
 	    "  --max-message BYTES   largest request accepted; a larger one gets BAD_REQUEST\n"
 	    "                        (%zu: a multi of 10,000 calls at the protocol's limits)\n"
@@ -231,12 +236,13 @@ static const opt_spec specs[] = {
     {"http", K_SPECIAL, 0, 0, 0},
     {"credit-batch-item", K_SPECIAL, 0, 0, 0},
     {"credit-single", K_SPECIAL, 0, 0, 0},
+    {"auth-token-file", K_STRING, F(auth_token_file), 0, 0},
     {"ws-origin", K_SPECIAL, 0, 0, 0},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
 /* getopt_long's table, built from specs; val is the row + 256. */
-static struct option long_opts[NSPECS + 4];
+static struct option long_opts[NSPECS + 6];
 
 static void build_long_opts(void)
 {
@@ -246,6 +252,8 @@ static void build_long_opts(void)
 		long_opts[i] =
 		    (struct option){specs[i].name, required_argument, NULL, (int)i + 256};
 	long_opts[i++] = (struct option){"no-cache-db", no_argument, NULL, 'n'};
+	long_opts[i++] = (struct option){"insecure-listen", no_argument, NULL, 'I'};
+	long_opts[i++] = (struct option){"allow-core-dumps", no_argument, NULL, 'C'};
 	long_opts[i++] = (struct option){"help", no_argument, NULL, 'h'};
 	long_opts[i++] = (struct option){"version", no_argument, NULL, 'V'};
 	long_opts[i] = (struct option){NULL, 0, NULL, 0};
@@ -261,35 +269,21 @@ static int parse_price(const char *s, double *out)
 	return (errno != 0 || end == s || *end != '\0' || !(*out >= 0) || isinf(*out)) ? -1 : 0;
 }
 
-/* --http's HOST:PORT: a loopback host ("127.x.y.z", "[::1]", "localhost"), a port 1-65535. Other
- * hosts: -2 (said on stderr) until network access has security rules; -1: no HOST:PORT at all. */
+/* --http's HOST:PORT, a port 1-65535 on a host the listening policy (policy.h) allows: -2 (said
+ * on stderr) for another host; -1: no HOST:PORT at all. */
 static int http_addr_check(const char *arg)
 {
 	const char *colon = strrchr(arg, ':');
-	char host[256];
+	char url[300], why[256];
 	uint64_t port;
-	struct in_addr a4;
-	struct in6_addr a6;
-	size_t hl;
 
-	if (colon == NULL || parse_count(colon + 1, &port) != 0 || port < 1 || port > 65535 ||
-	    (hl = (size_t)(colon - arg)) == 0 || hl >= sizeof(host))
+	if (colon == NULL || colon == arg || strlen(arg) > 256 ||
+	    parse_count(colon + 1, &port) != 0 || port < 1 || port > 65535)
 		return -1;
-	memcpy(host, arg, hl);
-	host[hl] = '\0';
-	if (host[0] == '[' && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	}
-	if (strcmp(host, "localhost") == 0 ||
-	    (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
-	    (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)))
+	snprintf(url, sizeof(url), "http://%s", arg);
+	if (policy_listen(url, &(policy_in){.http = true}, why, sizeof(why)) == POLICY_ALLOW)
 		return 0;
-	fprintf(
-	    stderr,
-	    "cellbatchd: --http %s: refused: only a loopback host (127.0.0.0/8, ::1, localhost) "
-	    "may serve HTTP until network access has its security rules\n",
-	    arg);
+	fprintf(stderr, "cellbatchd: --http %s: refused: %s\n", arg, why);
 	return -2;
 }
 
@@ -421,8 +415,10 @@ int options_parse(int argc, char **argv, config *c)
 				printf("cellbatchd %s\n", CB_VERSION);
 			return 1;
 		}
-		if (o == 'n') {
-			no_db = true;
+		if (o == 'n' || o == 'I' || o == 'C') {
+			*(o == 'n'   ? &no_db
+			  : o == 'I' ? &c->insecure_listen
+			             : &c->allow_core_dumps) = true;
 			continue;
 		}
 		if (o < 256 || o >= 256 + (int)NSPECS) {

@@ -2,6 +2,7 @@
 #ifndef CB_OPTIONS_H
 #define CB_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,9 @@ typedef struct config {
 	const char *http;              /* --http HOST:PORT (loopback); NULL: no HTTP listener */
 	double credit_batch_item;      /* credits per item of a batch job (Geoapify: 0.5) */
 	double credit_single;          /* credits per single geocode call (Geoapify: 1) */
+	const char *auth_token_file;   /* --auth-token-file; NULL: no token asked for */
+	bool insecure_listen;          /* --insecure-listen: non-loopback without TLS */
+	bool allow_core_dumps;         /* --allow-core-dumps */
 	const char *upstream;          /* base URL, no trailing slash */
 	char *api_key;                 /* owned; never logged */
 

@@ -178,8 +178,9 @@ class _Engine:
         if self._open_error is not None and now - self._failed_at < REOPEN_AFTER_S:
             raise self._open_error
         try:
+            # CELLBATCH_TOKEN: for a server with --auth-token-file (else cells show UNAUTHORIZED)
             self._client = cbc.Client(self._lib, os.environ.get("CELLBATCH_URL") or None,
-                                      _timeout_ms())
+                                      _timeout_ms(), os.environ.get("CELLBATCH_TOKEN"))
         except cbc.ClientError as e:
             self._open_error, self._failed_at = e, now
             raise

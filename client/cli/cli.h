@@ -16,6 +16,7 @@ enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE =
 typedef struct global {
 	const char *url;
 	unsigned timeout_ms;
+	const char *token_file; /* --token-file; NULL: $CELLBATCH_TOKEN (read by libcellbatch) */
 } global;
 
 /* The command's name, for messages. */

@@ -12,6 +12,7 @@
 
 #include <msgpack.h>
 
+#include "cbproto.h"
 #include "cellbatch.h"
 #include "csv.h"
 #include "stats_view.h"
@@ -22,7 +23,8 @@ const char *const cli_prog = "cellbatch";
 static void usage_main(FILE *f)
 {
 	fprintf(f,
-	        "Usage: cellbatch [--url URL] [--timeout MS] COMMAND [ARGS]...\n"
+	        "Usage: cellbatch [--url URL] [--timeout MS] [--token-file FILE]\n"
+	        "                 COMMAND [ARGS]...\n"
 	        "Geocodes through a cellbatchd server, which batches every caller's lookups.\n"
 	        "\n"
 	        "Commands\n"
@@ -34,8 +36,12 @@ static void usage_main(FILE *f)
 	        "\n"
 	        "Options\n"
 	        "  --url URL       server address (default: $CELLBATCH_URL, else\n"
-	        "                  ipc://$XDG_RUNTIME_DIR/cellbatch.sock); 5555 means "
+	        "                  ipc://$XDG_RUNTIME_DIR/cellbatch.sock, else\n"
+	        "                  ipc:///tmp/cellbatch-$UID/cellbatch.sock); 5555 means "
 	        "tcp://127.0.0.1:5555\n"
+	        "  --token-file FILE  the token for a server with --auth-token-file: FILE's\n"
+	        "                  first line that is not blank or a '#' comment (default:\n"
+	        "                  $CELLBATCH_TOKEN)\n"
 	        "  --timeout MS    per-call timeout in milliseconds (60000)\n"
 	        "  -h, --help      show this help; COMMAND --help shows the command's\n"
 	        "  -V, --version   show the version\n"
@@ -44,12 +50,54 @@ static void usage_main(FILE *f)
 	        "unreachable.\n");
 }
 
+/* --token-file's token (the server's file format: blanks trimmed, '#' comments); NULL said why. */
+static char *read_token(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[CB_AUTH_MAX + 8], *tok = NULL;
+
+	if (f == NULL) {
+		fprintf(stderr, "%s: --token-file %s: %s\n", cli_prog, path, strerror(errno));
+		return NULL;
+	}
+	while (tok == NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *b = line + strspn(line, " \t"), *e = b + strlen(b);
+		while (e > b && strchr(" \t\r\n", e[-1]) != NULL)
+			e--;
+		if (e > b && *b != '#')
+			tok = strndup(b, (size_t)(e - b));
+	}
+	fclose(f);
+	explicit_bzero(line, sizeof(line));
+	if (tok == NULL)
+		fprintf(stderr, "%s: --token-file %s: no token in it\n", cli_prog, path);
+	return tok;
+}
+
+/* Why the default address was refused, when it was its directory (another user's, or open). */
+static void say_rundir(const global *g)
+{
+	char url[1024], why[256];
+
+	if (g->url == NULL &&
+	    cbp_rundir_check(cbp_default_url(url, sizeof(url)), 0, why, sizeof(why)) != 0)
+		fprintf(stderr, "%s: refused: %s\n", cli_prog, why);
+}
+
 int open_client(const global *g, cb_client **cl)
 {
 	cb_client_options o = {.timeout_ms = g->timeout_ms};
-	cb_err rv = cb_client_open(cl, g->url, &o);
+	char *tok = NULL;
+	cb_err rv;
 
+	if (g->token_file != NULL && (o.token = tok = read_token(g->token_file)) == NULL)
+		return EXIT_USAGE;
+	rv = cb_client_open(cl, g->url, &o);
+	if (tok != NULL)
+		explicit_bzero(tok, strlen(tok));
+	free(tok);
 	if (rv != CB_OK) {
+		say_rundir(g);
 		const char *where = g->url ? g->url : getenv("CELLBATCH_URL");
 		fprintf(stderr, "%s: cannot reach the server at %s: %s\n", cli_prog,
 		        where ? where : "the default address (see --url)", cb_strerror(rv));
@@ -226,11 +274,9 @@ static int cmd_ping(const global *g, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"url", required_argument, NULL, 'u'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"url", required_argument, NULL, 'u'},        {"timeout", required_argument, NULL, 't'},
+	    {"token-file", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
 	};
 	global g = {0};
 	int o;
@@ -240,6 +286,9 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'u':
 			g.url = optarg;
+			break;
+		case 'k':
+			g.token_file = optarg;
 			break;
 		case 't':
 			g.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);

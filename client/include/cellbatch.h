@@ -19,6 +19,12 @@ typedef struct cb_client cb_client;
 typedef struct cb_client_options {
 	unsigned timeout_ms; /* default per-call timeout; 0: 60000 */
 	unsigned retries;    /* resends of a call after a lost connection; 0: 3 */
+	/*
+	 * Sent as auth with every request, for a server started with
+	 * --auth-token-file (without it calls get CB_EUNAUTHORIZED). NULL:
+	 * $CELLBATCH_TOKEN; "": none. Copied by cb_client_open.
+	 */
+	const char *token;
 } cb_client_options;
 
 /* One call, as a spreadsheet cell makes it. Strings are copied by the call functions. */
@@ -62,10 +68,14 @@ typedef void (*cb_done_fn)(void *user, const cb_result *res);
 
 /*
  * Connects to the server at url (NULL: $CELLBATCH_URL, else
- * ipc://$XDG_RUNTIME_DIR/cellbatch.sock). Shorthands: "5555" is
+ * ipc://$XDG_RUNTIME_DIR/cellbatch.sock, else
+ * ipc:///tmp/cellbatch-$UID/cellbatch.sock). Shorthands: "5555" is
  * tcp://127.0.0.1:5555, "host:port" is tcp://, "/path" is ipc://.
- * Returns CB_EUNREACHABLE when nothing listens there. The client is
- * thread-safe; one client carries thousands of calls at once.
+ * Returns CB_EUNREACHABLE when nothing listens there, or when
+ * /tmp/cellbatch-$UID is not the caller's own directory closed to others
+ * (another user may be listening there); CB_EINVAL for a token over 1024
+ * bytes. opts may be NULL. The client is thread-safe; one client carries
+ * thousands of calls at once.
  */
 CB_API cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts);
 

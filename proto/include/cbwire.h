@@ -33,6 +33,7 @@ typedef enum cb_err {
 	CB_EBUSY,                /* BUSY */
 	CB_ESHUTTING_DOWN,       /* SHUTTING_DOWN */
 	CB_EINTERNAL,            /* INTERNAL */
+	CB_EUNAUTHORIZED,        /* UNAUTHORIZED: appended; older peers read it as INTERNAL */
 
 	CB_ENOMEM = 64,  /* out of memory */
 	CB_EINVAL,       /* invalid argument to a library call */

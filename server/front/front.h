@@ -21,6 +21,8 @@ typedef struct front_config {
 	uint64_t max_message;     /* bytes */
 	uint64_t max_pending;     /* calls waiting for an answer */
 	uint64_t call_timeout_ms; /* a call's deadline unless it brings its own */
+	/* --auth-token-file, borrowed (outlives the front); NULL: no token asked for */
+	const struct auth_tokens *tokens;
 } front_config;
 
 /* Upward, wired by main.c: the body of op "stats" (0, or nonzero when out of memory). */
@@ -36,6 +38,7 @@ typedef struct front_counters {
 	uint64_t requests_by_op[FRONT_OP_SLOTS]; /* messages; they sum to requests */
 	uint64_t calls_by_op[FRONT_OP_SLOTS];    /* calls; they sum to calls_received */
 	uint64_t answered[CODE_SLOTS];           /* by cb_err */
+	uint64_t unauthorized; /* requests answered UNAUTHORIZED: no token, or a wrong one */
 	uint64_t pending, pending_high_water;
 	lathist queued, total;
 } front_counters;

@@ -53,6 +53,9 @@ struct front {
 	uv_timer_t trim_timer; /* gives freed heap back to the system once a burst is over */
 };
 
+/* Whether req (decoded: the decoder's result) may be answered: a token of --auth-token-file, or
+ * none asked for. Any thread. */
+bool front_authorized(const front *f, cb_err decoded, const cb_request *req);
 /* A new nng message holding an encoded body (the caller owns it), or NULL without memory. */
 nng_msg *front_buffer_msg(const msgpack_sbuffer *buf);
 /* Fills rep's outcome from a (borrowed: rep points into a's strings). */

@@ -62,7 +62,8 @@ bool front_hot_cb(void *arg, nng_msg *msg, nng_msg **reply)
 	if (cbp_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err) != CB_OK)
 		return false;
 	msgpack_sbuffer_init(&buf);
-	if (req.op != CB_OP_CALL)
+	/* a refusal is the loop's to answer and count */
+	if (req.op != CB_OP_CALL || !front_authorized(f, CB_OK, &req))
 		goto out;
 	kl = batcher_key(&req.call, key, &gkl, &text, &text_len);
 	if ((a = cache_peek(f->cache, key, kl)) == NULL)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "clock.h"
 #include "front_int.h"
@@ -316,6 +317,35 @@ static void route_calls(front *f, ing_ctx *ctx, const cb_request *req)
 	}
 }
 
+/*
+ * With --auth-token-file every request needs a token the file holds, checked
+ * before anything else is said about it (even a malformed one); ping stays
+ * open so that health checks need no secret, and tells nothing but the version.
+ */
+bool front_authorized(const front *f, cb_err decoded, const cb_request *req)
+{
+	if (f->cfg.tokens == NULL || (decoded == CB_OK && req->op == CB_OP_PING))
+		return true;
+	return req->has_auth && auth_check(f->cfg.tokens, req->auth.ptr, req->auth.len);
+}
+
+/* Answers UNAUTHORIZED, counted as the calls of the message (one when it could not be read). */
+static void refuse_unauthorized(front *f, ing_ctx *ctx, cb_err decoded, const cb_request *req)
+{
+	unsigned slot = decoded == CB_OK ? (unsigned)req->op : FRONT_OP_INVALID;
+	uint32_t n = decoded == CB_OK && req->op == CB_OP_MULTI ? req->ncalls : 1;
+
+	log_debug("refused a request: %s", req->has_auth ? "wrong token" : "no token");
+	f->c.unauthorized++;
+	f->c.requests_by_op[slot]++;
+	f->c.calls_received += n;
+	f->c.calls_by_op[slot] += n;
+	f->c.answered[CB_EUNAUTHORIZED] += n;
+	reply_error(ctx, req->has_id, req->id, CB_EUNAUTHORIZED,
+	            req->has_auth ? "the token is not accepted"
+	                          : "this server wants a token: give auth (CELLBATCH_TOKEN)");
+}
+
 void front_received_cb(void *arg, ing_ctx *ctx, nng_msg *msg)
 {
 	front *f = arg;
@@ -326,6 +356,12 @@ void front_received_cb(void *arg, ing_ctx *ctx, nng_msg *msg)
 
 	f->c.requests++;
 	rv = cbp_request_decode(nng_msg_body(msg), nng_msg_len(msg), &lim, &req, &err);
+	if (!front_authorized(f, rv, &req)) {
+		refuse_unauthorized(f, ctx, rv, &req);
+		cbp_request_free(&req);
+		nng_msg_free(msg);
+		return;
+	}
 	if (rv != CB_OK) {
 		log_debug("rejected a request: %s: %s", cb_err_name(rv), err.message);
 		f->c.calls_received++;

@@ -1,5 +1,5 @@
 /* httpd.c: the --http listener — nng's HTTP server; each request handed from nng's thread to the
- * loop, which renders /metrics, /healthz, /readyz or /stats.json and finishes it. */
+ * loop, which renders /metrics, /healthz, /readyz or /stats.json and finishes it; / is static. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "clock.h"
+#include "dashboard.h"
 #include "httpd.h"
 #include "list.h"
 #include "log.h"
@@ -18,9 +19,23 @@
 #include "mpjson.h"
 #include "ready.h"
 
-typedef enum route { R_METRICS, R_HEALTHZ, R_READYZ, R_STATS, R_COUNT } route;
+/* Routes before R_PAGE are rendered by the loop; the page is static, answered on nng's thread. */
+typedef enum route { R_METRICS, R_HEALTHZ, R_READYZ, R_STATS, R_PAGE, R_INDEX, R_COUNT } route;
 
-static const char *const route_paths[R_COUNT] = {"/metrics", "/healthz", "/readyz", "/stats.json"};
+static const char *const route_paths[R_COUNT] = {"/metrics",    "/healthz", "/readyz",
+                                                 "/stats.json", "/",        "/index.html"};
+
+/* The dashboard's headers: it loads nothing from elsewhere, is never framed nor sniffed. */
+static const char *const page_headers[] = {
+    "Content-Security-Policy",
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "no-referrer",
+    NULL};
 
 /* One request waiting for the loop. */
 typedef struct pending {
@@ -47,8 +62,9 @@ struct httpd {
 	uv_async_t async;
 };
 
-/* Finishes aio with a response; any thread. */
-static void respond(nng_aio *aio, uint16_t status, const char *ctype, const void *body, size_t len)
+/* Finishes aio with a response and headers (name, value, …, NULL; or NULL); any thread. */
+static void respond_with(nng_aio *aio, uint16_t status, const char *ctype,
+                         const char *const *headers, const void *body, size_t len)
 {
 	nng_http_res *res = NULL;
 	int rv;
@@ -56,8 +72,13 @@ static void respond(nng_aio *aio, uint16_t status, const char *ctype, const void
 	if ((rv = nng_http_res_alloc(&res)) != 0 ||
 	    (rv = nng_http_res_set_status(res, status)) != 0 ||
 	    (rv = nng_http_res_set_header(res, "Content-Type", ctype)) != 0 ||
-	    (rv = nng_http_res_set_header(res, "Cache-Control", "no-store")) != 0 ||
-	    (rv = nng_http_res_copy_data(res, body, len)) != 0) {
+	    (rv = nng_http_res_set_header(res, "Cache-Control", "no-store")) != 0)
+		goto fail;
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		if ((rv = nng_http_res_set_header(res, headers[0], headers[1])) != 0)
+			goto fail;
+	if ((rv = nng_http_res_copy_data(res, body, len)) != 0) {
+	fail:
 		if (res != NULL)
 			nng_http_res_free(res);
 		nng_aio_finish(aio, rv); /* nng closes the connection */
@@ -65,6 +86,11 @@ static void respond(nng_aio *aio, uint16_t status, const char *ctype, const void
 	}
 	nng_aio_set_output(aio, 0, res);
 	nng_aio_finish(aio, 0);
+}
+
+static void respond(nng_aio *aio, uint16_t status, const char *ctype, const void *body, size_t len)
+{
+	respond_with(aio, status, ctype, NULL, body, len);
 }
 
 static void respond_text(nng_aio *aio, uint16_t status, const char *line)
@@ -80,14 +106,20 @@ static void respond_text(nng_aio *aio, uint16_t status, const char *line)
 static void handler_cb(nng_aio *aio)
 {
 	nng_http_handler *hd = nng_aio_get_input(aio, 1);
-	pending *p = malloc(sizeof(*p));
+	route r = (route)(uintptr_t)nng_http_handler_get_data(hd);
+	pending *p;
 
-	if (p == NULL) {
+	if (r >= R_PAGE) { /* static: needs nothing of the loop's */
+		respond_with(aio, 200, "text/html; charset=utf-8", page_headers, dashboard_html,
+		             dashboard_html_len);
+		return;
+	}
+	if ((p = malloc(sizeof(*p))) == NULL) {
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
 	p->aio = aio;
-	p->r = (route)(uintptr_t)nng_http_handler_get_data(hd);
+	p->r = r;
 	pthread_mutex_lock(&gate.mu);
 	if (!gate.closing) {
 		list_push_back(&gate.queue, &p->link);
@@ -238,7 +270,9 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const report_src 
 	gate.wake = &h->async;
 	gate.closing = false;
 	pthread_mutex_unlock(&gate.mu);
-	log_info("serving /metrics, /healthz, /readyz and /stats.json on http://%s", addr);
+	log_info("serving the dashboard at /, /metrics, /healthz, /readyz and /stats.json on "
+	         "http://%s",
+	         addr);
 	*out = h;
 	h = NULL;
 	rv = 0;

@@ -1,5 +1,5 @@
-/* httpd.h: cellbatchd's HTTP listener (--http HOST:PORT) on nng's HTTP server — /metrics,
- * /healthz, /readyz and /stats.json for operators and Prometheus. */
+/* httpd.h: cellbatchd's HTTP listener (--http HOST:PORT) on nng's HTTP server — the dashboard
+ * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus. */
 #ifndef CB_HTTPD_H
 #define CB_HTTPD_H
 
@@ -16,7 +16,9 @@ typedef struct httpd httpd;
  * thread drains the queue, reads the modules' counters as the stats op does
  * (one consistent moment), renders the page, and finishes the aio; nng then
  * writes the response. /healthz goes through the loop too, so that a wedged
- * loop shows as an unanswered health check.
+ * loop shows as an unanswered health check. The dashboard page (/ and
+ * /index.html) is static bytes and answered on nng's thread; it reads the
+ * server through /stats.json and /readyz.
  */
 
 /*

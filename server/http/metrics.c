@@ -161,6 +161,8 @@ static void render_upstream(const report_src *src, const upstream_counters *uc, 
 	gauge(b, P "rate_limit_requests_per_second",
 	      "Upstream requests a second the limiter allows now (--rate, less after 429s).",
 	      ratelimit_rate_now(src->rl));
+	gauge(b, P "rate_limit_configured_requests_per_second",
+	      "Upstream requests a second configured with --rate.", src->rate);
 	gauge(b, P "quota_paused", "1 while the upstream quota is taken as exhausted.",
 	      upstream_quota_paused(src->u) ? 1 : 0);
 	counter(b, P "quota_pauses_total", "Times the upstream quota was taken as exhausted.",

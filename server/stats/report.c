@@ -152,6 +152,7 @@ static int pack_upstream(const report_src *src, const upstream_counters *uc, msg
 	rv |= KV_U(pk, "upstream_429s", uc->rate_limited);
 	rv |= KV_U(pk, "upstream_dropped", uc->dropped);
 	rv |= KV_F(pk, "upstream_rate_now", ratelimit_rate_now(src->rl));
+	rv |= KV_F(pk, "upstream_rate", src->rate);
 	return rv;
 }
 
@@ -202,6 +203,22 @@ static int pack_credits(const report_src *src, msgpack_packer *pk)
 	return rv;
 }
 
+/* Call latency over the last minute (recent.h): what the dashboard draws over time. */
+static int pack_recent(const report_src *src, const lathist *total, msgpack_packer *pk)
+{
+	recent_view v;
+	int rv;
+
+	recent_update(src->latency_recent, total, now_ns(), &v);
+	rv = cbp_pack_cstr(pk, "latency_recent_ms") | msgpack_pack_map(pk, 5);
+	rv |= KV_F(pk, "window_s", v.window_s);
+	rv |= KV_U(pk, "count", v.h.count);
+	rv |= KV_F(pk, "p50", lathist_pct(&v.h, 50));
+	rv |= KV_F(pk, "p95", lathist_pct(&v.h, 95));
+	rv |= KV_F(pk, "p99", lathist_pct(&v.h, 99));
+	return rv;
+}
+
 int report_pack(void *arg, msgpack_packer *pk)
 {
 	const report_src *src = arg;
@@ -211,7 +228,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 36);
+	rv |= msgpack_pack_map(pk, 39);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -225,6 +242,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_quota(src, pk);
 	rv |= KV_U(pk, "busy_rejections", fc.answered[CB_EBUSY]);
 	rv |= KV_U(pk, "timeouts", fc.answered[CB_ETIMEOUT]);
+	rv |= KV_U(pk, "unauthorized", fc.unauthorized);
 	rv |= KV_U(pk, "calls_in_flight_max", fc.pending_high_water);
 	rv |= KV_U(pk, "jobs_active", dispatch_active(src->d));
 	rv |= KV_U(pk, "batches_waiting_for_slot", dispatch_waiting(src->d));
@@ -235,6 +253,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_conns(src, pk);
 	rv |= pack_pcts(pk, "latency_queued_ms", &fc.queued, 1);
 	rv |= pack_pcts(pk, "latency_total_ms", &fc.total, 1);
+	rv |= pack_recent(src, &fc.total, pk);
 	rv |= pack_credits(src, pk);
 	return rv;
 }

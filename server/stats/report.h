@@ -7,6 +7,7 @@
 #include "batcher.h"
 #include "front.h"
 #include "ingress.h"
+#include "recent.h"
 
 struct cache;
 
@@ -25,6 +26,8 @@ typedef struct report_src {
 	double start_time_s;      /* wall clock at start, Unix seconds */
 	double credit_batch_item; /* --credit-batch-item: the price of one item in a batch job */
 	double credit_single;     /* --credit-single: the price of one single geocode call */
+	double rate;              /* --rate: upstream requests a second, as configured */
+	recent *latency_recent;   /* the last minute of latency_total: report_pack updates it */
 } report_src;
 
 /*

@@ -275,6 +275,10 @@ static int req_set_body(http_req *r, const http_opts *o)
 static void req_set_opts(http_req *r, const http_opts *o)
 {
 	curl_easy_setopt(r->easy, CURLOPT_URL, o->url);
+	/* defence in depth behind --upstream's check: the API key goes to no file:// or gopher://
+	 */
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, header_cb);

@@ -39,6 +39,7 @@ int main(void)
 	printf("}, \"cb_client_options\": {\"size\": %zu, ", sizeof(cb_client_options));
 	FIELD(cb_client_options, timeout_ms);
 	FIELD(cb_client_options, retries);
+	FIELD(cb_client_options, token);
 	printf("}, \"cb_err\": %zu}\n", sizeof(cb_err));
 	return 0;
 }

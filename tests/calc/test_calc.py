@@ -81,14 +81,15 @@ class Env:
                 raise RuntimeError(what)
             time.sleep(0.05)
 
-    def start_server(self):
+    def start_server(self, *extra):
         env = dict(os.environ, GEOAPIFY_API_KEY="test-key")
         sock = os.path.join(self.dir, "cellbatch.sock")
         # Calc issues a sheet's calls within tens of milliseconds; the window a
         # spreadsheet host should run with (README) keeps a slow CI machine in one batch.
         self.server = subprocess.Popen(
             [ARGS.server, "--listen", self.url, "--upstream", self.mock_url,
-             "--cache-db", self.path("cache.db"), "--batch-wait", "2s", "--batch-idle", "200ms"],
+             "--cache-db", self.path("cache.db"), "--batch-wait", "2s", "--batch-idle", "200ms",
+             *extra],
             env=env, stderr=self.log("server.log"))
         self.wait_for(lambda: os.path.exists(sock), "cellbatchd did not start")
 
@@ -328,6 +329,23 @@ class CalcAddIn(unittest.TestCase):
             exp = self.env.expected(row[0])
             self.assertTrue(near(row[1], exp[0]) and near(row[3], exp[0]) and
                             near(row[4], exp[1]), row)
+
+    def test_7_token(self):
+        # a server with --auth-token-file: UNAUTHORIZED cells until LibreOffice has CELLBATCH_TOKEN
+        # (the address was answered before: the server's cache must ask for the token too)
+        tokens = self.env.path("tokens")
+        with open(tokens, "w") as f:
+            f.write("# the add-in's token\nt0k-calc-42\n")
+        os.chmod(tokens, 0o600)
+        self.assertEqual(self.env.stop_server(), 0)
+        self.env.start_server("--auth-token-file", tokens)
+        addr = gazetteer()[1]
+        sheet = self.env.sheet("token", [addr], "--fields", "lat", "--range")
+        header, rows, _ = self.env.recalc(sheet)
+        self.assertEqual(rows[0][1:], ["UNAUTHORIZED"] * 2 + [""], rows[0])
+        header, rows, _ = self.env.recalc(sheet, {"CELLBATCH_TOKEN": "t0k-calc-42"})
+        exp = self.env.expected(addr)
+        self.assertTrue(near(rows[0][1], exp[0]) and near(rows[0][2], exp[0]), rows[0])
 
 
 def main():

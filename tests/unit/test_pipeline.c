@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "recent.h"
 #include "window.h"
 
 typedef struct thing {
@@ -245,6 +246,37 @@ static void ratelimit_queues_by_kind(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The last minute of a latency histogram: the start's zeros, then the newest snapshot a minute old.
+ */
+static void recent_is_the_last_minute(void **state)
+{
+	static recent r;
+	static lathist cum;
+	recent_view v;
+	(void)state;
+
+	recent_init(&r, 1 * S);
+	for (int i = 0; i < 100; i++)
+		lathist_add(&cum, 1000000); /* 1 ms */
+	recent_update(&r, &cum, 5 * S, &v);
+	assert_int_equal(v.h.count, 100);
+	assert_true(v.window_s == 4);
+	recent_update(&r, &cum, 15 * S, &v); /* a snapshot: 100 so far */
+	for (int i = 0; i < 10; i++)
+		lathist_add(&cum, 100000000); /* 100 ms */
+	recent_update(&r, &cum, 70 * S, &v);  /* nothing a minute old but the start */
+	assert_int_equal(v.h.count, 110);
+	assert_true(v.window_s == 69);
+	recent_update(&r, &cum, 80 * S, &v); /* the 15 s snapshot is 65 s old now */
+	assert_int_equal(v.h.count, 10);
+	assert_true(v.window_s == 65);
+	assert_true(lathist_pct(&v.h, 50) > 90 && lathist_pct(&v.h, 50) < 110);
+	for (int t = 90; t < 1000; t += 10) /* round and round the ring, nothing new */
+		recent_update(&r, &cum, (uint64_t)t * S, &v);
+	assert_int_equal(v.h.count, 0);
+	assert_true(v.window_s >= 60 && v.window_s < 80);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +287,7 @@ int main(void)
 	    cmocka_unit_test(quota_needs_a_persisting_streak),
 	    cmocka_unit_test(ratelimit_blames_the_burst_first),
 	    cmocka_unit_test(ratelimit_queues_by_kind),
+	    cmocka_unit_test(recent_is_the_last_minute),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,6 +113,17 @@ static void test_examples_fields(void **state)
 	assert_true(rep.results[0].meta.cached);
 	assert_int_equal(rep.results[1].err, CB_ENOT_FOUND);
 	cbp_reply_free(&rep);
+	/* the last two: stats with a token, and UNAUTHORIZED */
+	assert_int_equal(cbp_request_decode(ex[n - 2].bytes, ex[n - 2].len, NULL, &req, &err),
+	                 CB_OK);
+	assert_int_equal(req.op, CB_OP_STATS);
+	assert_true(req.has_auth);
+	assert_int_equal(req.auth.len, 17);
+	assert_memory_equal(req.auth.ptr, "s3cret-team-token", 17);
+	cbp_request_free(&req);
+	assert_int_equal(cbp_reply_decode(ex[n - 1].bytes, ex[n - 1].len, NULL, &rep, &err), CB_OK);
+	assert_int_equal(rep.err, CB_EUNAUTHORIZED);
+	cbp_reply_free(&rep);
 	mdhex_free(ex, n);
 }
 
@@ -135,6 +146,9 @@ static const reject_case json_cases[] = {
     {"{'v':1}", NULL, CB_EBAD_REQUEST, "op: required key missing"},
     {"{'v':1,'op':7}", NULL, CB_EBAD_REQUEST, "op: expected string, got integer"},
     {"{'v':1,'op':'route'}", NULL, CB_EBAD_REQUEST, "op: unknown op \"route\""},
+    {"{'v':1,'op':'ping','auth':5}", NULL, CB_EBAD_REQUEST, "auth: expected string, got integer"},
+    {"{'v':1,'op':'ping','auth':''}", NULL, CB_EBAD_REQUEST,
+     "auth: a token must be 1 to 1024 bytes, got 0"},
     {"{'v':1,'op':'ping','id':-3}", NULL, CB_EBAD_REQUEST,
      "id: expected unsigned integer, got negative integer"},
     {"{'v':1,'op':'ping','id':'x'}", NULL, CB_EBAD_REQUEST,
@@ -515,7 +529,12 @@ static void test_error_names(void **state)
 	assert_string_equal(cb_err_name(CB_EBUSY), "BUSY");
 	assert_null(cb_err_name(CB_ENOMEM));
 	assert_int_equal(cbp_err_from_name("SHUTTING_DOWN", 13), CB_ESHUTTING_DOWN);
+	/* how a client built before a code was added reads it (UNAUTHORIZED before issue 18) */
 	assert_int_equal(cbp_err_from_name("SOMETHING_NEW", 13), CB_EINTERNAL);
+	assert_int_equal(cbp_err_from_name("UNAUTHORIZED", 12), CB_EUNAUTHORIZED);
+	assert_string_equal(cb_err_name(CB_EUNAUTHORIZED), "UNAUTHORIZED");
+	assert_int_equal(CB_EUNAUTHORIZED,
+	                 CB_EINTERNAL + 1); /* existing codes keep their numbers */
 	assert_string_equal(cb_strerror(CB_ETIMEOUT), "the call timed out");
 
 	/* a local-only code goes on the wire as INTERNAL */

@@ -58,7 +58,8 @@ class _Result(ctypes.Structure):
 
 
 class _Options(ctypes.Structure):
-    _fields_ = [("timeout_ms", ctypes.c_uint), ("retries", ctypes.c_uint)]
+    _fields_ = [("timeout_ms", ctypes.c_uint), ("retries", ctypes.c_uint),
+                ("token", ctypes.c_char_p)]
 
 
 _DONE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Result))
@@ -150,7 +151,8 @@ def _encode_call(fn, arg, c):
 class Client:
     """One cb_client. Thread-safe. Callbacks run on library threads and must not block."""
 
-    def __init__(self, library, url=None, timeout_ms=0):
+    def __init__(self, library, url=None, timeout_ms=0, token=None):
+        """token: sent as auth with every call (None: the library reads $CELLBATCH_TOKEN)."""
         self._lib = library
         self.url = url
         self.timeout_ms = timeout_ms or 60000
@@ -161,7 +163,7 @@ class Client:
         self._done_thunk = _DONE(self._on_done)
         self._multi_thunk = _MULTI_DONE(self._on_multi_done)
         h = ctypes.c_void_p()
-        opts = _Options(self.timeout_ms, 0)
+        opts = _Options(self.timeout_ms, 0, token.encode() if token is not None else None)
         err = library.lib.cb_client_open(ctypes.byref(h), url.encode() if url else None,
                                          ctypes.byref(opts))
         if err != 0:
