@@ -1,10 +1,10 @@
 // test_ws.mjs: cellbatchd's WebSocket endpoint against a real mock and server on 127.0.0.1: 1,000
-// calls in flight on one connection (one upstream submit), error replies, and the Origin rules.
+// calls in flight on one connection (one upstream submit), error replies, the Origin rules and tokens.
 // Usage: node test_ws.mjs MOCK_BIN SERVER_BIN GAZETTEER_CSV
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, openSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,9 +38,11 @@ function freePort() {
 	});
 }
 
-// A mock and a cellbatchd (extra args after the harness's) in a temp dir; stop() kills both by pid.
-async function startEnv(extra = []) {
+// A mock and a cellbatchd (extra args after the harness's; a function of the temp dir gives them
+// after writing what they name) in a temp dir; stop() ends both by pid.
+async function startEnv(extraArgs = []) {
 	const dir = mkdtempSync(join(tmpdir(), 'cb-ws-'));
+	const extra = typeof extraArgs === 'function' ? extraArgs(dir) : extraArgs;
 	const log = (name) => openSync(join(dir, name), 'w');
 	const mock = spawn(MOCK_BIN, ['--port', '0', '--port-file', join(dir, 'mock.port'),
 		'--gazetteer', GAZETTEER, '--api-key', KEY], { stdio: ['ignore', log('mock.log'), log('mock.log')] });
@@ -205,6 +207,28 @@ test('default origins: the server\'s own (127.0.0.1 and localhost spellings) ser
 		await waitFor('ws_origin_refused 2', async () => (await env.stats()).connections.ws_origin_refused === 2);
 		const metrics = await (await fetch(`http://${env.http}/metrics`)).text();
 		assert.match(metrics, /^cellbatch_ws_origin_refused_total 2$/m);
+	} finally {
+		await env.stop();
+	}
+});
+
+test('--auth-token-file: over WebSocket a call needs auth; a refused origin never gets that far', { timeout: 60000 }, async () => {
+	const token = 'ws-team-token-0d9b';
+	const env = await startEnv((dir) => {
+		writeFileSync(join(dir, 'tokens'), `${token}\n`, { mode: 0o600 });
+		return ['--auth-token-file', join(dir, 'tokens')];
+	});
+	try {
+		const s = await CellbatchSocket.open(env.wsUrl, { origin: `http://${env.http}` });
+		const without = await s.call('geocode', ['11 Wall Street New York, NY'], { id: 1 });
+		assert.equal(without.error?.code, 'UNAUTHORIZED');
+		const withToken = await s.call('geocode', ['11 Wall Street New York, NY'], { id: 2, auth: token });
+		assert.equal(withToken.ok, true);
+		assert.equal(withToken.result.lat, 40.7069);
+		await s.close();
+		const evil = await CellbatchSocket.open(env.wsUrl, { origin: 'https://evil.example' });
+		await assert.rejects(evil.call('geocode', ['x'], { auth: token }), /connection closed/);
+		assert.equal(evil.received, 0);
 	} finally {
 		await env.stop();
 	}
