@@ -26,6 +26,7 @@
 #include "report.h"
 #include "secure.h"
 #include "upstream.h"
+#include "wsep.h"
 
 /* The modules, and what main.c itself owns: signals and the shutdown. */
 typedef struct server {
@@ -42,7 +43,8 @@ typedef struct server {
 	journal *journal; /* jobs in flight, in the cache database */
 	report_src report;
 	recent latency_recent;
-	httpd *httpd; /* --http; NULL: none */
+	httpd *httpd;             /* --http; NULL: none */
+	wsep_origins *ws_origins; /* with --http: the Origins its WebSocket endpoint serves */
 	bool draining;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
@@ -218,8 +220,14 @@ static int open_ingress(server *s)
 	    .max_conns = (size_t)s->cfg.max_conns,
 	    .max_unread_per_conn = (uint32_t)s->cfg.max_pending_per_conn,
 	    .send_timeout_ms = (int)s->cfg.send_timeout_ms,
+	    .ws_addr = s->cfg.http, /* the WebSocket endpoint shares the HTTP listener */
 	};
 
+	if (s->cfg.nws_origin > 0 && s->cfg.http == NULL)
+		log_warn("--ws-origin without --http: there is no WebSocket endpoint");
+	if (s->cfg.http != NULL && (icfg.ws_origins = s->ws_origins = wsep_origins_new(
+	                                s->cfg.http, s->cfg.ws_origin, s->cfg.nws_origin)) == NULL)
+		return -1;
 	if (ingress_open(&s->in, s->loop, &icfg, front_received_cb, front_hot_cb, s->f) != 0)
 		return -1;
 	s->report.in = s->in;
@@ -355,6 +363,7 @@ int main(int argc, char **argv)
 	batcher_close(s->bt);
 	journal_close(s->journal);
 	cache_close(s->cache);
+	wsep_origins_free(s->ws_origins); /* after ingress: its gate read them */
 	rv = uv_loop_close(&loop);
 	if (rv != 0)
 		log_warn("loop closed with handles open: %s", uv_strerror(rv));

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "policy.h"
+#include "wsep.h"
 
 static char url_bufs[MAX_LISTEN][512];
 
@@ -60,7 +61,8 @@ static void usage_rest(FILE *f)
 	      "  --http HOST:PORT      serve a dashboard at /, /metrics (Prometheus), /healthz,\n"
 	      "                        /readyz and /stats.json over HTTP; loopback only\n"
 	      "                        (127.0.0.1, ::1, localhost) until network access has its\n"
-	      "                        security rules (default: off)\n"
+	      "                        security rules (default: off); browsers (WebSocket):\n"
+	      "                        ws://HOST:PORT/cellbatch\n"
 	      "  --credit-batch-item PRICE  credits one item of a batch job costs (0.5)\n"
 	      "  --credit-single PRICE credits one single geocode call costs (1); the credits\n"
 	      "                        saved are one single call per cell less what was spent\n"
@@ -95,6 +97,8 @@ static void usage(FILE *f)
 	    "  --insecure-listen     serve non-loopback addresses in clear text (warns hourly)\n"
 	    "  --auth-token-file FILE  every request but ping needs one of FILE's tokens (one a\n"
 	    "                        line, '#' comments) as auth, else UNAUTHORIZED\n"
+	    "  --ws-origin ORIGIN    a web page (https://host[:port]) allowed to use the\n"
+	    "                        WebSocket of --http; repeatable (default: http://HOST:PORT)\n"
 	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
 	    "  --max-message BYTES   largest request accepted; a larger one gets BAD_REQUEST\n"
 	    "                        (%zu: a multi of 10,000 calls at the protocol's limits)\n"
@@ -132,33 +136,23 @@ static const char *default_cache_db(void)
 	return path;
 }
 
-/* "250", "250ms", "5s", "10m", "1h", "30d" -> milliseconds. */
+/* "250", "250ms", "5s", "10m", "1h", "30d" -> milliseconds; -1 also when that overflows. */
 static int parse_duration(const char *s, uint64_t *out)
 {
-	char *end;
+	static const char *const unit[] = {"", "ms", "s", "m", "h", "d"};
+	static const uint64_t ms[] = {1, 1, 1000, 60000, 3600000, 86400000};
 	unsigned long long v;
-	uint64_t mul = 1;
+	char *end;
 
 	errno = 0;
-	if (!isdigit((unsigned char)s[0]))
+	if (!isdigit((unsigned char)s[0]) || (v = strtoull(s, &end, 10), errno != 0))
 		return -1;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	if (*end == '\0' || strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "s") == 0)
-		mul = 1000;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else if (strcmp(end, "d") == 0)
-		mul = 86400000;
-	else
-		return -1;
-	*out = v * mul;
-	return 0;
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		if (strcmp(end, unit[i]) == 0 && v <= UINT64_MAX / ms[i]) {
+			*out = v * ms[i];
+			return 0;
+		}
+	return -1;
 }
 
 static int parse_count(const char *s, uint64_t *out)
@@ -243,6 +237,7 @@ static const opt_spec specs[] = {
     {"credit-batch-item", K_SPECIAL, 0, 0, 0},
     {"credit-single", K_SPECIAL, 0, 0, 0},
     {"auth-token-file", K_STRING, F(auth_token_file), 0, 0},
+    {"ws-origin", K_SPECIAL, 0, 0, 0},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -316,6 +311,10 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 	} else if (strcmp(name, "http") == 0) {
 		c->http = arg;
 		return http_addr_check(arg);
+	} else if (strcmp(name, "ws-origin") == 0) {
+		if (c->nws_origin == MAX_WS_ORIGINS || !wsep_origin_valid(arg))
+			return -1;
+		c->ws_origin[c->nws_origin++] = arg;
 	} else if (strncmp(name, "credit-", 7) == 0) {
 		return parse_price(arg, strcmp(name, "credit-single") == 0 ? &c->credit_single
 		                                                           : &c->credit_batch_item);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #define MAX_LISTEN 16
+/* --ws-origin given at most this often */
+#define MAX_WS_ORIGINS 16
 
 typedef struct config {
 	const char *listen[MAX_LISTEN];
@@ -42,6 +44,9 @@ typedef struct config {
 	bool allow_core_dumps;         /* --allow-core-dumps */
 	const char *upstream;          /* base URL, no trailing slash */
 	char *api_key;                 /* owned; never logged */
+
+	const char *ws_origin[MAX_WS_ORIGINS]; /* --ws-origin as given; none: the server's own */
+	int nws_origin;
 } config;
 
 /*

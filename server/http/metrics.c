@@ -187,6 +187,18 @@ static void render_credits(const report_src *src, prom_buf *b)
 	prom_sample_f(b, P "credits_saved_total", NULL, 0, cr.saved);
 }
 
+static void render_conns(const report_src *src, prom_buf *b)
+{
+	conn_counters cc = {0};
+
+	if (src->in != NULL)
+		ingress_conn_counters(src->in, &cc);
+	counter(
+	    b, P "ws_origin_refused_total",
+	    "WebSocket connections closed on arrival: their Origin is not allowed (--ws-origin).",
+	    cc.gated);
+}
+
 void metrics_render(const report_src *src, prom_buf *b)
 {
 	front_counters fc;
@@ -204,4 +216,5 @@ void metrics_render(const report_src *src, prom_buf *b)
 	render_batches(src, &uc, b);
 	render_upstream(src, &uc, b);
 	render_credits(src, b);
+	render_conns(src, b);
 }

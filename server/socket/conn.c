@@ -35,6 +35,8 @@ struct conntab {
 	size_t max_conns;
 	uint32_t max_unread;
 	conn_counters c;
+	conntab_gate gate; /* set before the notices start: read without the mutex */
+	void *gate_arg;
 };
 
 static uint64_t mono_ns(void)
@@ -234,6 +236,13 @@ static void pipe_event_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		nng_mtx_unlock(t->mtx);
 		return;
 	}
+	if (t->gate != NULL && !t->gate(t->gate_arg, p)) {
+		nng_pipe_close(p);
+		nng_mtx_lock(t->mtx);
+		t->c.gated++;
+		nng_mtx_unlock(t->mtx);
+		return;
+	}
 	if (conntab_add(t, nng_pipe_id(p)))
 		return;
 	nng_pipe_close(p);
@@ -244,6 +253,12 @@ static void pipe_event_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		    "refused a connection: %llu open, the limit is --max-conns %zu, kept below "
 		    "the descriptor limit (%llu refused so far)",
 		    (unsigned long long)cc.open, t->max_conns, (unsigned long long)cc.rejected);
+}
+
+void conntab_set_gate(conntab *t, conntab_gate gate, void *arg)
+{
+	t->gate = gate;
+	t->gate_arg = arg;
 }
 
 int conntab_watch(conntab *t, nng_socket sock)
@@ -260,7 +275,7 @@ uint64_t conntab_added(void *t)
 	conn_counters cc;
 
 	conntab_counters(t, &cc);
-	return cc.accepted + cc.rejected;
+	return cc.accepted + cc.rejected + cc.gated;
 }
 
 uint64_t conntab_removed(void *t)

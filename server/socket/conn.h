@@ -19,6 +19,7 @@ typedef struct conn_counters {
 	uint64_t removed;       /* ended (nng's REM_POST notices) */
 	uint64_t dropped;       /* requests dropped from connections that read no replies */
 	uint64_t send_timeouts; /* connections closed because a reply waited too long */
+	uint64_t gated;         /* closed on arrival by the gate (wsep: a WebSocket's Origin) */
 } conn_counters;
 
 /*
@@ -34,6 +35,14 @@ void conntab_close(conntab *t);
  * one that ends is removed. t must outlive sock.
  */
 int conntab_watch(conntab *t, nng_socket sock);
+
+/*
+ * A check of each new connection, on nng's thread before the cap: false
+ * closes it (counted in gated) before it can deliver a request. Set before
+ * conntab_watch; NULL: none.
+ */
+typedef bool (*conntab_gate)(void *arg, nng_pipe p);
+void conntab_set_gate(conntab *t, conntab_gate gate, void *arg);
 
 /* A new connection; false (and counted) when max_conns are open: the caller closes it. */
 bool conntab_add(conntab *t, uint32_t id);

@@ -372,6 +372,8 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	if ((rv = nng_rep0_open(&in->sock)) != 0)
 		goto out;
 	sock_open = true;
+	if (cfg->ws_addr != NULL) /* before any connection can arrive */
+		conntab_set_gate(in->conns, wsep_gate, (void *)cfg->ws_origins);
 	if ((rv = conntab_watch(in->conns, in->sock)) != 0)
 		goto out;
 	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, cfg->max_recv)) != 0)
@@ -387,10 +389,13 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	if ((rv = nngfix_listen(&in->listeners, in->sock, cfg->urls, cfg->nurls, LISTENER_PROBE_MS,
 	                        &pc)) != 0)
 		goto out;
+	if (cfg->ws_addr != NULL && (rv = wsep_listen(in->sock, cfg->ws_addr, cfg->max_recv)) != 0)
+		goto out;
 	top_up(in);
 	*out = in;
 	return 0;
 out:
+	nngfix_listeners_stop(in->listeners);
 	if (sock_open) {
 		__atomic_store_n(&in->closing, true, __ATOMIC_RELEASE);
 		nng_close(in->sock);

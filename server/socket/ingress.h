@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "conn.h"
+#include "wsep.h"
 
 typedef struct ingress ingress;
 typedef struct ing_ctx ing_ctx; /* one nng context: holds one request until it is answered */
@@ -36,6 +37,8 @@ typedef struct ingress_config {
 	size_t max_conns;             /* connections beyond are closed at once */
 	uint32_t max_unread_per_conn; /* --max-pending-per-conn; see conntab_admit */
 	int send_timeout_ms;          /* a reply waiting longer closes its connection */
+	const char *ws_addr; /* --http HOST:PORT: also ws://HOST:PORT/cellbatch; NULL: not */
+	const wsep_origins *ws_origins; /* the Origins served there; borrowed, outlives ingress */
 } ingress_config;
 
 /*

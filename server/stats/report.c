@@ -58,7 +58,7 @@ static int pack_conns(const report_src *src, msgpack_packer *pk)
 
 	if (src->in != NULL)
 		ingress_conn_counters(src->in, &cc);
-	rv = cbp_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 10);
+	rv = cbp_pack_cstr(pk, "connections") | msgpack_pack_map(pk, 11);
 	rv |= KV_U(pk, "open", cc.open);
 	rv |= KV_U(pk, "open_max", cc.open_max);
 	/* the watchdog's own probes are not clients */
@@ -68,6 +68,7 @@ static int pack_conns(const report_src *src, msgpack_packer *pk)
 	rv |= KV_U(pk, "max_conns", src->max_conns);
 	rv |= KV_U(pk, "dropped_unread", cc.dropped);
 	rv |= KV_U(pk, "closed_send_timeout", cc.send_timeouts);
+	rv |= KV_U(pk, "ws_origin_refused", cc.gated); /* the Origin check is the only gate */
 	rv |= KV_U(pk, "listener_restarts", nngfix_listener_restarts());
 	rv |= cbp_pack_cstr(pk, "nng_reaper_stuck");
 	rv |= nngfix_reaper_stuck() ? msgpack_pack_true(pk) : msgpack_pack_false(pk);

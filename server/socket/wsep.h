@@ -1,0 +1,54 @@
+/* wsep.h: the WebSocket endpoint (ws://HOST:PORT/cellbatch on --http) and its Origin allow-list
+ * (--ws-origin), checked on each connection because nng never checks Origin (cross-site hijacking).
+ */
+#ifndef CB_WSEP_H
+#define CB_WSEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+/* The path of the WebSocket endpoint on the --http listener (a contract: PROTOCOL.md). */
+#define WSEP_PATH "/cellbatch"
+
+typedef struct wsep_origins wsep_origins;
+
+/* True when text is an origin as browsers send it: scheme "://" host [":" port], nothing after. */
+bool wsep_origin_valid(const char *text);
+
+/*
+ * The allow-list: origins[0..n) as given (compared without regard to case),
+ * or when n is 0 the server's own origin, "http://" + http_addr (the --http
+ * HOST:PORT), also spelt with "localhost" for 127.0.0.1 and the other way
+ * round. NULL when out of memory. Freed with wsep_origins_free.
+ */
+wsep_origins *wsep_origins_new(const char *http_addr, const char *const *origins, int n);
+void wsep_origins_free(wsep_origins *w);
+
+/*
+ * Listens on ws://HOST:PORT/cellbatch for the --http HOST:PORT with sock,
+ * sharing nng's HTTP server for that address with httpd.c, which holds it
+ * after this started it (the order measured on 1.5.2, docs/nng.md). Messages
+ * over max_recv close the connection, as on other transports. 0, or an nng
+ * error (logged).
+ */
+int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv);
+
+/*
+ * Whether a connection's Origin header may be served. origin NULL: the
+ * client sent none; allowed, since every browser sends one and a client
+ * that is not a browser cannot be driven by a hostile page.
+ */
+bool wsep_allowed(const wsep_origins *w, const char *origin);
+
+/*
+ * nng's pipe-notify gate (conntab_set_gate), on nng's thread at
+ * NNG_PIPE_EV_ADD_PRE: true for a connection that is not a WebSocket, or
+ * whose Origin is allowed; false (logged, at most once every 10 s) for one to
+ * be closed before it can deliver a request. arg is the wsep_origins.
+ */
+bool wsep_gate(void *arg, nng_pipe p);
+
+#endif

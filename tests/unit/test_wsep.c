@@ -1,0 +1,89 @@
+/* test_wsep.c: the WebSocket endpoint's Origin rules — which --ws-origin values are accepted, the
+ * default list made from --http, and the comparison a connection's Origin header meets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "wsep.h"
+
+/* Origins as browsers serialise them: scheme://host[:port], and nothing after. */
+static void test_valid(void **state)
+{
+	const char *good[] = {"https://addin.example.com", "http://127.0.0.1:9100",
+	                      "http://[::1]:9100", "https://a-b.example:443",
+	                      "chrome-extension://abcdef"};
+	const char *bad[] = {"",
+	                     "null",
+	                     "addin.example.com",
+	                     "https://",
+	                     "https://a.example/",
+	                     "https://a.example/path",
+	                     "https://a.example:",
+	                     "https://a.example:123456",
+	                     "https://a.example:80x",
+	                     "https://user@a.example",
+	                     "https://a.example?q",
+	                     "https://[::1",
+	                     "1http://a.example"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(wsep_origin_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(wsep_origin_valid(bad[i]));
+}
+
+/* No --ws-origin: the server's own origin in its loopback spellings, nothing else. */
+static void test_defaults(void **state)
+{
+	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", NULL, 0);
+
+	(void)state;
+	assert_non_null(w);
+	assert_true(wsep_allowed(w, "http://127.0.0.1:9100"));
+	assert_true(wsep_allowed(w, "http://localhost:9100"));
+	assert_true(wsep_allowed(w, "HTTP://LOCALHOST:9100"));
+	assert_true(wsep_allowed(w, NULL)); /* not a browser */
+	assert_false(wsep_allowed(w, "https://127.0.0.1:9100"));
+	assert_false(wsep_allowed(w, "http://127.0.0.1:9101"));
+	assert_false(wsep_allowed(w, "http://127.0.0.1"));
+	assert_false(wsep_allowed(w, "https://evil.example"));
+	assert_false(wsep_allowed(w, "null"));
+	assert_false(wsep_allowed(w, ""));
+	wsep_origins_free(w);
+
+	w = wsep_origins_new("localhost:9100", NULL, 0);
+	assert_true(wsep_allowed(w, "http://127.0.0.1:9100"));
+	assert_true(wsep_allowed(w, "http://[::1]:9100"));
+	assert_true(wsep_allowed(w, "http://localhost:9100"));
+	wsep_origins_free(w);
+}
+
+/* --ws-origin given: exactly those (any case), and the server's own no longer implied. */
+static void test_configured(void **state)
+{
+	const char *list[] = {"https://addin.example.com", "http://app.example"};
+	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", list, 2);
+
+	(void)state;
+	assert_true(wsep_allowed(w, "https://addin.example.com"));
+	assert_true(wsep_allowed(w, "https://Addin.Example.com"));
+	assert_true(wsep_allowed(w, "http://app.example"));
+	assert_false(wsep_allowed(w, "https://app.example"));
+	assert_false(wsep_allowed(w, "http://app.example.evil.example"));
+	assert_false(wsep_allowed(w, "http://127.0.0.1:9100"));
+	wsep_origins_free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_configured),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
