@@ -327,18 +327,13 @@ static void test_non_loopback_refused(void **state)
 {
 	it_env *e = *state;
 	char log[300], *text;
-	int status = -1;
 	pid_t pid;
 
 	assert_int_equal(it_start_mock(e, NULL), 0);
 	snprintf(log, sizeof(log), "%s/refused.log", e->dir);
 	pid = it_spawn_server(e, log, "--http", "0.0.0.0:9", NULL);
 	assert_true(pid > 0);
-	for (double end = it_now_ms() + 5000; it_now_ms() < end; usleep(10000))
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_int_equal(it_stop(&pid, 0, 5000), 2); /* exits 2 by itself */
 	assert_non_null(text = it_slurp(log, NULL));
 	assert_non_null(strstr(text, "--http 0.0.0.0:9: refused: only a loopback host"));
 	free(text);

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "scrape.h"
 
 #define VICTIM     4242 /* uids with no passwd entry: nothing of anyone's is in their way */
 #define SQUATTER   4243
@@ -37,19 +38,6 @@ static void log_has(const char *log, const char *want)
 	if (strstr(s, want) == NULL)
 		fail_msg("wanted \"%s\" in %s:\n%s", want, log, s);
 	free(s);
-}
-
-/* A TCP port nothing listens on now. */
-static unsigned free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
 }
 
 static void test_non_loopback_listen(void **state)
