@@ -127,22 +127,25 @@ static double errors(const msgpack_object *st)
 	       num(get(codes, "NOT_FOUND"));
 }
 
-static double cache_lookups(const msgpack_object *st)
+/* Cache lookups answered, found or NOT_FOUND. */
+static double cache_hits(const msgpack_object *st)
 {
 	const msgpack_object *c = get(st, "cache");
 
-	return num(get(c, "hits")) + num(get(c, "negative_hits")) + num(get(c, "misses"));
+	return num(get(c, "hits")) + num(get(c, "negative_hits"));
 }
 
-/* What changed between prev and st; without prev, everything since the start. */
+/*
+ * What changed between prev and st; without prev (get() of NULL is NULL, so
+ * its numbers read 0), everything since the start.
+ */
 static void print_rates(FILE *f, const msgpack_object *st, const msgpack_object *prev, double secs)
 {
-	const msgpack_object *c = get(st, "cache"), *pc = get(prev, "cache");
-	double lookups = cache_lookups(st) - cache_lookups(prev);
-	double hits = num(get(c, "hits")) + num(get(c, "negative_hits")) - num(get(pc, "hits")) -
-	              num(get(pc, "negative_hits"));
+	double hits = cache_hits(st) - cache_hits(prev);
+	double lookups =
+	    hits + num(get(get(st, "cache"), "misses")) - num(get(get(prev, "cache"), "misses"));
 	double answered = num(get(st, "calls_answered")) - num(get(prev, "calls_answered"));
-	double errs = errors(st) - (prev ? errors(prev) : 0);
+	double errs = errors(st) - errors(prev);
 	double requests = num(get(st, "upstream_submits")) + num(get(st, "upstream_polls")) -
 	                  num(get(prev, "upstream_submits")) - num(get(prev, "upstream_polls"));
 
