@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cbproto.h"
+#include "excel.h"
 #include "log.h"
 #include "options.h"
 #include "policy.h"
@@ -62,7 +63,8 @@ static void usage_rest(FILE *f)
 	      "                        /readyz and /stats.json over HTTP; loopback only\n"
 	      "                        (127.0.0.1, ::1, localhost) until network access has its\n"
 	      "                        security rules (default: off); browsers (WebSocket):\n"
-	      "                        ws://HOST:PORT/cellbatch\n"
+	      "                        ws://HOST:PORT/cellbatch; the Excel add-in: /excel/\n"
+	      "  --public-url URL      --http as clients reach it (a proxy): the add-in's URLs\n"
 	      "  --credit-batch-item PRICE  credits one item of a batch job costs (0.5)\n"
 	      "  --credit-single PRICE credits one single geocode call costs (1); the credits\n"
 	      "                        saved are one single call per cell less what was spent\n"
@@ -238,6 +240,7 @@ static const opt_spec specs[] = {
     {"credit-single", K_SPECIAL, 0, 0, 0},
     {"auth-token-file", K_STRING, F(auth_token_file), 0, 0},
     {"ws-origin", K_SPECIAL, 0, 0, 0},
+    {"public-url", K_SPECIAL, 0, 0, 0},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -311,6 +314,9 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 	} else if (strcmp(name, "http") == 0) {
 		c->http = arg;
 		return http_addr_check(arg);
+	} else if (strcmp(name, "public-url") == 0) {
+		c->public_url = arg;
+		return excel_public_url_valid(arg) ? 0 : -1;
 	} else if (strcmp(name, "ws-origin") == 0) {
 		if (c->nws_origin == MAX_WS_ORIGINS || !wsep_origin_valid(arg))
 			return -1;

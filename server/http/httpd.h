@@ -1,5 +1,5 @@
 /* httpd.h: cellbatchd's HTTP listener (--http HOST:PORT) on nng's HTTP server — the dashboard
- * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus. */
+ * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus; the Excel add-in. */
 #ifndef CB_HTTPD_H
 #define CB_HTTPD_H
 
@@ -24,10 +24,14 @@ typedef struct httpd httpd;
 /*
  * Listens on addr ("127.0.0.1:9100", "[::1]:9100", "localhost:9100"; the
  * caller checked that it is a loopback address) and serves from src, which is
- * borrowed and must stay valid until httpd_close. Loop thread. 0, or -1
- * (logged) when the address cannot be served (in use, say).
+ * borrowed and must stay valid until httpd_close; also the Excel add-in at
+ * /excel/ (excel.h), its manifest pointing at public_url (--public-url, the
+ * address clients reach the server at behind a proxy) or, when NULL, at
+ * http://addr. Loop thread. 0, or -1 (logged) when the address cannot be
+ * served (in use, say).
  */
-int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const report_src *src);
+int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const char *public_url,
+               const report_src *src);
 
 /*
  * Stops serving: requests still queued are answered 503, the nng server is
