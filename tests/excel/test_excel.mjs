@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -64,8 +64,10 @@ function stopProcess(p, signal = 'SIGTERM') {
 
 // A mock and a cellbatchd in a temp dir on 127.0.0.1; restart() kills the server (SIGKILL, as a
 // crash) and starts it again on the same addresses; stop() ends both by pid.
-async function startEnv(extra = []) {
+async function startEnv(extraArgs = []) {
 	const dir = mkdtempSync(join(tmpdir(), 'cb-excel-'));
+	// a function of the temp dir gives the extra flags after writing what they name
+	const extra = typeof extraArgs === 'function' ? extraArgs(dir) : extraArgs;
 	const log = (name) => openSync(join(dir, name), 'a');
 	const mock = spawn(MOCK_BIN, ['--port', '0', '--port-file', join(dir, 'mock.port'),
 		'--gazetteer', GAZETTEER, '--api-key', KEY], { stdio: ['ignore', log('mock.log'), log('mock.log')] });
@@ -111,6 +113,7 @@ async function startEnv(extra = []) {
 }
 
 let browser = null;
+let context = null;
 let sheetServer = null;
 after(() => Promise.all([browser?.close(), new Promise((r) => (sheetServer ? sheetServer.close(r) : r()))]));
 
@@ -133,7 +136,9 @@ async function sheetPort() {
 // the add-in has associated its functions.
 async function openSheet(env) {
 	browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-	const page = await browser.newPage();
+	// one profile for every page, as one Excel keeps its storage (each test's server has its own origin)
+	context ??= await browser.newContext();
+	const page = await context.newPage();
 	const errors = [];
 	page.on('pageerror', (e) => errors.push(e.message));
 	const sheetUrl = `${env.base}/tests/sheet.html`;
@@ -299,6 +304,42 @@ test('manifest.xml is well-formed, points at this server, and its functions matc
 		const range = meta.functions.find((f) => f.id === 'GEOCODE_RANGE');
 		assert.equal(range.result.dimensionality, 'matrix');
 		await page.close();
+	} finally {
+		await env.stop();
+	}
+	// behind a proxy: the manifest names the public URL, and pages from there may open the socket
+	const proxied = await startEnv(['--public-url', 'https://cells.example.com/cb/']);
+	try {
+		const text = await (await fetch(`${proxied.base}/excel/manifest.xml`)).text();
+		const urls = [...text.matchAll(/DefaultValue="(https?:[^"]*)"/g)].map((x) => x[1]);
+		assert.ok(urls.length >= 8);
+		for (const u of urls) assert.ok(u.startsWith('https://cells.example.com/cb/excel/'), u);
+	} finally {
+		await proxied.stop();
+	}
+});
+
+test('a server with --auth-token-file: cells show #N/A UNAUTHORIZED and the runtime asks for a token; with it they resolve', { timeout: 60000 }, async () => {
+	const token = 'excel-team-token-51c3';
+	const env = await startEnv((dir) => {
+		writeFileSync(join(dir, 'tokens'), `${token}\n`, { mode: 0o600 });
+		return ['--auth-token-file', join(dir, 'tokens')];
+	});
+	try {
+		const page = await openSheet(env);
+		const cell = [['GEOCODE', gazetteer[3].address, 'lat']];
+		const before = await page.evaluate((c) => window.recalc(c), cell);
+		assert.deepEqual(before.values[0], { error: '#N/A', message: 'UNAUTHORIZED' });
+		assert.equal(await page.evaluate(() => window.cellbatch.state().needsToken), true);
+		await page.evaluate((t) => window.cellbatch.setToken(t), token);
+		const after = await page.evaluate((c) => window.recalc(c), cell);
+		assert.deepEqual(after.values[0], { value: gazetteer[3].lat });
+		assert.equal(await page.evaluate(() => window.cellbatch.state().needsToken), false);
+		// kept in the runtime's storage: a new runtime (page) of the same origin has it
+		const again = await openSheet(env);
+		assert.deepEqual((await again.evaluate((c) => window.recalc(c), cell)).values[0], { value: gazetteer[3].lat });
+		await page.close();
+		await again.close();
 	} finally {
 		await env.stop();
 	}

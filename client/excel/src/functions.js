@@ -187,6 +187,9 @@ export const cellbatch = {
 };
 
 globalThis.cellbatch = cellbatch;
-CustomFunctions.associate('GEOCODE', geocode);
-CustomFunctions.associate('REVERSE', reverse);
-CustomFunctions.associate('GEOCODE_RANGE', geocodeRange);
+// outside Excel (the task pane opened in a browser) there is nothing to register with
+if (typeof CustomFunctions !== 'undefined') {
+	CustomFunctions.associate('GEOCODE', geocode);
+	CustomFunctions.associate('REVERSE', reverse);
+	CustomFunctions.associate('GEOCODE_RANGE', geocodeRange);
+}
