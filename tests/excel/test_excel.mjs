@@ -90,8 +90,10 @@ async function startEnv(extraArgs = []) {
 				return (await fetch(`http://${http}/healthz`)).ok;
 			});
 		},
-		async restart() {
-			await stopProcess(env.server, 'SIGKILL');
+		// between the stop and the start, between() runs (a check while no server is up)
+		async restart(signal = 'SIGKILL', between = async () => {}) {
+			await stopProcess(env.server, signal);
+			await between();
 			await env.launch();
 		},
 		async stop() {
@@ -241,6 +243,26 @@ test('the server restarted (killed) while 200 cells are pending: all 200 resolve
 		console.log(`# restart: server back in ${tBack.toFixed(0)} ms, all 200 cells resolved ` +
 			`${ms.toFixed(0)} ms after the kill (its window: 3 s idle); upstream submits ${mock.submits}`);
 		assert.equal(mock.submits, 1, 'the killed server had submitted nothing');
+		await page.close();
+	} finally {
+		await env.stop();
+	}
+});
+
+test('a server stopped with SIGTERM while cells wait (drain timeout 0): SHUTTING_DOWN is not shown, the cells go to the next server', { timeout: 90000 }, async () => {
+	const env = await startEnv(['--batch-wait', '6s', '--batch-idle', '3s', '--drain-timeout', '0']);
+	try {
+		const page = await openSheet(env);
+		const addrs = ADDRESSES.slice(0, 100).map((a) => `${a} (drain)`);
+		await page.evaluate((c) => window.startRecalc(c), addrs.map((a) => ['GEOCODE', a, 'lon']));
+		await waitFor('100 calls in flight', async () => (await env.stats()).calls_in_flight === 100);
+		await env.restart('SIGTERM', async () => {
+			assert.match(env.serverLog(), /answering 100 waiting calls with SHUTTING_DOWN/);
+			assert.equal(await page.evaluate(() => window.settled), 0, 'a cell showed SHUTTING_DOWN');
+		});
+		const r = await page.evaluate(() => window.running);
+		for (let i = 0; i < addrs.length; i++)
+			assert.equal(r.values[i].value, (await expected(env, addrs[i])).lon, `${addrs[i]}: ${JSON.stringify(r.values[i])}`);
 		await page.close();
 	} finally {
 		await env.stop();
