@@ -15,7 +15,8 @@
 		const s = cb.state();
 		const el = $('state');
 		el.dataset.state = s.state;
-		el.textContent = `${LABELS[s.state] || s.state}${s.detail ? `: ${s.detail}` : ''}; ${s.pending} calls waiting`;
+		const waiting = s.state === 'idle' ? '' : `; ${s.pending} calls waiting`;
+		el.textContent = `${LABELS[s.state] || s.state}${s.detail ? `: ${s.detail}` : ''}${waiting}`;
 		$('token-form').hidden = !s.needsToken;
 	}
 

@@ -139,7 +139,11 @@ async function sheetPort() {
 async function openSheet(env) {
 	browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 	// one profile for every page, as one Excel keeps its storage (each test's server has its own origin)
-	context ??= await browser.newContext();
+	if (context === null) {
+		context = await browser.newContext();
+		// loopback only: the pages name Office's CDN (office.js), which a test must not reach
+		await context.route('**/*', (r) => (new URL(r.request().url()).hostname === '127.0.0.1' ? r.continue() : r.abort()));
+	}
 	const page = await context.newPage();
 	const errors = [];
 	page.on('pageerror', (e) => errors.push(e.message));
@@ -327,6 +331,13 @@ test('manifest.xml is well-formed, points at this server, and its functions matc
 		const range = meta.functions.find((f) => f.id === 'GEOCODE_RANGE');
 		assert.equal(range.result.dimensionality, 'matrix');
 		await page.close();
+		// the task pane, as served (office.js cannot load here: functions.js runs without a host)
+		const pane = await context.newPage();
+		await pane.goto(`${env.base}/excel/taskpane.html`);
+		assert.equal(await pane.textContent('#endpoint'), `ws://${env.http}/cellbatch`);
+		await pane.waitForFunction(() => document.querySelectorAll('#stats dd').length === 6);
+		assert.equal(await pane.getAttribute('#state', 'data-state'), 'idle');
+		await pane.close();
 	} finally {
 		await env.stop();
 	}
