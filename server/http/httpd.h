@@ -1,5 +1,6 @@
 /* httpd.h: cellbatchd's HTTP listener (--http HOST:PORT) on nng's HTTP server — the dashboard
- * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus; the Excel add-in. */
+ * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus; the Excel
+ * add-in at /excel/. */
 #ifndef CB_HTTPD_H
 #define CB_HTTPD_H
 
