@@ -200,6 +200,13 @@ static void warn_cb(uv_timer_t *t)
 		if (policy_listen(warn_cfg->listen[i], &in, why, sizeof(why)) ==
 		    POLICY_ALLOW_INSECURE)
 			log_warn("%s: %s", warn_cfg->listen[i], why);
+	if (warn_cfg->http != NULL && warn_cfg->tls_cert == NULL) {
+		char url[300];
+		in.http = true;
+		snprintf(url, sizeof(url), "http://%s", warn_cfg->http);
+		if (policy_listen(url, &in, why, sizeof(why)) == POLICY_ALLOW_INSECURE)
+			log_warn("--http %s: %s", warn_cfg->http, why);
+	}
 }
 
 void secure_watch(uv_loop_t *loop, const config *c)

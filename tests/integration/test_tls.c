@@ -297,6 +297,13 @@ static void test_refused_at_start(void **state)
 	                 0);
 	snprintf(path, sizeof(path), "tls+tcp://127.0.0.1:%s", strrchr(any, ':') + 1);
 	assert_int_equal(geocode_over(path, p.cert, NULL, NULL), CB_EUNAUTHORIZED);
+	/* tokens do not guard /metrics and /stats.json: said at start */
+	{
+		char *log = it_slurp(e->server_log, NULL);
+		assert_non_null(log);
+		assert_non_null(strstr(log, "/stats.json and the dashboard need no token"));
+		free(log);
+	}
 }
 
 /* n geocodes of one place (cache hits after the first) in flight at once; milliseconds. */
