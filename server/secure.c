@@ -127,6 +127,12 @@ static int open_tls(const config *c, nng_tls_config **tls)
 		fprintf(stderr, "cellbatchd: %s\n", why);
 		return -1;
 	}
+	bool used = c->http != NULL;
+	for (int i = 0; i < c->nlisten; i++)
+		used = used || tlsconf_url_is_tls(c->listen[i]);
+	if (*tls != NULL && !used)
+		log_warn(
+		    "--tls-cert: no tls+tcp:// or wss:// --listen and no --http: nothing uses it");
 	if (*tls != NULL)
 		log_info(
 		    "TLS with %s%s%s", c->tls_cert,

@@ -248,7 +248,7 @@ static int clear_ipc_path(const char *url)
 /* ipc sockets are for this user only (mode 0600): the server spends the user's API credits. */
 static int listen_one(nng_socket sock, const char *url, nng_tls_config *tls, nng_listener *out)
 {
-	bool is_tls = strncmp(url, "tls+", 4) == 0;
+	bool is_tls = strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss", 3) == 0;
 	nng_listener l;
 	int rv;
 

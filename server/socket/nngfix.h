@@ -52,7 +52,7 @@ typedef struct nngfix_pipe_counts {
  * that completes handshakes but stops handing connections to the socket (pc
  * counts what the socket took in; copied). On failure logs which URL failed
  * and returns an nng error; listeners already started stay with sock. *out is
- * owned by the caller. tls+tcp:// listeners get tls (each holds a reference;
+ * owned by the caller. tls+tcp:// and wss:// listeners get tls (each holds a reference;
  * NNG_EINVAL when NULL); tls listeners are not probed.
  */
 int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *urls, int n,

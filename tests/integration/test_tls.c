@@ -1,6 +1,7 @@
 /* test_tls.c: TLS against real cellbatchd + mock processes — tls+tcp://, https:// and wss:// with
  * certificates made here by openssl; libcellbatch and the cellbatch command with CELLBATCH_TLS_*;
  * client certificates required; tokens over TLS; refusals at start; handshake and call timings. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,19 @@ static void test_https_and_wss(void **state)
 	expect_cli(e, 0, cmd, url, NULL);
 }
 
+/* --listen wss://: a WebSocket listener of its own, with the same certificate. */
+static void test_listen_wss(void **state)
+{
+	it_env *e = *state;
+	char url[64];
+	pki p;
+
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%u/cb", free_port());
+	start_tls(e, &p, "--listen", url, NULL, NULL);
+	assert_int_equal(geocode_over(url, p.cert, NULL, NULL), CB_OK);
+	assert_int_equal(geocode_over(url, p.ccert, NULL, NULL), CB_EUNREACHABLE);
+}
+
 static void test_client_certs_required(void **state)
 {
 	it_env *e = *state;
@@ -330,12 +344,47 @@ static double burst_ms(cb_client *c, int n)
 	return ms;
 }
 
+/* Answers of an async burst, counted under a mutex; the test waits on the count. */
+typedef struct burst {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, ok;
+} burst;
+
+static void burst_done(void *user, const cb_result *res)
+{
+	burst *b = user;
+
+	pthread_mutex_lock(&b->mu);
+	b->done++;
+	b->ok += res->err == CB_OK;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* n geocodes of one place all in flight at once on c; milliseconds until the last answer. */
+static double async_ms(cb_client *c, int n)
+{
+	burst b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	cb_call call = {.fn = CB_FN_GEOCODE, .text = PLACE};
+	double t0 = it_now_ms();
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(cb_call_async(c, &call, burst_done, &b), CB_OK);
+	pthread_mutex_lock(&b.mu);
+	while (b.done < n)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	assert_int_equal(b.ok, n);
+	return it_now_ms() - t0;
+}
+
 /* Not a benchmark with a bound: numbers for the docs, printed; the calls must all be answered. */
 static void test_timings(void **state)
 {
 	it_env *e = *state;
 	char tcp[64];
-	double t0, open_tls = 1e9, open_tcp = 1e9, ms_tls, ms_tcp;
+	double t0, open_tls = 1e9, open_tcp = 1e9, ms_tls, ms_tcp, as_tls, as_tcp;
 	char v[64];
 	cb_client *c;
 	pki p;
@@ -359,13 +408,16 @@ static void test_timings(void **state)
 	assert_int_equal(open_with(&c, p.tlsurl, p.cert, NULL, NULL), CB_OK);
 	burst_ms(c, 1); /* the one upstream lookup */
 	ms_tls = burst_ms(c, 1000);
+	as_tls = async_ms(c, 1000);
 	cb_client_close(c);
 	assert_int_equal(open_with(&c, tcp, NULL, NULL, NULL), CB_OK);
 	ms_tcp = burst_ms(c, 1000);
+	as_tcp = async_ms(c, 1000);
 	cb_client_close(c);
-	printf("# connect+ping (best of 20): tls+tcp %.2f ms, tcp %.2f ms; 1000 sequential cached "
-	       "calls: tls+tcp %.0f ms, tcp %.0f ms\n",
-	       open_tls, open_tcp, ms_tls, ms_tcp);
+	printf("# connect+ping (best of 20): tls+tcp %.2f ms, tcp %.2f ms; 1000 cached calls one "
+	       "after another: tls+tcp %.0f ms, tcp %.0f ms; all in flight at once: tls+tcp %.0f "
+	       "ms, tcp %.0f ms\n",
+	       open_tls, open_tcp, ms_tls, ms_tcp, as_tls, as_tcp);
 }
 
 int main(void)
@@ -373,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_tls_tcp, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_https_and_wss, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_wss, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_certs_required, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens_over_tls, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_at_start, it_setup, it_teardown),
