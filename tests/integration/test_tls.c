@@ -216,6 +216,24 @@ static void test_client_certs_required(void **state)
 	expect_cli(e, 3, env, args, NULL);
 }
 
+/*
+ * optional: a certificate is asked for, not enforced. mbedTLS's optional mode
+ * goes on with the handshake when the client's certificate fails to verify,
+ * so optional is not client authentication (the listening policy counts only
+ * required) — measured here, so that a change of engine shows.
+ */
+static void test_client_certs_optional(void **state)
+{
+	it_env *e = *state;
+	pki p;
+
+	make_cert(e, "client", p.ccert, p.ckey);
+	start_tls(e, &p, "--tls-ca", p.ccert, "--tls-client-auth", "optional");
+	assert_int_equal(geocode_over(p.tlsurl, p.cert, NULL, NULL), CB_OK);
+	assert_int_equal(geocode_over(p.tlsurl, p.cert, p.ccert, p.ckey), CB_OK);
+	assert_int_equal(geocode_over(p.tlsurl, p.cert, p.cert, p.key), CB_OK);
+}
+
 static void test_tokens_over_tls(void **state)
 {
 	it_env *e = *state;
@@ -427,6 +445,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_https_and_wss, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_wss, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_certs_required, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_certs_optional, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens_over_tls, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_at_start, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_timings, it_setup, it_teardown),
