@@ -245,7 +245,8 @@ static void closed_cb(uv_handle_t *hd)
 	free(hd->data);
 }
 
-int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const report_src *src)
+int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *tls,
+               const report_src *src)
 {
 	char text[600];
 	nng_url *url = NULL;
@@ -255,8 +256,11 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const report_src 
 	if (h == NULL)
 		goto out;
 	h->src = src;
-	snprintf(text, sizeof(text), "http://%s", addr);
+	snprintf(text, sizeof(text), "%s://%s", tls != NULL ? "https" : "http", addr);
 	if ((rv = nng_url_parse(&url, text)) != 0 || (rv = nng_http_server_hold(&h->srv, url)) != 0)
+		goto out;
+	/* the wss listener set it before it started the server; said again for an order change */
+	if (tls != NULL && (rv = nng_http_server_set_tls(h->srv, tls)) != 0)
 		goto out;
 	if ((rv = add_routes(h)) != 0 || (rv = nng_http_server_start(h->srv)) != 0)
 		goto out;
@@ -271,8 +275,8 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const report_src 
 	gate.closing = false;
 	pthread_mutex_unlock(&gate.mu);
 	log_info("serving the dashboard at /, /metrics, /healthz, /readyz and /stats.json on "
-	         "http://%s",
-	         addr);
+	         "%s",
+	         text);
 	*out = h;
 	h = NULL;
 	rv = 0;
