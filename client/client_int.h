@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "cbproto.h"
 #include "cellbatch.h"
@@ -60,6 +61,18 @@ struct cb_client {
  * bytes, CB_ENOMEM.
  */
 cb_err client_token(cb_client *c, const cb_client_options *opts);
+
+/*
+ * The TLS configuration for url: *out NULL when url is not tls+tcp:// nor
+ * wss://, else a client configuration (owned by the caller:
+ * nng_tls_config_free) from opts' or the environment's files (cellbatch.h),
+ * checking the server's name against the URL's host. CB_OK, CB_EINVAL (a
+ * file unreadable or unusable), CB_ENOMEM.
+ */
+cb_err client_tls(const char *url, const cb_client_options *opts, nng_tls_config **out);
+
+/* One blocking dial of url, with tls (NULL: none) on its dialer, which holds its own reference. */
+int client_dial_once(nng_socket sock, const char *url, nng_tls_config *tls);
 
 /* Sets req's auth to c's token, if it has one (req borrows it). */
 static inline void client_auth(const cb_client *c, cb_request *req)

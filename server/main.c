@@ -45,6 +45,7 @@ typedef struct server {
 	recent latency_recent;
 	httpd *httpd;             /* --http; NULL: none */
 	wsep_origins *ws_origins; /* with --http: the Origins its WebSocket endpoint serves */
+	nng_tls_config *tls;      /* --tls-cert: tls+tcp:// and --http's; NULL: none */
 	bool draining;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* --drain-timeout */
@@ -221,13 +222,14 @@ static int open_ingress(server *s)
 	    .max_unread_per_conn = (uint32_t)s->cfg.max_pending_per_conn,
 	    .send_timeout_ms = (int)s->cfg.send_timeout_ms,
 	    .ws_addr = s->cfg.http, /* the WebSocket endpoint shares the HTTP listener */
+	    .tls = s->tls,
 	};
 
 	if (s->cfg.nws_origin > 0 && s->cfg.http == NULL)
 		log_warn("--ws-origin without --http: there is no WebSocket endpoint");
-	if (s->cfg.http != NULL &&
-	    (icfg.ws_origins = s->ws_origins = wsep_origins_new(
-	         s->cfg.http, s->cfg.public_url, s->cfg.ws_origin, s->cfg.nws_origin)) == NULL)
+	if (s->cfg.http != NULL && (icfg.ws_origins = s->ws_origins = wsep_origins_new(
+	                                s->cfg.http, s->tls != NULL, s->cfg.public_url,
+	                                s->cfg.ws_origin, s->cfg.nws_origin)) == NULL)
 		return -1;
 	if (ingress_open(&s->in, s->loop, &icfg, front_received_cb, front_hot_cb, s->f) != 0)
 		return -1;
@@ -331,7 +333,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	if (open_ingress(s) != 0)
 		return -1;
 	if (s->cfg.http != NULL &&
-	    httpd_open(&s->httpd, loop, s->cfg.http, s->cfg.public_url, &s->report) != 0)
+	    httpd_open(&s->httpd, loop, s->cfg.http, s->tls, s->cfg.public_url, &s->report) != 0)
 		return -1;
 	watch_signals(s);
 	secure_watch(loop, &s->cfg);
@@ -349,7 +351,7 @@ int main(int argc, char **argv)
 	jarena_install(); /* before any jansson use */
 	if ((rv = options_parse(argc, argv, &s->cfg)) != 0)
 		return rv == 1 ? 0 : 2;
-	if (secure_start(&s->cfg, &s->tokens) != 0)
+	if (secure_start(&s->cfg, &s->tokens, &s->tls) != 0)
 		return 2;
 	if (server_open(s, &loop) != 0)
 		return 1;
@@ -372,5 +374,8 @@ int main(int argc, char **argv)
 	curl_global_cleanup();
 	free(s->cfg.api_key);
 	auth_free(s->tokens);
+	/* listeners held their own references; nng_tls_config_free(NULL) crashes in 1.5.2 */
+	if (s->tls != NULL)
+		nng_tls_config_free(s->tls);
 	return 0;
 }

@@ -14,7 +14,8 @@
 #include "excel.h"
 #include "log.h"
 #include "options.h"
-#include "policy.h"
+#include "optvalue.h"
+#include "tlsconf.h"
 #include "wsep.h"
 
 static char url_bufs[MAX_LISTEN][512];
@@ -60,11 +61,10 @@ static void usage_rest(FILE *f)
 	      "\n"
 	      "Observability\n"
 	      "  --http HOST:PORT      serve a dashboard at /, /metrics (Prometheus), /healthz,\n"
-	      "                        /readyz and /stats.json over HTTP; loopback only\n"
-	      "                        (127.0.0.1, ::1, localhost) until network access has its\n"
-	      "                        security rules (default: off); browsers (WebSocket):\n"
-	      "                        ws://HOST:PORT/cellbatch; the Excel add-in: /excel/\n"
-	      "  --public-url URL      --http as clients reach it (a proxy): the add-in's URLs\n"
+	      "                        /readyz and /stats.json over HTTP, https with --tls-cert\n"
+	      "                        (default: off); browsers (WebSocket): ws://HOST:PORT/\n"
+	      "                        cellbatch, wss:// with TLS; a non-loopback host: as\n"
+	      "                        --listen; the Excel add-in: /excel/manifest.xml\n"
 	      "  --credit-batch-item PRICE  credits one item of a batch job costs (0.5)\n"
 	      "  --credit-single PRICE credits one single geocode call costs (1); the credits\n"
 	      "                        saved are one single call per cell less what was spent\n"
@@ -95,12 +95,23 @@ static void usage(FILE *f)
 	    "  --listen URL          address to serve; repeatable (default: $CELLBATCH_URL, else\n"
 	    "                        %s). ipc:// sockets get mode 0600;\n"
 	    "                        a bare port means tcp://127.0.0.1:PORT; a non-loopback\n"
-	    "                        address needs --insecure-listen until TLS is built\n"
+	    "                        address needs TLS and client authentication (certificates\n"
+	    "                        or tokens), else --insecure-listen\n"
 	    "  --insecure-listen     serve non-loopback addresses in clear text (warns hourly)\n"
+	    "  --tls-cert FILE       PEM certificate (chain) for tls+tcp:// and --http (https,\n"
+	    "                        wss); with --tls-key FILE, its unencrypted PEM key, which\n"
+	    "                        others must not be able to read\n"
+	    "  --tls-ca FILE         PEM CAs that clients' certificates are checked against\n"
+	    "  --tls-client-auth required|optional  whether a client must show a certificate\n"
+	    "                        that --tls-ca trusts (with --tls-ca: required); optional\n"
+	    "                        asks but lets any client in, so it is not authentication\n"
 	    "  --auth-token-file FILE  every request but ping needs one of FILE's tokens (one a\n"
 	    "                        line, '#' comments) as auth, else UNAUTHORIZED\n"
 	    "  --ws-origin ORIGIN    a web page (https://host[:port]) allowed to use the\n"
 	    "                        WebSocket of --http; repeatable (default: http://HOST:PORT)\n"
+	    "  --public-url URL      where clients reach --http (behind a proxy, say:\n"
+	    "                        https://cells.example.com): the add-in's manifest names\n"
+	    "                        it, and its origin may use the WebSocket (default: none)\n"
 	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
 	    "  --max-message BYTES   largest request accepted; a larger one gets BAD_REQUEST\n"
 	    "                        (%zu: a multi of 10,000 calls at the protocol's limits)\n"
@@ -136,56 +147,6 @@ static const char *default_cache_db(void)
 	else
 		return NULL;
 	return path;
-}
-
-/* "250", "250ms", "5s", "10m", "1h", "30d" -> milliseconds; -1 also when that overflows. */
-static int parse_duration(const char *s, uint64_t *out)
-{
-	static const char *const unit[] = {"", "ms", "s", "m", "h", "d"};
-	static const uint64_t ms[] = {1, 1, 1000, 60000, 3600000, 86400000};
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (!isdigit((unsigned char)s[0]) || (v = strtoull(s, &end, 10), errno != 0))
-		return -1;
-	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
-		if (strcmp(end, unit[i]) == 0 && v <= UINT64_MAX / ms[i]) {
-			*out = v * ms[i];
-			return 0;
-		}
-	return -1;
-}
-
-static int parse_count(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (!isdigit((unsigned char)s[0]))
-		return -1;
-	*out = strtoull(s, &end, 10);
-	return (errno != 0 || *end != '\0') ? -1 : 0;
-}
-
-/* The first line of FILE, trimmed; NULL with a message on failure. */
-static char *read_key_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	size_t n;
-
-	if (f == NULL) {
-		fprintf(stderr, "cellbatchd: --api-key-file %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	while (n > 0 && isspace((unsigned char)line[n - 1]))
-		line[--n] = '\0';
-	return strdup(line);
 }
 
 typedef enum opt_kind {
@@ -240,6 +201,10 @@ static const opt_spec specs[] = {
     {"credit-single", K_SPECIAL, 0, 0, 0},
     {"auth-token-file", K_STRING, F(auth_token_file), 0, 0},
     {"ws-origin", K_SPECIAL, 0, 0, 0},
+    {"tls-cert", K_STRING, F(tls_cert), 0, 0},
+    {"tls-key", K_STRING, F(tls_key), 0, 0},
+    {"tls-ca", K_STRING, F(tls_ca), 0, 0},
+    {"tls-client-auth", K_SPECIAL, 0, 0, 0},
     {"public-url", K_SPECIAL, 0, 0, 0},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
@@ -262,32 +227,16 @@ static void build_long_opts(void)
 	long_opts[i] = (struct option){NULL, 0, NULL, 0};
 }
 
-/* A price in credits: a finite number >= 0. */
-static int parse_price(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return (errno != 0 || end == s || *end != '\0' || !(*out >= 0) || isinf(*out)) ? -1 : 0;
-}
-
-/* --http's HOST:PORT, a port 1-65535 on a host the listening policy (policy.h) allows: -2 (said
- * on stderr) for another host; -1: no HOST:PORT at all. */
+/* --http's HOST:PORT, a port 1-65535; whether the host may be served is secure.c's question. */
 static int http_addr_check(const char *arg)
 {
 	const char *colon = strrchr(arg, ':');
-	char url[300], why[256];
 	uint64_t port;
 
 	if (colon == NULL || colon == arg || strlen(arg) > 256 ||
 	    parse_count(colon + 1, &port) != 0 || port < 1 || port > 65535)
 		return -1;
-	snprintf(url, sizeof(url), "http://%s", arg);
-	if (policy_listen(url, &(policy_in){.http = true}, why, sizeof(why)) == POLICY_ALLOW)
-		return 0;
-	fprintf(stderr, "cellbatchd: --http %s: refused: %s\n", arg, why);
-	return -2;
+	return 0;
 }
 
 /* The flags a table row cannot say; returns 0, or -1 for an invalid value. */
@@ -321,6 +270,11 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 		if (c->nws_origin == MAX_WS_ORIGINS || !wsep_origin_valid(arg))
 			return -1;
 		c->ws_origin[c->nws_origin++] = arg;
+	} else if (strcmp(name, "tls-client-auth") == 0) {
+		tls_client_auth a;
+		if (tlsconf_parse_auth(arg, &a) != 0)
+			return -1;
+		c->tls_client_auth = (int)a;
 	} else if (strncmp(name, "credit-", 7) == 0) {
 		return parse_price(arg, strcmp(name, "credit-single") == 0 ? &c->credit_single
 		                                                           : &c->credit_batch_item);

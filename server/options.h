@@ -48,6 +48,10 @@ typedef struct config {
 
 	const char *ws_origin[MAX_WS_ORIGINS]; /* --ws-origin as given; none: the server's own */
 	int nws_origin;
+
+	/* TLS (socket/tlsconf.h): for tls+tcp:// listeners and --http (https, wss); NULL: none */
+	const char *tls_cert, *tls_key, *tls_ca;
+	int tls_client_auth; /* a tls_client_auth: --tls-client-auth, required with --tls-ca */
 } config;
 
 /*

@@ -79,12 +79,6 @@ policy_verdict policy_listen(const char *url, const policy_in *in, char *why, si
 	/* reachable from other machines: TLS with client authentication, or said out loud */
 	if (scheme_is(url, tls_schemes) && in->tls && (in->client_certs || in->tokens))
 		return POLICY_ALLOW;
-	if (in->http) {
-		snprintf(why, cap,
-		         "only a loopback host (127.0.0.0/8, ::1, localhost) may serve HTTP until "
-		         "network access has TLS (--insecure-listen does not apply to --http)");
-		return POLICY_REFUSE;
-	}
 	if (in->insecure) {
 		snprintf(
 		    why, cap,
@@ -95,10 +89,13 @@ policy_verdict policy_listen(const char *url, const policy_in *in, char *why, si
 		                 "spends the API key's credits");
 		return POLICY_ALLOW_INSECURE;
 	}
-	snprintf(why, cap,
-	         "refused: a non-loopback address needs TLS and client authentication, which this "
-	         "build cannot do yet; to serve it in clear text anyway give --insecure-listen, "
-	         "with --auth-token-file so that strangers cannot spend the credits");
+	snprintf(
+	    why, cap,
+	    "refused: a non-loopback address needs TLS (--tls-cert and --tls-key; tls+tcp://%s) "
+	    "and client authentication (--tls-ca with --tls-client-auth required, or "
+	    "--auth-token-file); to serve it in clear text anyway give --insecure-listen, "
+	    "with --auth-token-file so that strangers cannot spend the credits",
+	    in->http ? " or --http" : "");
 	return POLICY_REFUSE;
 }
 

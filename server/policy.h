@@ -8,11 +8,11 @@
 
 /* What a listener would be served with; the caller fills it from the flags. */
 typedef struct policy_in {
-	bool tls;          /* a certificate for this listener (not built yet: always false) */
-	bool client_certs; /* client certificates required (not built yet: always false) */
+	bool tls;          /* --tls-cert and --tls-key: tls+tcp://, wss:// and https:// have them */
+	bool client_certs; /* --tls-client-auth required: no connection without a trusted cert */
 	bool tokens;       /* --auth-token-file: every request but ping needs a token */
 	bool insecure;     /* --insecure-listen */
-	bool http;         /* the --http listener: loopback only until TLS exists */
+	bool http;         /* the --http listener (/metrics, /stats.json: no token asked there) */
 } policy_in;
 
 typedef enum policy_verdict {
@@ -25,9 +25,10 @@ typedef enum policy_verdict {
  * The listening policy for one URL (ipc://, inproc://, abstract://, tcp://,
  * tls+tcp://, ws://, wss://, http://HOST:PORT): local transports and
  * loopback hosts are allowed; any other host (a name, a wildcard, an
- * empty host) needs TLS and client certificates or tokens, else
- * --insecure-listen (never for http). why (cap bytes) says why on
- * POLICY_REFUSE and POLICY_ALLOW_INSECURE.
+ * empty host) needs a TLS scheme with a certificate and client
+ * certificates or tokens, else --insecure-listen. The --http listener is
+ * given as https://HOST:PORT when it has TLS, http:// when not. why (cap
+ * bytes) says why on POLICY_REFUSE and POLICY_ALLOW_INSECURE.
  */
 policy_verdict policy_listen(const char *url, const policy_in *in, char *why, size_t cap);
 

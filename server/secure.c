@@ -10,6 +10,7 @@
 #include "log.h"
 #include "policy.h"
 #include "secure.h"
+#include "tlsconf.h"
 
 #define INSECURE_WARN_MS (3600u * 1000) /* the clear-text warning, again every hour */
 
@@ -33,33 +34,112 @@ static void core_dumps(const config *c)
 		log_warn("cannot switch core dumps off: a crash may write the API key to disk");
 }
 
-static policy_in policy_of(const config *c)
+/* --tls-ca alone asks for client certificates: a CA given for nothing would mislead. */
+static tls_client_auth client_auth(const config *c)
 {
-	return (policy_in){.tokens = c->auth_token_file != NULL, .insecure = c->insecure_listen};
+	if (c->tls_ca != NULL && c->tls_client_auth == TLS_CLIENT_AUTH_NONE)
+		return TLS_CLIENT_AUTH_REQUIRED;
+	return (tls_client_auth)c->tls_client_auth;
 }
 
-/* The listening policy for every --listen, and the default socket's directory; -1: refused. */
+static policy_in policy_of(const config *c)
+{
+	return (policy_in){.tls = c->tls_cert != NULL,
+	                   .client_certs = client_auth(c) == TLS_CLIENT_AUTH_REQUIRED,
+	                   .tokens = c->auth_token_file != NULL,
+	                   .insecure = c->insecure_listen};
+}
+
+/* The policy's verdict on one listener, said; -1: refused. */
+static int verdict(const char *flag, const char *url, const char *shown, const policy_in *in)
+{
+	char why[512];
+
+	switch (policy_listen(url, in, why, sizeof(why))) {
+	case POLICY_REFUSE:
+		fprintf(stderr, "cellbatchd: %s %s: %s\n", flag, shown, why);
+		return -1;
+	case POLICY_ALLOW_INSECURE:
+		log_warn("%s: %s", shown, why);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * --http, as https:// when it has TLS. Tokens guard the WebSocket endpoint
+ * only: /metrics and /stats.json answer whoever reaches them, so a network
+ * listener without client certificates is said to expose them.
+ */
+static int check_http(const config *c)
+{
+	char url[300], why[512];
+	policy_in in = policy_of(c);
+
+	if (c->http == NULL)
+		return 0;
+	in.http = true;
+	snprintf(url, sizeof(url), "%s://%s", in.tls ? "https" : "http", c->http);
+	if (verdict("--http", url, c->http, &in) != 0)
+		return -1;
+	if (!in.client_certs && in.tls && in.tokens &&
+	    policy_listen(url, &(policy_in){0}, why, sizeof(why)) != POLICY_ALLOW)
+		log_warn(
+		    "--http %s: /metrics, /stats.json and the dashboard need no token: anyone "
+		    "who reaches it reads the counters (--tls-client-auth required closes them)",
+		    c->http);
+	return 0;
+}
+
+/* The listening policy for every --listen and --http, and the default socket's directory. */
 static int check_listeners(const config *c)
 {
 	char why[512];
 	policy_in in = policy_of(c);
 
 	for (int i = 0; i < c->nlisten; i++) {
-		switch (policy_listen(c->listen[i], &in, why, sizeof(why))) {
-		case POLICY_REFUSE:
-			fprintf(stderr, "cellbatchd: --listen %s: %s\n", c->listen[i], why);
+		if (tlsconf_url_is_tls(c->listen[i]) && c->tls_cert == NULL) {
+			fprintf(
+			    stderr,
+			    "cellbatchd: --listen %s: refused: a TLS listener needs a certificate: "
+			    "give --tls-cert FILE and --tls-key FILE (PEM)\n",
+			    c->listen[i]);
 			return -1;
-		case POLICY_ALLOW_INSECURE:
-			log_warn("%s: %s", c->listen[i], why);
-			break;
-		default:
-			break;
 		}
+		if (verdict("--listen", c->listen[i], c->listen[i], &in) != 0)
+			return -1;
 		if (cbp_rundir_check(c->listen[i], 1, why, sizeof(why)) != 0) {
 			fprintf(stderr, "cellbatchd: %s: refused: %s\n", c->listen[i], why);
 			return -1;
 		}
 	}
+	return check_http(c);
+}
+
+/* The TLS configuration (NULL without --tls-cert); -1: refused, said on stderr. */
+static int open_tls(const config *c, nng_tls_config **tls)
+{
+	tlsconf_files f = {c->tls_cert, c->tls_key, c->tls_ca, client_auth(c)};
+	char why[512];
+
+	if (tlsconf_open(&f, tls, why, sizeof(why)) != 0) {
+		fprintf(stderr, "cellbatchd: %s\n", why);
+		return -1;
+	}
+	bool used = c->http != NULL;
+	for (int i = 0; i < c->nlisten; i++)
+		used = used || tlsconf_url_is_tls(c->listen[i]);
+	if (*tls != NULL && !used)
+		log_warn(
+		    "--tls-cert: no tls+tcp:// or wss:// --listen and no --http: nothing uses it");
+	if (*tls != NULL)
+		log_info(
+		    "TLS with %s%s%s", c->tls_cert,
+		    f.client_auth == TLS_CLIENT_AUTH_REQUIRED   ? "; client certificates required"
+		    : f.client_auth == TLS_CLIENT_AUTH_OPTIONAL ? "; client certificates checked"
+		                                                : "",
+		    c->http != NULL ? "; --http serves https and wss" : "");
 	return 0;
 }
 
@@ -95,18 +175,25 @@ static int load_tokens(const config *c, auth_tokens **tokens)
 	return 0;
 }
 
-int secure_start(const config *c, auth_tokens **tokens)
+int secure_start(const config *c, auth_tokens **tokens, nng_tls_config **tls)
 {
 	char why[256];
 
+	*tls = NULL;
 	core_dumps(c);
 	if (policy_upstream(c->upstream, why, sizeof(why)) != 0) {
 		fprintf(stderr, "cellbatchd: --upstream %s: %s\n", c->upstream, why);
 		return -1;
 	}
-	if (check_listeners(c) != 0)
+	if (check_listeners(c) != 0 || open_tls(c, tls) != 0)
 		return -1;
-	return load_tokens(c, tokens);
+	if (load_tokens(c, tokens) != 0) {
+		if (*tls != NULL) /* not NULL-safe in nng 1.5.2 */
+			nng_tls_config_free(*tls);
+		*tls = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static void warn_cb(uv_timer_t *t)
@@ -119,6 +206,13 @@ static void warn_cb(uv_timer_t *t)
 		if (policy_listen(warn_cfg->listen[i], &in, why, sizeof(why)) ==
 		    POLICY_ALLOW_INSECURE)
 			log_warn("%s: %s", warn_cfg->listen[i], why);
+	if (warn_cfg->http != NULL && warn_cfg->tls_cert == NULL) {
+		char url[300];
+		in.http = true;
+		snprintf(url, sizeof(url), "http://%s", warn_cfg->http);
+		if (policy_listen(url, &in, why, sizeof(why)) == POLICY_ALLOW_INSECURE)
+			log_warn("--http %s: %s", warn_cfg->http, why);
+	}
 }
 
 void secure_watch(uv_loop_t *loop, const config *c)

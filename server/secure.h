@@ -6,15 +6,20 @@
 
 #include <uv.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
 #include "auth.h"
 #include "options.h"
 
 /*
  * Applies and checks everything above, before anything listens or calls
  * out. 0 with *tokens set (NULL without --auth-token-file; owned by the
- * caller: auth_free); -1 when the server must not start (said on stderr).
+ * caller: auth_free) and *tls (NULL without --tls-cert; owned by the
+ * caller: nng_tls_config_free); -1 when the server must not start (said on
+ * stderr).
  */
-int secure_start(const config *c, auth_tokens **tokens);
+int secure_start(const config *c, auth_tokens **tokens, nng_tls_config **tls);
 
 /* Warns once an hour, on the loop, while a --insecure-listen listener is served. */
 void secure_watch(uv_loop_t *loop, const config *c);

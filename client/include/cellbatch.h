@@ -25,6 +25,18 @@ typedef struct cb_client_options {
 	 * $CELLBATCH_TOKEN; "": none. Copied by cb_client_open.
 	 */
 	const char *token;
+	/*
+	 * For tls+tcp:// and wss:// URLs (others ignore them); each a PEM file
+	 * path, read and copied by cb_client_open (the paths are not kept).
+	 * tls_ca: the CAs the server's certificate must chain to (NULL:
+	 * $CELLBATCH_TLS_CA, else the system's /etc/ssl/certs/ca-certificates.crt).
+	 * The certificate must name the URL's host (mbedTLS: a DNS name, so an
+	 * address as 127.0.0.1 must appear as a DNS entry too). tls_cert and
+	 * tls_key: this client's certificate and unencrypted key, for a server
+	 * with --tls-client-auth (NULL: $CELLBATCH_TLS_CERT, $CELLBATCH_TLS_KEY;
+	 * "": none).
+	 */
+	const char *tls_ca, *tls_cert, *tls_key;
 } cb_client_options;
 
 /* One call, as a spreadsheet cell makes it. Strings are copied by the call functions. */
@@ -73,8 +85,10 @@ typedef void (*cb_done_fn)(void *user, const cb_result *res);
  * tcp://127.0.0.1:5555, "host:port" is tcp://, "/path" is ipc://.
  * Returns CB_EUNREACHABLE when nothing listens there, or when
  * /tmp/cellbatch-$UID is not the caller's own directory closed to others
- * (another user may be listening there); CB_EINVAL for a token over 1024
- * bytes. opts may be NULL. The client is thread-safe; one client carries
+ * (another user may be listening there), or when a TLS handshake fails (the
+ * server's certificate is not trusted, or it requires one from the client);
+ * CB_EINVAL for a token over 1024 bytes, or TLS files that cannot be read
+ * or used. opts may be NULL. The client is thread-safe; one client carries
  * thousands of calls at once.
  */
 CB_API cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts);

@@ -246,8 +246,8 @@ static void closed_cb(uv_handle_t *hd)
 	free(hd->data);
 }
 
-/* The Excel add-in's routes, its manifest pointing at public_url (or http://addr) + /excel. */
-static int add_excel(httpd *h, const char *addr, const char *public_url)
+/* The Excel add-in's routes, its manifest pointing at public_url (or scheme://addr) + /excel. */
+static int add_excel(httpd *h, const char *addr, const char *scheme, const char *public_url)
 {
 	char base[600];
 	size_t n;
@@ -255,7 +255,7 @@ static int add_excel(httpd *h, const char *addr, const char *public_url)
 	if (public_url != NULL)
 		snprintf(base, sizeof(base), "%s", public_url);
 	else
-		snprintf(base, sizeof(base), "http://%s", addr);
+		snprintf(base, sizeof(base), "%s://%s", scheme, addr);
 	n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		base[--n] = '\0';
@@ -263,8 +263,8 @@ static int add_excel(httpd *h, const char *addr, const char *public_url)
 	return excel_add_routes(h->srv, base);
 }
 
-int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const char *public_url,
-               const report_src *src)
+int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *tls,
+               const char *public_url, const report_src *src)
 {
 	char text[600];
 	nng_url *url = NULL;
@@ -274,10 +274,14 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const char *publi
 	if (h == NULL)
 		goto out;
 	h->src = src;
-	snprintf(text, sizeof(text), "http://%s", addr);
+	snprintf(text, sizeof(text), "%s://%s", tls != NULL ? "https" : "http", addr);
 	if ((rv = nng_url_parse(&url, text)) != 0 || (rv = nng_http_server_hold(&h->srv, url)) != 0)
 		goto out;
-	if ((rv = add_routes(h)) != 0 || (rv = add_excel(h, addr, public_url)) != 0 ||
+	/* the wss listener set it before it started the server; said again for an order change */
+	if (tls != NULL && (rv = nng_http_server_set_tls(h->srv, tls)) != 0)
+		goto out;
+	if ((rv = add_routes(h)) != 0 ||
+	    (rv = add_excel(h, addr, tls != NULL ? "https" : "http", public_url)) != 0 ||
 	    (rv = nng_http_server_start(h->srv)) != 0)
 		goto out;
 	if ((rv = uv_async_init(loop, &h->async, async_cb)) != 0) {
@@ -291,8 +295,8 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const char *publi
 	gate.closing = false;
 	pthread_mutex_unlock(&gate.mu);
 	log_info("serving the dashboard at /, /metrics, /healthz, /readyz and /stats.json on "
-	         "http://%s",
-	         addr);
+	         "%s",
+	         text);
 	*out = h;
 	h = NULL;
 	rv = 0;

@@ -4,6 +4,8 @@
 #ifndef CB_HTTPD_H
 #define CB_HTTPD_H
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <uv.h>
 
 #include "report.h"
@@ -24,15 +26,17 @@ typedef struct httpd httpd;
 
 /*
  * Listens on addr ("127.0.0.1:9100", "[::1]:9100", "localhost:9100"; the
- * caller checked that it is a loopback address) and serves from src, which is
- * borrowed and must stay valid until httpd_close; also the Excel add-in at
- * /excel/ (excel.h), its manifest pointing at public_url (--public-url, the
- * address clients reach the server at behind a proxy) or, when NULL, at
- * http://addr. Loop thread. 0, or -1 (logged) when the address cannot be
- * served (in use, say).
+ * caller checked it against the listening policy) and serves from src, which
+ * is borrowed and must stay valid until httpd_close. With tls (NULL: plain
+ * http) it serves https, on the server the wss:// listener already started
+ * with the same configuration (nng holds its own reference). Also the Excel
+ * add-in at /excel/ (excel.h), its manifest pointing at public_url
+ * (--public-url, the address clients reach the server at behind a proxy) or,
+ * when NULL, at http(s)://addr. Loop thread. 0, or -1 (logged) when the
+ * address cannot be served (in use, say).
  */
-int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, const char *public_url,
-               const report_src *src);
+int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *tls,
+               const char *public_url, const report_src *src);
 
 /*
  * Stops serving: requests still queued are answered 503, the nng server is

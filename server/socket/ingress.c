@@ -387,9 +387,10 @@ int ingress_open(ingress **out, uv_loop_t *loop, const ingress_config *cfg, ingr
 	pc = (nngfix_pipe_counts){
 	    .added = conntab_added, .removed = conntab_removed, .arg = in->conns};
 	if ((rv = nngfix_listen(&in->listeners, in->sock, cfg->urls, cfg->nurls, LISTENER_PROBE_MS,
-	                        &pc)) != 0)
+	                        &pc, cfg->tls)) != 0)
 		goto out;
-	if (cfg->ws_addr != NULL && (rv = wsep_listen(in->sock, cfg->ws_addr, cfg->max_recv)) != 0)
+	if (cfg->ws_addr != NULL &&
+	    (rv = wsep_listen(in->sock, cfg->ws_addr, cfg->max_recv, cfg->tls)) != 0)
 		goto out;
 	top_up(in);
 	*out = in;

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "conn.h"
+#include "tlsconf.h"
 #include "wsep.h"
 
 typedef struct ingress ingress;
@@ -39,6 +40,7 @@ typedef struct ingress_config {
 	int send_timeout_ms;          /* a reply waiting longer closes its connection */
 	const char *ws_addr; /* --http HOST:PORT: also ws://HOST:PORT/cellbatch; NULL: not */
 	const wsep_origins *ws_origins; /* the Origins served there; borrowed, outlives ingress */
+	nng_tls_config *tls; /* tls+tcp:// listeners and wss:// (then https); NULL: none */
 } ingress_config;
 
 /*

@@ -195,6 +195,7 @@ struct nngfix_listeners {
 	int n;
 	int interval_ms;
 	nngfix_pipe_counts pc;
+	nng_tls_config *tls;   /* for tls+tcp:// listeners; borrowed */
 	uint64_t removed_seen; /* pc.removed() when it last moved */
 	unsigned unreaped;     /* probes answered (and closed) since then */
 	bool restarted;        /* the last round re-created a listener: look again soon */
@@ -245,16 +246,20 @@ static int clear_ipc_path(const char *url)
 }
 
 /* ipc sockets are for this user only (mode 0600): the server spends the user's API credits. */
-static int listen_one(nng_socket sock, const char *url, nng_listener *out)
+static int listen_one(nng_socket sock, const char *url, nng_tls_config *tls, nng_listener *out)
 {
+	bool is_tls = strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss", 3) == 0;
 	nng_listener l;
 	int rv;
 
+	if (is_tls && tls == NULL)
+		return NNG_EINVAL; /* secure.c refuses it first, with the flags to give */
 	if (is_ipc(url) && (rv = clear_ipc_path(url)) != 0)
 		return rv;
 	if ((rv = nng_listener_create(&l, sock, url)) != 0)
 		return rv;
 	if ((is_ipc(url) && (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) ||
+	    (is_tls && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
 	    (rv = nng_listener_start(l, 0)) != 0) {
 		nng_listener_close(l);
 		return rv;
@@ -274,7 +279,7 @@ static void restart(nngfix_listeners *ls, watched *w)
 	nng_listener_close(w->l);
 	if (is_ipc(w->url))
 		unlink(w->url + 6);
-	if ((rv = listen_one(ls->sock, w->url, &w->l)) != 0) {
+	if ((rv = listen_one(ls->sock, w->url, ls->tls, &w->l)) != 0) {
 		log_error("cannot listen on %s again: %s; trying again", w->url, nng_strerror(rv));
 		return;
 	}
@@ -376,7 +381,7 @@ static int start_watchdog(nngfix_listeners *ls)
 }
 
 int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *urls, int n,
-                  int interval_ms, const nngfix_pipe_counts *pc)
+                  int interval_ms, const nngfix_pipe_counts *pc, nng_tls_config *tls)
 {
 	nngfix_listeners *ls = calloc(1, sizeof(*ls));
 	int rv = NNG_ENOMEM;
@@ -389,13 +394,14 @@ int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *ur
 	ls->sock = sock;
 	ls->interval_ms = interval_ms;
 	ls->pc = *pc;
+	ls->tls = tls;
 	for (ls->n = 0; ls->n < n; ls->n++) {
 		watched *w = &ls->w[ls->n];
 		if ((w->url = strdup(urls[ls->n])) == NULL) {
 			rv = NNG_ENOMEM;
 			goto out;
 		}
-		if ((rv = listen_one(sock, w->url, &w->l)) != 0) {
+		if ((rv = listen_one(sock, w->url, ls->tls, &w->l)) != 0) {
 			log_error("cannot listen on %s: %s", w->url, nng_strerror(rv));
 			free(w->url);
 			goto out;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 /*
  * nanomsg/nng#1518 (fixed by PR #1519, first released in 1.6.0): a peer that
@@ -51,10 +52,11 @@ typedef struct nngfix_pipe_counts {
  * that completes handshakes but stops handing connections to the socket (pc
  * counts what the socket took in; copied). On failure logs which URL failed
  * and returns an nng error; listeners already started stay with sock. *out is
- * owned by the caller.
+ * owned by the caller. tls+tcp:// and wss:// listeners get tls (each holds a reference;
+ * NNG_EINVAL when NULL); tls listeners are not probed.
  */
 int nngfix_listen(nngfix_listeners **out, nng_socket sock, const char *const *urls, int n,
-                  int interval_ms, const nngfix_pipe_counts *pc);
+                  int interval_ms, const nngfix_pipe_counts *pc, nng_tls_config *tls);
 
 /* Stops the watchdog (joins its thread) and frees ls; call before closing the socket. */
 void nngfix_listeners_stop(nngfix_listeners *ls);

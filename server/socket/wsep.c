@@ -66,26 +66,26 @@ static bool add(wsep_origins *w, const char *fmt, const char *host, const char *
 }
 
 /* The server's own origin, and its other loopback spellings: a page it served may say either. */
-static bool add_defaults(wsep_origins *w, const char *http_addr)
+static bool add_defaults(wsep_origins *w, const char *http_addr, bool tls)
 {
 	const char *colon = strrchr(http_addr, ':');
+	const char *fmt = tls ? "https://%s:%s" : "http://%s:%s";
 	char host[300];
 
 	if (colon == NULL || (size_t)(colon - http_addr) >= sizeof(host))
 		return true; /* no --http: no WebSocket endpoint either */
 	memcpy(host, http_addr, (size_t)(colon - http_addr));
 	host[colon - http_addr] = '\0';
-	if (!add(w, "http://%s:%s", host, colon + 1))
+	if (!add(w, fmt, host, colon + 1))
 		return false;
 	if (strcasecmp(host, "localhost") == 0)
-		return add(w, "http://%s:%s", "127.0.0.1", colon + 1) &&
-		       add(w, "http://%s:%s", "[::1]", colon + 1);
+		return add(w, fmt, "127.0.0.1", colon + 1) && add(w, fmt, "[::1]", colon + 1);
 	if (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0)
-		return add(w, "http://%s:%s", "localhost", colon + 1);
+		return add(w, fmt, "localhost", colon + 1);
 	return true;
 }
 
-wsep_origins *wsep_origins_new(const char *http_addr, const char *public_url,
+wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *public_url,
                                const char *const *origins, int n)
 {
 	wsep_origins *w = calloc(1, sizeof(*w));
@@ -96,7 +96,7 @@ wsep_origins *wsep_origins_new(const char *http_addr, const char *public_url,
 	for (int i = 0; ok && i < n; i++)
 		ok = add(w, "%s%s", origins[i], "");
 	if (ok && n == 0 && http_addr != NULL)
-		ok = add_defaults(w, http_addr);
+		ok = add_defaults(w, http_addr, tls);
 	/* scheme://host[:port] of the public URL: up to the path */
 	if (ok && n == 0 && host != NULL) {
 		snprintf(origin, sizeof(origin), "%.*s",
@@ -119,17 +119,18 @@ void wsep_origins_free(wsep_origins *w)
 	free(w);
 }
 
-int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv)
+int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv, nng_tls_config *tls)
 {
 	nng_listener l;
 	char url[600];
 	int rv;
 
-	snprintf(url, sizeof(url), "ws://%s%s", http_addr, WSEP_PATH);
+	snprintf(url, sizeof(url), "%s://%s%s", tls != NULL ? "wss" : "ws", http_addr, WSEP_PATH);
 	/* one frame may carry a whole message: browsers do not fragment what they send */
 	if ((rv = nng_listener_create(&l, sock, url)) == 0 &&
 	    ((rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max_recv)) != 0 ||
 	     (rv = nng_listener_set_size(l, NNG_OPT_WS_RECVMAXFRAME, max_recv)) != 0 ||
+	     (tls != NULL && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
 	     (rv = nng_listener_start(l, 0)) != 0))
 		nng_listener_close(l);
 	if (rv != 0)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 /* The path of the WebSocket endpoint on the --http listener (a contract: PROTOCOL.md). */
 #define WSEP_PATH "/cellbatch"
@@ -21,23 +22,26 @@ bool wsep_origin_valid(const char *text);
 /*
  * The allow-list: origins[0..n) as given (compared without regard to case),
  * or when n is 0 the server's own origin, "http://" + http_addr (the --http
- * HOST:PORT), also spelt with "localhost" for 127.0.0.1 and the other way
- * round, and the origin of public_url (--public-url, NULL: none), where the
- * pages it serves (the Excel add-in) are loaded from behind a proxy. NULL
- * when out of memory. Freed with wsep_origins_free.
+ * HOST:PORT; "https://" when tls), also spelt with "localhost" for
+ * 127.0.0.1 and the other way round, and the origin of public_url
+ * (--public-url, NULL: none), where the pages it serves (the Excel add-in)
+ * are loaded from behind a proxy. NULL when out of memory. Freed with
+ * wsep_origins_free.
  */
-wsep_origins *wsep_origins_new(const char *http_addr, const char *public_url,
+wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *public_url,
                                const char *const *origins, int n);
 void wsep_origins_free(wsep_origins *w);
 
 /*
  * Listens on ws://HOST:PORT/cellbatch for the --http HOST:PORT with sock,
  * sharing nng's HTTP server for that address with httpd.c, which holds it
- * after this started it (the order measured on 1.5.2, docs/nng.md). Messages
- * over max_recv close the connection, as on other transports. 0, or an nng
- * error (logged).
+ * after this started it (the order measured on 1.5.2, docs/nng.md). With tls
+ * it is wss:// and the shared server speaks https: nng keys its HTTP servers
+ * by host and port, and the ws listener's TLS configuration is the server's
+ * (it holds a reference). Messages over max_recv close the connection, as on
+ * other transports. 0, or an nng error (logged).
  */
-int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv);
+int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv, nng_tls_config *tls);
 
 /*
  * Whether a connection's Origin header may be served. origin NULL: the

@@ -64,9 +64,20 @@ static void test_insecure_and_tls(void **state)
 	                               sizeof(why)),
 	                 POLICY_ALLOW_INSECURE);
 	assert_null(strstr(why, "anyone who reaches it"));
-	/* --http: loopback only until TLS, --insecure-listen or not */
+	/* --http: the same rule as other listeners, as https:// when it has TLS */
+	assert_int_equal(listen_verdict("http://0.0.0.0:9", (policy_in){.http = true}),
+	                 POLICY_REFUSE);
 	assert_int_equal(
 	    listen_verdict("http://0.0.0.0:9", (policy_in){.http = true, .insecure = true}),
+	    POLICY_ALLOW_INSECURE);
+	assert_int_equal(listen_verdict("http://0.0.0.0:9",
+	                                (policy_in){.http = true, .tls = true, .tokens = true}),
+	                 POLICY_REFUSE);
+	assert_int_equal(listen_verdict("https://0.0.0.0:9",
+	                                (policy_in){.http = true, .tls = true, .tokens = true}),
+	                 POLICY_ALLOW);
+	assert_int_equal(
+	    listen_verdict("https://0.0.0.0:9", (policy_in){.http = true, .tls = true}),
 	    POLICY_REFUSE);
 	/* where TLS plugs in: a certificate and client authentication */
 	assert_int_equal(

@@ -8,10 +8,12 @@ const ID_BIT = 0x80000000;
 
 export class CellbatchSocket {
 	// Resolves once the connection is open; `origin` is the Origin header a browser page would
-	// send (undefined: none, as a program that is not a browser).
-	static open(url, { origin } = {}) {
+	// send (undefined: none, as a program that is not a browser); `ca` the PEM text of the CAs a
+	// wss:// server's certificate must chain to (undefined: Node's own).
+	static open(url, { origin, ca } = {}) {
 		return new Promise((resolve, reject) => {
-			const ws = new WebSocket(url, 'rep.sp.nanomsg.org', origin ? { origin } : {});
+			const opts = { ...(origin ? { origin } : {}), ...(ca ? { ca } : {}) };
+			const ws = new WebSocket(url, 'rep.sp.nanomsg.org', opts);
 			ws.binaryType = 'nodebuffer';
 			ws.once('open', () => resolve(new CellbatchSocket(ws)));
 			ws.once('error', reject);
