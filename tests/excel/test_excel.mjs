@@ -5,10 +5,11 @@
 // Usage: node test_excel.mjs MOCK_BIN SERVER_BIN GAZETTEER_CSV
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { createServer as createHttpServer } from 'node:http';
+import nodeHttp, { createServer as createHttpServer } from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,10 +65,19 @@ function stopProcess(p, signal = 'SIGTERM') {
 
 // A mock and a cellbatchd in a temp dir on 127.0.0.1; restart() kills the server (SIGKILL, as a
 // crash) and starts it again on the same addresses; stop() ends both by pid.
-async function startEnv(extraArgs = []) {
+async function startEnv(extraArgs = [], { tls = false } = {}) {
 	const dir = mkdtempSync(join(tmpdir(), 'cb-excel-'));
 	// a function of the temp dir gives the extra flags after writing what they name
-	const extra = typeof extraArgs === 'function' ? extraArgs(dir) : extraArgs;
+	const extra = typeof extraArgs === 'function' ? extraArgs(dir) : [...extraArgs];
+	let ca = null;
+	if (tls) { // --http serves https and wss with a certificate made here
+		const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
+		execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+			'-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext',
+			'subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+		ca = readFileSync(cert);
+		extra.push('--tls-cert', cert, '--tls-key', key);
+	}
 	const log = (name) => openSync(join(dir, name), 'a');
 	const mock = spawn(MOCK_BIN, ['--port', '0', '--port-file', join(dir, 'mock.port'),
 		'--gazetteer', GAZETTEER, '--api-key', KEY], { stdio: ['ignore', log('mock.log'), log('mock.log')] });
@@ -76,9 +86,19 @@ async function startEnv(extraArgs = []) {
 	const args = ['--listen', `ipc://${dir}/cb.sock`, '--upstream', `http://127.0.0.1:${mockPort}`,
 		'--cache-db', join(dir, 'cache.db'), '--http', http, ...extra];
 	const env = {
-		dir, mockPort, http, base: `http://${http}`, server: null, exited: null,
+		dir, mockPort, http, base: `${tls ? 'https' : 'http'}://${http}`, server: null, exited: null,
 		mockStats: () => fetch(`http://127.0.0.1:${mockPort}/mock/stats`).then((r) => r.json()),
-		stats: () => fetch(`http://${http}/stats.json`).then((r) => r.json()),
+		// GET from cellbatchd (with the test's CA over TLS): {status, text}
+		get: (path) => new Promise((resolve, reject) => {
+			const mod = tls ? https : nodeHttp;
+			mod.get(`${env.base}${path}`, { ca }, (res) => {
+				let text = '';
+				res.setEncoding('utf8');
+				res.on('data', (d) => { text += d; });
+				res.on('end', () => resolve({ status: res.statusCode, text }));
+			}).on('error', reject);
+		}),
+		stats: async () => JSON.parse((await env.get('/stats.json')).text),
 		serverLog: () => readFileSync(join(dir, 'server.log'), 'utf8'),
 		async launch() {
 			env.exited = null;
@@ -87,7 +107,7 @@ async function startEnv(extraArgs = []) {
 			env.server.on('exit', (code, sig) => { env.exited = code ?? sig; });
 			await waitFor('cellbatchd /healthz', async () => {
 				if (env.exited !== null) throw new Error(`cellbatchd exited (${env.exited}):\n${env.serverLog()}`);
-				return (await fetch(`http://${http}/healthz`)).ok;
+				return (await env.get('/healthz')).status === 200;
 			});
 		},
 		// between the stop and the start, between() runs (a check while no server is up)
@@ -124,32 +144,39 @@ after(() => Promise.all([browser?.close(), new Promise((r) => (sheetServer ? she
 // from nowhere (a fulfilled route), as they would to a page on the internet.
 async function sheetPort() {
 	if (sheetServer === null) {
+		const files = { '/sheet.html': 'text/html', '/standin.js': 'text/javascript' };
 		sheetServer = createHttpServer((req, res) => {
-			res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-			res.end(readFileSync(join(HERE, 'sheet.html')));
+			const type = files[req.url];
+			res.writeHead(type ? 200 : 404, { 'Content-Type': `${type}; charset=utf-8`, 'Cache-Control': 'no-store' });
+			res.end(type ? readFileSync(join(HERE, req.url.slice(1))) : '');
 		});
 		await new Promise((r) => sheetServer.listen(0, '127.0.0.1', r));
 	}
 	return sheetServer.address().port;
 }
 
+// A browser profile whose pages reach loopback only: they name Office's CDN (office.js), which a
+// test must not reach.
+async function newContext(options = {}) {
+	browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+	const ctx = await browser.newContext(options);
+	await ctx.route('**/*', (r) => (new URL(r.request().url()).hostname === '127.0.0.1' ? r.continue() : r.abort()));
+	return ctx;
+}
+
 // A page at cellbatchd's own origin (where Excel loads the add-in from: /excel/taskpane.html)
 // showing tests/excel/sheet.html, which loads the server's real /excel/functions.js; resolves once
 // the add-in has associated its functions.
 async function openSheet(env) {
-	browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 	// one profile for every page, as one Excel keeps its storage (each test's server has its own origin)
-	if (context === null) {
-		context = await browser.newContext();
-		// loopback only: the pages name Office's CDN (office.js), which a test must not reach
-		await context.route('**/*', (r) => (new URL(r.request().url()).hostname === '127.0.0.1' ? r.continue() : r.abort()));
-	}
+	context ??= await newContext();
 	const page = await context.newPage();
 	const errors = [];
 	page.on('pageerror', (e) => errors.push(e.message));
 	const sheetUrl = `${env.base}/tests/sheet.html`;
 	const port = await sheetPort();
-	await page.route(sheetUrl, (r) => r.continue({ url: `http://127.0.0.1:${port}/sheet.html` }));
+	await page.route(`${env.base}/tests/*`, (r) =>
+		r.continue({ url: `http://127.0.0.1:${port}/${new URL(r.request().url()).pathname.split('/').pop()}` }));
 	await page.goto(sheetUrl);
 	await page.waitForFunction(() => window.CustomFunctions.registry.size === 3);
 	assert.deepEqual(errors, []);
@@ -374,6 +401,29 @@ test('a server with --auth-token-file: cells show #N/A UNAUTHORIZED and the runt
 		assert.deepEqual((await again.evaluate((c) => window.recalc(c), cell)).values[0], { value: gazetteer[3].lat });
 		await page.close();
 		await again.close();
+	} finally {
+		await env.stop();
+	}
+});
+
+test('over TLS (--tls-cert): the manifest names https://; taskpane.html, the runtime Excel loads, computes cells over wss://', { timeout: 60000 }, async () => {
+	const env = await startEnv([], { tls: true });
+	try {
+		const manifest = (await env.get('/excel/manifest.xml')).text;
+		const urls = [...manifest.matchAll(/DefaultValue="(https?:[^"]*)"/g)].map((x) => x[1]);
+		assert.ok(urls.length >= 8);
+		for (const u of urls) assert.ok(u.startsWith(`https://${env.http}/excel/`), u);
+		// the real task pane from the server, the runtime stand-in put in before its scripts run
+		const ctx = await newContext({ ignoreHTTPSErrors: true });
+		await ctx.addInitScript({ path: join(HERE, 'standin.js') });
+		const pane = await ctx.newPage();
+		await pane.goto(`${env.base}/excel/taskpane.html`);
+		await pane.waitForFunction(() => window.CustomFunctions.registry.size === 3);
+		assert.equal(await pane.evaluate(() => window.cellbatch.endpoint), `wss://${env.http}/cellbatch`);
+		const r = await pane.evaluate((c) => window.recalc(c), gazetteer.map((g) => ['GEOCODE', g.address]));
+		gazetteer.forEach((g, i) => assert.deepEqual(r.values[i], { value: `${g.lat}, ${g.lon}` }, g.address));
+		await pane.waitForFunction(() => document.getElementById('state').dataset.state === 'connected');
+		await ctx.close();
 	} finally {
 		await env.stop();
 	}
