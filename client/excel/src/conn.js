@@ -190,9 +190,11 @@ export class Connection {
 		if (refused && ++this.refusals >= REFUSALS_TO_GIVE_UP) {
 			this.refusals = 0;
 			this.backoffMs = BACKOFF_MIN_MS; // the next recalculation hears it soon
+			const why = `cellbatchd closed the connection as it opened, before answering: this page's ` +
+				`origin (${location.origin}) is not in its --ws-origin list (or it is at --max-conns)`;
+			console.warn(`cellbatch: ${why}`); // the cells show only the code
 			this.setState('refused', `${location.origin} is not let in`);
-			this.failAll('ORIGIN_REFUSED', `cellbatchd closed the connection as it opened, before answering: ` +
-				`this page's origin (${location.origin}) is not in its --ws-origin list (or it is at --max-conns)`);
+			this.failAll('ORIGIN_REFUSED', why);
 			return;
 		}
 		if (this.pending.size === 0 && !refused) {
