@@ -227,9 +227,9 @@ static int open_ingress(server *s)
 
 	if (s->cfg.nws_origin > 0 && s->cfg.http == NULL)
 		log_warn("--ws-origin without --http: there is no WebSocket endpoint");
-	if (s->cfg.http != NULL &&
-	    (icfg.ws_origins = s->ws_origins = wsep_origins_new(
-	         s->cfg.http, s->tls != NULL, s->cfg.ws_origin, s->cfg.nws_origin)) == NULL)
+	if (s->cfg.http != NULL && (icfg.ws_origins = s->ws_origins = wsep_origins_new(
+	                                s->cfg.http, s->tls != NULL, s->cfg.public_url,
+	                                s->cfg.ws_origin, s->cfg.nws_origin)) == NULL)
 		return -1;
 	if (ingress_open(&s->in, s->loop, &icfg, front_received_cb, front_hot_cb, s->f) != 0)
 		return -1;
@@ -333,7 +333,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	if (open_ingress(s) != 0)
 		return -1;
 	if (s->cfg.http != NULL &&
-	    httpd_open(&s->httpd, loop, s->cfg.http, s->tls, &s->report) != 0)
+	    httpd_open(&s->httpd, loop, s->cfg.http, s->tls, s->cfg.public_url, &s->report) != 0)
 		return -1;
 	watch_signals(s);
 	secure_watch(loop, &s->cfg);

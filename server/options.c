@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cbproto.h"
+#include "excel.h"
 #include "log.h"
 #include "options.h"
 #include "optvalue.h"
@@ -63,7 +64,7 @@ static void usage_rest(FILE *f)
 	      "                        /readyz and /stats.json over HTTP, https with --tls-cert\n"
 	      "                        (default: off); browsers (WebSocket): ws://HOST:PORT/\n"
 	      "                        cellbatch, wss:// with TLS; a non-loopback host: as\n"
-	      "                        --listen\n"
+	      "                        --listen; the Excel add-in: /excel/manifest.xml\n"
 	      "  --credit-batch-item PRICE  credits one item of a batch job costs (0.5)\n"
 	      "  --credit-single PRICE credits one single geocode call costs (1); the credits\n"
 	      "                        saved are one single call per cell less what was spent\n"
@@ -108,6 +109,9 @@ static void usage(FILE *f)
 	    "                        line, '#' comments) as auth, else UNAUTHORIZED\n"
 	    "  --ws-origin ORIGIN    a web page (https://host[:port]) allowed to use the\n"
 	    "                        WebSocket of --http; repeatable (default: http://HOST:PORT)\n"
+	    "  --public-url URL      where clients reach --http (behind a proxy, say:\n"
+	    "                        https://cells.example.com): the add-in's manifest names\n"
+	    "                        it, and its origin may use the WebSocket (default: none)\n"
 	    "  --max-pending N       calls queued or upstream before new ones get BUSY (100000)\n"
 	    "  --max-message BYTES   largest request accepted; a larger one gets BAD_REQUEST\n"
 	    "                        (%zu: a multi of 10,000 calls at the protocol's limits)\n"
@@ -201,6 +205,7 @@ static const opt_spec specs[] = {
     {"tls-key", K_STRING, F(tls_key), 0, 0},
     {"tls-ca", K_STRING, F(tls_ca), 0, 0},
     {"tls-client-auth", K_SPECIAL, 0, 0, 0},
+    {"public-url", K_SPECIAL, 0, 0, 0},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -258,6 +263,9 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 	} else if (strcmp(name, "http") == 0) {
 		c->http = arg;
 		return http_addr_check(arg);
+	} else if (strcmp(name, "public-url") == 0) {
+		c->public_url = arg;
+		return excel_public_url_valid(arg) ? 0 : -1;
 	} else if (strcmp(name, "ws-origin") == 0) {
 		if (c->nws_origin == MAX_WS_ORIGINS || !wsep_origin_valid(arg))
 			return -1;

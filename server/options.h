@@ -37,6 +37,7 @@ typedef struct config {
 	uint64_t send_timeout_ms;      /* a reply not sent by then closes its connection */
 	uint64_t max_conns;            /* 0 until derived from RLIMIT_NOFILE */
 	const char *http;              /* --http HOST:PORT (loopback); NULL: no HTTP listener */
+	const char *public_url;        /* --public-url: --http as clients reach it; NULL: none */
 	double credit_batch_item;      /* credits per item of a batch job (Geoapify: 0.5) */
 	double credit_single;          /* credits per single geocode call (Geoapify: 1) */
 	const char *auth_token_file;   /* --auth-token-file; NULL: no token asked for */

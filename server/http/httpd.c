@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "dashboard.h"
+#include "excel.h"
 #include "httpd.h"
 #include "list.h"
 #include "log.h"
@@ -245,8 +246,25 @@ static void closed_cb(uv_handle_t *hd)
 	free(hd->data);
 }
 
+/* The Excel add-in's routes, its manifest pointing at public_url (or scheme://addr) + /excel. */
+static int add_excel(httpd *h, const char *addr, const char *scheme, const char *public_url)
+{
+	char base[600];
+	size_t n;
+
+	if (public_url != NULL)
+		snprintf(base, sizeof(base), "%s", public_url);
+	else
+		snprintf(base, sizeof(base), "%s://%s", scheme, addr);
+	n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		base[--n] = '\0';
+	snprintf(base + n, sizeof(base) - n, "%s", EXCEL_PATH);
+	return excel_add_routes(h->srv, base);
+}
+
 int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *tls,
-               const report_src *src)
+               const char *public_url, const report_src *src)
 {
 	char text[600];
 	nng_url *url = NULL;
@@ -262,7 +280,9 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *t
 	/* the wss listener set it before it started the server; said again for an order change */
 	if (tls != NULL && (rv = nng_http_server_set_tls(h->srv, tls)) != 0)
 		goto out;
-	if ((rv = add_routes(h)) != 0 || (rv = nng_http_server_start(h->srv)) != 0)
+	if ((rv = add_routes(h)) != 0 ||
+	    (rv = add_excel(h, addr, tls != NULL ? "https" : "http", public_url)) != 0 ||
+	    (rv = nng_http_server_start(h->srv)) != 0)
 		goto out;
 	if ((rv = uv_async_init(loop, &h->async, async_cb)) != 0) {
 		log_error("--http %s: %s", addr, uv_strerror(rv));

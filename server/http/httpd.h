@@ -1,5 +1,6 @@
 /* httpd.h: cellbatchd's HTTP listener (--http HOST:PORT) on nng's HTTP server — the dashboard
- * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus. */
+ * at /, /metrics, /healthz, /readyz and /stats.json for operators and Prometheus; the Excel
+ * add-in at /excel/. */
 #ifndef CB_HTTPD_H
 #define CB_HTTPD_H
 
@@ -28,11 +29,14 @@ typedef struct httpd httpd;
  * caller checked it against the listening policy) and serves from src, which
  * is borrowed and must stay valid until httpd_close. With tls (NULL: plain
  * http) it serves https, on the server the wss:// listener already started
- * with the same configuration (nng holds its own reference). Loop thread. 0,
- * or -1 (logged) when the address cannot be served (in use, say).
+ * with the same configuration (nng holds its own reference). Also the Excel
+ * add-in at /excel/ (excel.h), its manifest pointing at public_url
+ * (--public-url, the address clients reach the server at behind a proxy) or,
+ * when NULL, at http(s)://addr. Loop thread. 0, or -1 (logged) when the
+ * address cannot be served (in use, say).
  */
 int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *tls,
-               const report_src *src);
+               const char *public_url, const report_src *src);
 
 /*
  * Stops serving: requests still queued are answered 503, the nng server is

@@ -85,15 +85,24 @@ static bool add_defaults(wsep_origins *w, const char *http_addr, bool tls)
 	return true;
 }
 
-wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *const *origins, int n)
+wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *public_url,
+                               const char *const *origins, int n)
 {
 	wsep_origins *w = calloc(1, sizeof(*w));
 	bool ok = w != NULL;
+	const char *host = public_url != NULL ? strstr(public_url, "://") : NULL;
+	char origin[512];
 
 	for (int i = 0; ok && i < n; i++)
 		ok = add(w, "%s%s", origins[i], "");
 	if (ok && n == 0 && http_addr != NULL)
 		ok = add_defaults(w, http_addr, tls);
+	/* scheme://host[:port] of the public URL: up to the path */
+	if (ok && n == 0 && host != NULL) {
+		snprintf(origin, sizeof(origin), "%.*s",
+		         (int)(host + 3 - public_url + strcspn(host + 3, "/")), public_url);
+		ok = add(w, "%s%s", origin, "");
+	}
 	if (!ok) {
 		wsep_origins_free(w);
 		return NULL;

@@ -23,10 +23,13 @@ bool wsep_origin_valid(const char *text);
  * The allow-list: origins[0..n) as given (compared without regard to case),
  * or when n is 0 the server's own origin, "http://" + http_addr (the --http
  * HOST:PORT; "https://" when tls), also spelt with "localhost" for
- * 127.0.0.1 and the other way round. NULL when out of memory. Freed with
+ * 127.0.0.1 and the other way round, and the origin of public_url
+ * (--public-url, NULL: none), where the pages it serves (the Excel add-in)
+ * are loaded from behind a proxy. NULL when out of memory. Freed with
  * wsep_origins_free.
  */
-wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *const *origins, int n);
+wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *public_url,
+                               const char *const *origins, int n);
 void wsep_origins_free(wsep_origins *w);
 
 /*

@@ -40,6 +40,9 @@ int main(void)
 	FIELD(cb_client_options, timeout_ms);
 	FIELD(cb_client_options, retries);
 	FIELD(cb_client_options, token);
+	FIELD(cb_client_options, tls_ca);
+	FIELD(cb_client_options, tls_cert);
+	FIELD(cb_client_options, tls_key);
 	printf("}, \"cb_err\": %zu}\n", sizeof(cb_err));
 	return 0;
 }

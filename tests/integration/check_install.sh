@@ -45,4 +45,28 @@ CM
 cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/consumer/build" >/dev/null
 expect_unreachable "$tmp/consumer/build/consumer"
-echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix"
+
+# The Excel add-in (when node/npm built it): the moved cellbatchd serves it from its own
+# share/cellbatch/excel, found beside the executable, not from the build tree.
+excel=""
+if [ -f "$build/client/excel/addin/manifest.xml" ]; then
+	test -f "$prefix/share/cellbatch/excel/manifest.xml"
+	test -f "$prefix/share/cellbatch/excel/functions.js"
+	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$prefix/bin/cellbatchd" --listen "ipc://$tmp/cb.sock" --no-cache-db --upstream http://127.0.0.1:1 \
+		--http "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
+	pid=$!
+	i=0
+	until curl -sf "http://127.0.0.1:$port/excel/manifest.xml" >"$tmp/manifest.xml"; do
+		i=$((i + 1))
+		[ "$i" -lt 500 ] && kill -0 "$pid" 2>/dev/null || { cat "$tmp/server.log" >&2; kill "$pid" 2>/dev/null; exit 1; }
+		sleep 0.02
+	done
+	kill "$pid"
+	wait "$pid" || true
+	grep -q "serving the Excel add-in from $prefix/bin/../share/cellbatch/excel" "$tmp/server.log" ||
+		{ echo "the moved cellbatchd did not serve its own add-in:" >&2; cat "$tmp/server.log" >&2; exit 1; }
+	grep -q "http://127.0.0.1:$port/excel/functions.js" "$tmp/manifest.xml"
+	excel=", and the moved cellbatchd serves its own /excel/ add-in"
+fi
+echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix$excel"

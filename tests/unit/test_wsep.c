@@ -39,7 +39,7 @@ static void test_valid(void **state)
 /* No --ws-origin: the server's own origin in its loopback spellings, nothing else. */
 static void test_defaults(void **state)
 {
-	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", false, NULL, 0);
+	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", false, NULL, NULL, 0);
 
 	(void)state;
 	assert_non_null(w);
@@ -55,17 +55,29 @@ static void test_defaults(void **state)
 	assert_false(wsep_allowed(w, ""));
 	wsep_origins_free(w);
 
-	w = wsep_origins_new("localhost:9100", false, NULL, 0);
+	w = wsep_origins_new("localhost:9100", false, NULL, NULL, 0);
 	assert_true(wsep_allowed(w, "http://127.0.0.1:9100"));
 	assert_true(wsep_allowed(w, "http://[::1]:9100"));
 	assert_true(wsep_allowed(w, "http://localhost:9100"));
 	wsep_origins_free(w);
 
 	/* --http with TLS: its pages come from https://, and http:// is another origin */
-	w = wsep_origins_new("127.0.0.1:9100", true, NULL, 0);
+	w = wsep_origins_new("127.0.0.1:9100", true, NULL, NULL, 0);
 	assert_true(wsep_allowed(w, "https://127.0.0.1:9100"));
 	assert_true(wsep_allowed(w, "https://localhost:9100"));
 	assert_false(wsep_allowed(w, "http://127.0.0.1:9100"));
+	wsep_origins_free(w);
+
+	/* --public-url: the pages it serves (the Excel add-in) come from there, path left off */
+	w = wsep_origins_new("127.0.0.1:9100", false, "https://cells.example.com:8443/cb/", NULL,
+	                     0);
+	assert_true(wsep_allowed(w, "https://cells.example.com:8443"));
+	assert_true(wsep_allowed(w, "http://127.0.0.1:9100"));
+	assert_false(wsep_allowed(w, "https://cells.example.com"));
+	assert_false(wsep_allowed(w, "https://cells.example.com:8443/cb"));
+	wsep_origins_free(w);
+	w = wsep_origins_new("127.0.0.1:9100", false, "https://cells.example.com", NULL, 0);
+	assert_true(wsep_allowed(w, "https://cells.example.com"));
 	wsep_origins_free(w);
 }
 
@@ -73,7 +85,7 @@ static void test_defaults(void **state)
 static void test_configured(void **state)
 {
 	const char *list[] = {"https://addin.example.com", "http://app.example"};
-	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", false, list, 2);
+	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", false, NULL, list, 2);
 
 	(void)state;
 	assert_true(wsep_allowed(w, "https://addin.example.com"));

@@ -58,8 +58,11 @@ class _Result(ctypes.Structure):
 
 
 class _Options(ctypes.Structure):
+    # cb_client_options as cellbatch.h has it: the library reads every field, so a shorter
+    # struct would have it read past ours. tls_*: None, the library's CELLBATCH_TLS_* defaults.
     _fields_ = [("timeout_ms", ctypes.c_uint), ("retries", ctypes.c_uint),
-                ("token", ctypes.c_char_p)]
+                ("token", ctypes.c_char_p), ("tls_ca", ctypes.c_char_p),
+                ("tls_cert", ctypes.c_char_p), ("tls_key", ctypes.c_char_p)]
 
 
 _DONE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Result))
