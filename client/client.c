@@ -11,11 +11,6 @@
 #include "cellbatch.h"
 #include "client_int.h"
 
-const char *cb_version(void)
-{
-	return CB_VERSION;
-}
-
 /*
  * A blocking dial, so that "nothing listens there" is an answer at once. A
  * connection reset during the handshake is a server busy re-creating a
@@ -46,12 +41,17 @@ static void client_free(cb_client *c)
 
 cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts)
 {
-	cb_client *c = calloc(1, sizeof(*c));
+	cb_client_options o;
+	cb_client *c;
 	char buf[1024], why[256];
 	cb_err err;
 	int rv;
 
-	if (c == NULL)
+	/* from here on opts has this library's layout, whatever header the caller was built with */
+	if (opts != NULL && client_abi_copy(&o, sizeof(o), opts, OPTIONS_SIZE_MIN) != CB_OK)
+		return CB_EINVAL;
+	opts = opts != NULL ? &o : NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CB_ENOMEM;
 	url = url != NULL ? cbp_url_normalize(url, buf, sizeof(buf))
 	                  : cbp_default_url(buf, sizeof(buf));
@@ -295,8 +295,13 @@ static void pend_cb(void *arg)
 	deliver_reply(p, nng_aio_get_msg(p->aio));
 }
 
-static cb_err to_wire(const cb_call *call, cb_wire_call *w)
+/* w borrows the strings of the caller's call, whose layout calls_check() accepted. */
+static cb_err to_wire(const cb_call *caller, cb_wire_call *w)
 {
+	cb_call one, *call = &one;
+
+	if (client_abi_copy(&one, sizeof(one), caller, CALL_SIZE_MIN) != CB_OK)
+		return CB_EINVAL;
 	const char *opts[CB_OPT_COUNT] = {call->lang, call->type, call->filter, call->bias,
 	                                  call->countrycodes};
 
@@ -331,7 +336,7 @@ static cb_err encode_calls(const cb_client *c, const cb_call *calls, size_t n, b
 		return CB_ENOMEM;
 	req.ncalls = (uint32_t)n;
 	for (size_t i = 0; i < n && rv == CB_OK; i++)
-		rv = to_wire(&calls[i], multi ? &req.calls[i] : &req.call);
+		rv = to_wire(call_at(calls, i, calls[0].size), multi ? &req.calls[i] : &req.call);
 	req.has_deadline = true;
 	req.deadline_ms = timeout_ms;
 	client_auth(c, &req);
@@ -346,6 +351,27 @@ static cb_err encode_calls(const cb_client *c, const cb_call *calls, size_t n, b
 	return rv;
 }
 
+/*
+ * Every call of a caller's array has the first one's size (its stride) and a
+ * layout this library reads; *timeout is the largest of their timeout_ms.
+ */
+static cb_err calls_check(const cb_call *calls, size_t n, unsigned *timeout)
+{
+	size_t stride = calls[0].size;
+	cb_call one;
+
+	*timeout = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cb_call *call = call_at(calls, i, stride);
+		if (call->size != stride ||
+		    client_abi_copy(&one, sizeof(one), call, CALL_SIZE_MIN) != CB_OK)
+			return CB_EINVAL;
+		if (one.timeout_ms > *timeout)
+			*timeout = one.timeout_ms;
+	}
+	return CB_OK;
+}
+
 /* Starts a call or a multi; done or mdone is set. */
 static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb_done_fn done,
                     cb_multi_done_fn mdone, void *user)
@@ -356,7 +382,8 @@ static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb
 	uint64_t id;
 
 	if (c == NULL || calls == NULL || (done == NULL && mdone == NULL) || n == 0 ||
-	    n > CB_MAX_MULTI)
+	    n > CB_MAX_MULTI || calls[0].size < CALL_SIZE_MIN ||
+	    calls_check(calls, n, &timeout) != CB_OK)
 		return CB_EINVAL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return CB_ENOMEM;
@@ -365,9 +392,6 @@ static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb
 	p->done = done;
 	p->mdone = mdone;
 	p->user = user;
-	for (size_t i = 0; i < n; i++)
-		if (calls[i].timeout_ms > timeout)
-			timeout = calls[i].timeout_ms;
 	p->timeout_ms = timeout ? timeout : c->timeout_ms;
 	p->deadline = nng_clock() + p->timeout_ms;
 	rv = CB_ENOMEM;

@@ -12,6 +12,7 @@ int main(void)
 	int first = 1;
 
 	printf("{\"cb_call\": {\"size\": %zu, ", sizeof(cb_call));
+	FIELD(cb_call, size);
 	FIELD(cb_call, fn);
 	FIELD(cb_call, text);
 	FIELD(cb_call, lat);
@@ -37,6 +38,7 @@ int main(void)
 	FIELD(cb_result, wait_ms);
 	first = 1;
 	printf("}, \"cb_client_options\": {\"size\": %zu, ", sizeof(cb_client_options));
+	FIELD(cb_client_options, size);
 	FIELD(cb_client_options, timeout_ms);
 	FIELD(cb_client_options, retries);
 	FIELD(cb_client_options, token);

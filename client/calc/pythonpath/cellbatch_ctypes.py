@@ -28,6 +28,7 @@ MAX_MULTI = 10000  # cb_multi_async's limit
 
 class _Call(ctypes.Structure):
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("fn", ctypes.c_int),
         ("text", ctypes.c_char_p),
         ("lat", ctypes.c_double),
@@ -58,7 +59,7 @@ class _Result(ctypes.Structure):
 
 
 class _Options(ctypes.Structure):
-    _fields_ = [("timeout_ms", ctypes.c_uint), ("retries", ctypes.c_uint),
+    _fields_ = [("size", ctypes.c_size_t), ("timeout_ms", ctypes.c_uint), ("retries", ctypes.c_uint),
                 ("token", ctypes.c_char_p)]
 
 
@@ -92,8 +93,8 @@ def _find_library():
     explicit = os.environ.get("CELLBATCH_LIB")
     if explicit:
         return explicit
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libcellbatch.so.0")
-    return here if os.path.exists(here) else "libcellbatch.so.0"
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libcellbatch.so.1")
+    return here if os.path.exists(here) else "libcellbatch.so.1"
 
 
 class Library:
@@ -141,6 +142,7 @@ class Library:
 
 
 def _encode_call(fn, arg, c):
+    c.size = ctypes.sizeof(_Call)
     c.fn = fn
     if fn == CB_FN_GEOCODE:
         c.text = arg.encode("utf-8")
@@ -163,7 +165,7 @@ class Client:
         self._done_thunk = _DONE(self._on_done)
         self._multi_thunk = _MULTI_DONE(self._on_multi_done)
         h = ctypes.c_void_p()
-        opts = _Options(self.timeout_ms, 0, token.encode() if token is not None else None)
+        opts = _Options(ctypes.sizeof(_Options), self.timeout_ms, 0, token.encode() if token is not None else None)
         err = library.lib.cb_client_open(ctypes.byref(h), url.encode() if url else None,
                                          ctypes.byref(opts))
         if err != 0:
