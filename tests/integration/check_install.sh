@@ -45,4 +45,25 @@ CM
 cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/consumer/build" >/dev/null
 expect_unreachable "$tmp/consumer/build/consumer"
-echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix"
+
+# The Python package: where Debian's python3 looks for that prefix, finding the moved library
+pydir=$(dirname "$(find "$prefix" -path '*/dist-packages/cellbatch/__init__.py')")
+sitedir=$(dirname "$pydir")
+test -f "$pydir/py.typed"
+/usr/bin/python3 - "${sitedir#"$prefix"/}" <<'PY'
+import sys
+rel = sys.argv[1]  # under /usr/local, the prefix cmake --install uses by default
+assert "/usr/local/" + rel in sys.path, (rel, sys.path)
+PY
+got=$(env -u CELLBATCH_LIB PYTHONPATH="$sitedir" /usr/bin/python3 -c 'import cellbatch; print(cellbatch.library_path)')
+[ "$(realpath "$got")" = "$(realpath "$libdir/libcellbatch.so.1")" ] ||
+	{ echo "python: cellbatch loaded $got, not the installed $libdir/libcellbatch.so.1" >&2; exit 1; }
+status=0
+env -u CELLBATCH_LIB PYTHONPATH="$sitedir" CELLBATCH_URL="ipc://$tmp/none.sock" /usr/bin/python3 -c '
+import sys, cellbatch
+try:
+    cellbatch.Client()
+except cellbatch.Unreachable:
+    sys.exit(3)' || status=$?
+[ "$status" -eq 3 ] || { echo "python: Client() with no server: exit $status" >&2; exit 1; }
+echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix; python3 imports cellbatch"

@@ -1,13 +1,17 @@
 """aio: cellbatch.aio.Client, the asyncio client — the sync client's API with ``async def``,
 on cb_call_async, so 10,000 concurrent ``await client.geocode(...)`` cost no thread each.
 
-Answers arrive on libcellbatch's threads; each is handed to the event loop with
-``loop.call_soon_threadsafe``, and futures are only ever touched on the loop's thread.
+Answers arrive on libcellbatch's threads; they are handed to the event loop with
+``loop.call_soon_threadsafe`` (one per burst of answers, see _Inbox), and futures are only ever
+touched on the loop's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import threading
+import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ._core import GEOCODE, REVERSE, Answer, Handle, chunks
@@ -25,6 +29,36 @@ def _settle(fut: "asyncio.Future[Any]", value: Any) -> None:
         fut.set_result(value)
 
 
+class _Inbox:
+    """Answers on their way from library threads to one loop. A burst of answers costs one
+    loop.call_soon_threadsafe (one wakeup of the loop), not one per answer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._mu = threading.Lock()
+        self._items: "collections.deque[Tuple[asyncio.Future[Any], Any]]" = collections.deque()
+        self._scheduled = False
+
+    def put(self, fut: "asyncio.Future[Any]", value: Any) -> None:
+        """Any thread: value is fut's answer."""
+        with self._mu:
+            self._items.append((fut, value))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:
+            pass  # the loop was closed with calls outstanding: nobody awaits them any more
+
+    def _drain(self) -> None:
+        with self._mu:
+            items, self._items = self._items, collections.deque()
+            self._scheduled = False
+        for fut, value in items:
+            _settle(fut, value)
+
+
 class Client:
     """The asyncio twin of cellbatch.Client (same arguments). Use it from one event loop,
     ``async with cellbatch.aio.Client() as c: loc = await c.geocode("...")``."""
@@ -35,6 +69,14 @@ class Client:
         self._h = Handle(url, timeout, token)
         self.url = self._h.url
         self.timeout = timeout
+        self._inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox]" = \
+            weakref.WeakKeyDictionary()
+
+    def _inbox(self, loop: asyncio.AbstractEventLoop) -> _Inbox:
+        box = self._inboxes.get(loop)
+        if box is None:
+            box = self._inboxes[loop] = _Inbox(loop)
+        return box
 
     async def __aenter__(self) -> "Client":
         return self
@@ -50,11 +92,8 @@ class Client:
     def _start(self, fn: int, arg: Any, opts: Dict[str, Any]) -> "asyncio.Future[Any]":
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-
-        def done(value: Answer) -> None:  # a library thread
-            loop.call_soon_threadsafe(_settle, fut, value)
-
-        self._h.call_async(fn, arg, opts, done)
+        box = self._inbox(loop)
+        self._h.call_async(fn, arg, opts, lambda value: box.put(fut, value))
         return fut
 
     async def geocode(self, text: str, *, lang: Optional[str] = None,
@@ -82,13 +121,14 @@ class Client:
     async def _many(self, fn: int, args: Sequence[Any], progress: Optional[Progress],
                     opts: Dict[str, Any]) -> List[Answer]:
         loop = asyncio.get_running_loop()
+        box = self._inbox(loop)
         out: List[Answer] = [None] * len(args)
         futs = []
         for start, end in chunks(len(args)):
             fut = loop.create_future()
             try:
                 self._h.multi_async(fn, args[start:end], opts,
-                                    lambda res, f=fut: loop.call_soon_threadsafe(_settle, f, res))
+                                    lambda res, f=fut: box.put(f, res))
             except Error as e:
                 fut.set_result([e] * (end - start))
             futs.append((start, fut))

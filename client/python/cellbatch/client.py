@@ -52,6 +52,18 @@ class Client:
         """The address at (lat, lon) as a Location, or None when there is none."""
         return _raise_or_return(self._h.call_sync(REVERSE, (lat, lon), opts))
 
+    def geocode_async(self, text: str, done: Callable[[Answer], None], **opts: Any) -> None:
+        """Starts one geocode and returns at once, like a spreadsheet's async UDF:
+        done(answer) — a Location, None or an Error instance — fires exactly once, on a
+        libcellbatch thread (keep it short; hand the answer to your own thread or loop).
+        Raises (and done never fires) when the call cannot start."""
+        self._h.call_async(GEOCODE, text, opts, done)
+
+    def reverse_async(self, lat: float, lon: float, done: Callable[[Answer], None],
+                      **opts: Any) -> None:
+        """reverse() started like geocode_async()."""
+        self._h.call_async(REVERSE, (lat, lon), opts, done)
+
     def geocode_many(self, texts: Iterable[str], *, progress: Optional[Progress] = None,
                      **opts: Any) -> List[Answer]:
         """Every text's answer, in input order: a Location, None (not found) or an Error
