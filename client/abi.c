@@ -43,3 +43,24 @@ cb_err client_abi_copy(void *dst, size_t dst_size, const void *src, size_t min_s
 	((size_t *)dst)[0] = dst_size;
 	return CB_OK;
 }
+
+/*
+ * Every call of a caller's array has the first one's size (its stride) and a
+ * layout this library reads; *timeout is the largest of their timeout_ms.
+ */
+cb_err client_calls_check(const cb_call *calls, size_t n, unsigned *timeout)
+{
+	size_t stride = calls[0].size;
+	cb_call one;
+
+	*timeout = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cb_call *call = call_at(calls, i, stride);
+		if (call->size != stride ||
+		    client_abi_copy(&one, sizeof(one), call, CALL_SIZE_MIN) != CB_OK)
+			return CB_EINVAL;
+		if (one.timeout_ms > *timeout)
+			*timeout = one.timeout_ms;
+	}
+	return CB_OK;
+}

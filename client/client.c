@@ -295,7 +295,7 @@ static void pend_cb(void *arg)
 	deliver_reply(p, nng_aio_get_msg(p->aio));
 }
 
-/* w borrows the strings of the caller's call, whose layout calls_check() accepted. */
+/* w borrows the strings of the caller's call, whose layout client_calls_check() accepted. */
 static cb_err to_wire(const cb_call *caller, cb_wire_call *w)
 {
 	cb_call one, *call = &one;
@@ -351,27 +351,6 @@ static cb_err encode_calls(const cb_client *c, const cb_call *calls, size_t n, b
 	return rv;
 }
 
-/*
- * Every call of a caller's array has the first one's size (its stride) and a
- * layout this library reads; *timeout is the largest of their timeout_ms.
- */
-static cb_err calls_check(const cb_call *calls, size_t n, unsigned *timeout)
-{
-	size_t stride = calls[0].size;
-	cb_call one;
-
-	*timeout = 0;
-	for (size_t i = 0; i < n; i++) {
-		const cb_call *call = call_at(calls, i, stride);
-		if (call->size != stride ||
-		    client_abi_copy(&one, sizeof(one), call, CALL_SIZE_MIN) != CB_OK)
-			return CB_EINVAL;
-		if (one.timeout_ms > *timeout)
-			*timeout = one.timeout_ms;
-	}
-	return CB_OK;
-}
-
 /* Starts a call or a multi; done or mdone is set. */
 static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb_done_fn done,
                     cb_multi_done_fn mdone, void *user)
@@ -383,7 +362,7 @@ static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb
 
 	if (c == NULL || calls == NULL || (done == NULL && mdone == NULL) || n == 0 ||
 	    n > CB_MAX_MULTI || calls[0].size < CALL_SIZE_MIN ||
-	    calls_check(calls, n, &timeout) != CB_OK)
+	    client_calls_check(calls, n, &timeout) != CB_OK)
 		return CB_EINVAL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return CB_ENOMEM;

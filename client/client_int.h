@@ -66,6 +66,13 @@ struct cb_client {
  */
 cb_err client_abi_copy(void *dst, size_t dst_size, const void *src, size_t min_size);
 
+/*
+ * Every call of a caller's array has the first one's size (its stride) and a
+ * layout this library reads (else CB_EINVAL); *timeout is the largest of
+ * their timeout_ms.
+ */
+cb_err client_calls_check(const cb_call *calls, size_t n, unsigned *timeout);
+
 /* The i-th of a caller's array of cb_call whose elements are stride bytes. */
 static inline const cb_call *call_at(const cb_call *calls, size_t i, size_t stride)
 {

@@ -52,7 +52,8 @@ static void start_calls(cb_client *c, tally *t, int n, unsigned timeout_ms, cons
 
 	memset(t, 0, sizeof(*t));
 	for (int i = 0; i < n; i++) {
-		cb_call call = CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = text, .timeout_ms = timeout_ms);
+		cb_call call =
+		    CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = text, .timeout_ms = timeout_ms);
 		snprintf(text, sizeof(text), "%s %d, Rue Ü", prefix, i);
 		slots[i] = (slot){t, i};
 		assert_int_equal(cb_call_async(c, &call, count_cb, &slots[i]), CB_OK);

@@ -76,7 +76,8 @@ static void dump_enums(void)
 	VALUE(CB_FN_GEOCODE);
 	VALUE(CB_FN_REVERSE);
 	VALUE(CB_FN_COUNT);
-	printf("}, \"version_hex\": %d, \"soversion\": %d", CELLBATCH_VERSION_HEX, CELLBATCH_SOVERSION);
+	printf("}, \"version_hex\": %d, \"soversion\": %d", CELLBATCH_VERSION_HEX,
+	       CELLBATCH_SOVERSION);
 }
 
 int main(void)

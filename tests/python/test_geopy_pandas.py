@@ -3,13 +3,14 @@ cellbatch.pandas.geocode_column, over DataFrames."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
 from geopy.exc import GeocoderQueryError
-from geopy.extra.rate_limiter import RateLimiter
+from geopy.extra.rate_limiter import AsyncRateLimiter, RateLimiter
 from geopy.location import Location as GeopyLocation
 
 import cellbatch
@@ -31,6 +32,22 @@ def test_geopy_rate_limiter_over_100_rows_one_submit(servers) -> None:
         assert isinstance(loc, GeopyLocation)
         assert (loc.latitude, loc.longitude, loc.address) == servers.expected(text)
         assert loc.raw["batch_size"] == 100
+
+
+def test_geopy_async_rate_limiter_over_100_rows_one_submit(servers) -> None:
+    df = pd.DataFrame({"address": ["%d Async Geopy Row, Swapton" % i for i in range(100)]})
+    geolocator = CellBatch(servers.url, asynchronous=True)
+    geocode = AsyncRateLimiter(geolocator.geocode, min_delay_seconds=0)
+
+    async def main():
+        return await asyncio.gather(*(geocode(a) for a in df["address"]))
+
+    before = servers.submits()
+    df["location"] = asyncio.run(main())
+    assert servers.submits() - before == 1
+    assert all(isinstance(loc, GeopyLocation) for loc in df["location"])
+    loc = df["location"][42]
+    assert (loc.latitude, loc.longitude, loc.address) == servers.expected(df["address"][42])
 
 
 def test_geopy_single_reverse_and_errors(servers) -> None:

@@ -6,7 +6,9 @@ Nominatim or Geoapify in one line and keep RateLimiter, DataFrame.apply and the 
     location = geolocator.geocode("Tour Eiffel, Paris")
 
 Calls made at once (a thread pool, RateLimiter with min_delay_seconds=0 in threads) meet in
-cellbatchd's batch window; the server already paces the upstream for every process.
+cellbatchd's batch window; the server already paces the upstream for every process. With
+``CellBatch(asynchronous=True)`` geocode() and reverse() return coroutines, for geopy's
+AsyncRateLimiter and ``asyncio.gather`` (geopy's own async mode, without an HTTP adapter).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from geopy.geocoders.base import DEFAULT_SENTINEL, Geocoder
 from geopy.location import Location as GeopyLocation
 from geopy.point import Point
 
-from . import errors
+from . import aio, errors
 from .client import Client
 from .location import Location
 
@@ -50,13 +52,20 @@ def _to_geopy(loc: Optional[Location], exactly_one: bool) -> Any:
 
 class CellBatch(Geocoder):
     """A geopy geocoder over cellbatchd. ``url``, ``timeout`` (seconds) and ``token`` are
-    cellbatch.Client's; ``client`` shares an open cellbatch.Client instead. Thread-safe."""
+    cellbatch.Client's; ``client`` shares an open cellbatch.Client instead. Thread-safe.
+    ``asynchronous``: the methods return coroutines (on a cellbatch.aio.Client)."""
 
     def __init__(self, url: Optional[str] = None, *, timeout: float = 60.0,
                  token: Optional[str] = None, client: Optional[Client] = None,
-                 user_agent: Optional[str] = None) -> None:
+                 user_agent: Optional[str] = None, asynchronous: bool = False) -> None:
         super().__init__(timeout=timeout, user_agent=user_agent)
-        self.client = client if client is not None else Client(url, timeout=timeout, token=token)
+        self._aio: Optional[aio.Client] = None
+        if asynchronous:
+            self._aio = aio.Client(url if client is None else client.url, timeout, token)
+            self.client = client
+        else:
+            self.client = client if client is not None else Client(url, timeout=timeout,
+                                                                   token=token)
 
     def geocode(self, query: str, *, exactly_one: bool = True, timeout: Any = DEFAULT_SENTINEL,
                 language: Optional[str] = None, **opts: Any) -> Union[None, GeopyLocation,
@@ -65,6 +74,8 @@ class CellBatch(Geocoder):
         other keywords are cellbatch.Client.geocode's (type, filter, bias, countrycodes)."""
         if language is not None:
             opts["lang"] = language
+        if self._aio is not None:
+            return self._async(self._aio.geocode(str(query), **opts), exactly_one)
         try:
             return _to_geopy(self.client.geocode(str(query), **opts), exactly_one)
         except errors.Error as e:
@@ -77,7 +88,16 @@ class CellBatch(Geocoder):
         p = Point(query)
         if language is not None:
             opts["lang"] = language
+        if self._aio is not None:
+            return self._async(self._aio.reverse(p.latitude, p.longitude, **opts), exactly_one)
         try:
             return _to_geopy(self.client.reverse(p.latitude, p.longitude, **opts), exactly_one)
+        except errors.Error as e:
+            raise _geopy_error(e) from e
+
+    @staticmethod
+    async def _async(call: Any, exactly_one: bool) -> Any:
+        try:
+            return _to_geopy(await call, exactly_one)
         except errors.Error as e:
             raise _geopy_error(e) from e
