@@ -96,3 +96,26 @@ def test_unknown_code_is_plain_error() -> None:
     e = cellbatch.error_for(250, "from the future")
     assert type(e) is cellbatch.Error and e.code == 250 and e.name == "ERROR_250"
     assert isinstance(cellbatch.error_for(12), cellbatch.Unauthorized)
+
+
+def test_close_under_waiting_threads(servers) -> None:
+    from conftest import wait_for
+    servers.mock_config(pending_ms=3000)  # the calls stay unanswered while we close
+    c = cellbatch.Client(servers.url)
+    got = []
+
+    def work(i: int) -> None:
+        try:
+            got.append(c.geocode("%d Closing Street, Shutdown" % i))
+        except cellbatch.Error as e:
+            got.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    wait_for(lambda: servers.submits() >= 1, "the calls reached the upstream")
+    c.close()
+    for th in threads:
+        th.join(10)
+    assert not any(th.is_alive() for th in threads)
+    assert [getattr(a, "name", a) for a in got] == ["CLOSED"] * 8

@@ -120,14 +120,23 @@ class Handle:
             raise error_for(err, "cannot reach cellbatchd at %s" % (self.url or "the default socket")
                             if err == ErrorCode.UNREACHABLE else "")
         self._h: Optional[int] = h.value
-        self._mu = threading.Lock()
+        # close() frees the C client: it waits until no thread is between reading the handle
+        # and the library call using it returning (a start, a ping, a stats)
+        self._mu = threading.Condition()
+        self._using = 0
 
-    @property
-    def ptr(self) -> int:
-        h = self._h
-        if h is None:
-            raise error_for(ErrorCode.CLOSED, "the client is closed")
-        return h
+    def _enter(self) -> int:
+        with self._mu:
+            if self._h is None:
+                raise error_for(ErrorCode.CLOSED, "the client is closed")
+            self._using += 1
+            return self._h
+
+    def _leave(self) -> None:
+        with self._mu:
+            self._using -= 1
+            if self._using == 0:
+                self._mu.notify_all()
 
     def call_async(self, fn: int, arg: Any, opts: Dict[str, Any],
                    done: Callable[[Answer], None]) -> None:
@@ -137,7 +146,11 @@ class Handle:
         uid = next(_ids)
         with _registry_mu:
             _registry[uid] = done
-        err = lib.cb_call_async(self.ptr, ctypes.byref(c), _DONE_THUNK, uid)
+        h = self._enter()
+        try:
+            err = lib.cb_call_async(h, ctypes.byref(c), _DONE_THUNK, uid)
+        finally:
+            self._leave()
         if err != 0:
             with _registry_mu:
                 _registry.pop(uid, None)
@@ -152,32 +165,48 @@ class Handle:
         uid = next(_ids)
         with _registry_mu:
             _registry[uid] = done
-        err = lib.cb_multi_async(self.ptr, calls, len(args), _MULTI_THUNK, uid)
+        h = self._enter()
+        try:
+            err = lib.cb_multi_async(h, calls, len(args), _MULTI_THUNK, uid)
+        finally:
+            self._leave()
         if err != 0:
             with _registry_mu:
                 _registry.pop(uid, None)
             raise error_for(err)
 
     def call_sync(self, fn: int, arg: Any, opts: Dict[str, Any]) -> Answer:
-        """One call, waited for in C (the GIL is released meanwhile)."""
-        c, r = Call(), Result()
-        fill_call(c, fn, arg, opts)
-        lib.cb_call_sync(self.ptr, ctypes.byref(c), ctypes.byref(r))
-        try:
-            return answer(r)
-        finally:
-            lib.cb_result_free(ctypes.byref(r))
+        """One call, waited for (the GIL is released meanwhile). Built on call_async rather
+        than cb_call_sync, so that close() never frees the client under a waiting thread."""
+        box: List[Answer] = []
+        ev = threading.Event()
+
+        def done(a: Answer) -> None:
+            box.append(a)
+            ev.set()
+
+        self.call_async(fn, arg, opts, done)
+        ev.wait()  # the library answers every call by its timeout, or CLOSED on close()
+        return box[0]
 
     def ping(self) -> str:
         buf = ctypes.create_string_buffer(64)
-        err = lib.cb_ping(self.ptr, buf, len(buf))
+        h = self._enter()
+        try:
+            err = lib.cb_ping(h, buf, len(buf))
+        finally:
+            self._leave()
         if err != 0:
             raise error_for(err)
         return buf.value.decode()
 
     def stats(self) -> Dict[str, Any]:
         buf, n = ctypes.c_void_p(), ctypes.c_size_t()
-        err = lib.cb_stats(self.ptr, ctypes.byref(buf), ctypes.byref(n))
+        h = self._enter()
+        try:
+            err = lib.cb_stats(h, ctypes.byref(buf), ctypes.byref(n))
+        finally:
+            self._leave()
         if err != 0:
             raise error_for(err)
         try:
@@ -191,6 +220,8 @@ class Handle:
         """Cancels what is outstanding (each callback fires first, CLOSED) and frees the client."""
         with self._mu:
             h, self._h = self._h, None
+            while self._using:
+                self._mu.wait()
         if h is not None:
             lib.cb_client_close(h)
 
