@@ -11,11 +11,6 @@
 #include "cellbatch.h"
 #include "client_int.h"
 
-const char *cb_version(void)
-{
-	return CB_VERSION;
-}
-
 /*
  * A blocking dial, so that "nothing listens there" is an answer at once. A
  * connection reset during the handshake is a server busy re-creating a
@@ -48,13 +43,18 @@ static void client_free(cb_client *c)
 
 cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts)
 {
-	cb_client *c = calloc(1, sizeof(*c));
+	cb_client_options o;
+	cb_client *c;
 	char buf[1024], why[256];
 	nng_tls_config *tls = NULL;
 	cb_err err;
 	int rv;
 
-	if (c == NULL)
+	/* from here on opts has this library's layout, whatever header the caller was built with */
+	if (opts != NULL && client_abi_copy(&o, sizeof(o), opts, OPTIONS_SIZE_MIN) != CB_OK)
+		return CB_EINVAL;
+	opts = opts != NULL ? &o : NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CB_ENOMEM;
 	url = url != NULL ? cbp_url_normalize(url, buf, sizeof(buf))
 	                  : cbp_default_url(buf, sizeof(buf));
@@ -306,8 +306,13 @@ static void pend_cb(void *arg)
 	deliver_reply(p, nng_aio_get_msg(p->aio));
 }
 
-static cb_err to_wire(const cb_call *call, cb_wire_call *w)
+/* w borrows the strings of the caller's call, whose layout client_calls_check() accepted. */
+static cb_err to_wire(const cb_call *caller, cb_wire_call *w)
 {
+	cb_call one, *call = &one;
+
+	if (client_abi_copy(&one, sizeof(one), caller, CALL_SIZE_MIN) != CB_OK)
+		return CB_EINVAL;
 	const char *opts[CB_OPT_COUNT] = {call->lang, call->type, call->filter, call->bias,
 	                                  call->countrycodes};
 
@@ -342,7 +347,7 @@ static cb_err encode_calls(const cb_client *c, const cb_call *calls, size_t n, b
 		return CB_ENOMEM;
 	req.ncalls = (uint32_t)n;
 	for (size_t i = 0; i < n && rv == CB_OK; i++)
-		rv = to_wire(&calls[i], multi ? &req.calls[i] : &req.call);
+		rv = to_wire(call_at(calls, i, calls[0].size), multi ? &req.calls[i] : &req.call);
 	req.has_deadline = true;
 	req.deadline_ms = timeout_ms;
 	client_auth(c, &req);
@@ -367,7 +372,8 @@ static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb
 	uint64_t id;
 
 	if (c == NULL || calls == NULL || (done == NULL && mdone == NULL) || n == 0 ||
-	    n > CB_MAX_MULTI)
+	    n > CB_MAX_MULTI || calls[0].size < CALL_SIZE_MIN ||
+	    client_calls_check(calls, n, &timeout) != CB_OK)
 		return CB_EINVAL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return CB_ENOMEM;
@@ -376,9 +382,6 @@ static cb_err start(cb_client *c, const cb_call *calls, size_t n, bool multi, cb
 	p->done = done;
 	p->mdone = mdone;
 	p->user = user;
-	for (size_t i = 0; i < n; i++)
-		if (calls[i].timeout_ms > timeout)
-			timeout = calls[i].timeout_ms;
 	p->timeout_ms = timeout ? timeout : c->timeout_ms;
 	p->deadline = nng_clock() + p->timeout_ms;
 	rv = CB_ENOMEM;

@@ -18,6 +18,10 @@
 #define DEFAULT_RETRIES    3
 #define REPLY_MAX          (16u << 20)
 
+/* The smallest structs a caller may pass: the fields of 0.2, the first header with sizes. */
+#define CALL_SIZE_MIN    (offsetof(cb_call, timeout_ms) + sizeof(unsigned))
+#define OPTIONS_SIZE_MIN (offsetof(cb_client_options, token) + sizeof(const char *))
+
 typedef enum pend_stage {
 	P_SENDING,   /* nng_ctx_send outstanding */
 	P_RECEIVING, /* nng_ctx_recv outstanding */
@@ -54,6 +58,27 @@ struct cb_client {
 	bool closing;
 	pend *head;
 };
+
+/*
+ * Copies src, a struct whose first field is its size in bytes, into dst of
+ * dst_size bytes (the library's own sizeof): fields src's size does not cover
+ * are 0. CB_EINVAL when src's size is under min_size or src sets a field
+ * past dst_size (a newer header's field this library would ignore).
+ */
+cb_err client_abi_copy(void *dst, size_t dst_size, const void *src, size_t min_size);
+
+/*
+ * Every call of a caller's array has the first one's size (its stride) and a
+ * layout this library reads (else CB_EINVAL); *timeout is the largest of
+ * their timeout_ms.
+ */
+cb_err client_calls_check(const cb_call *calls, size_t n, unsigned *timeout);
+
+/* The i-th of a caller's array of cb_call whose elements are stride bytes. */
+static inline const cb_call *call_at(const cb_call *calls, size_t i, size_t stride)
+{
+	return (const cb_call *)(const void *)((const char *)calls + i * stride);
+}
 
 /*
  * c->token from opts->token, else $CELLBATCH_TOKEN, trailing blanks and line

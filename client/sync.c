@@ -62,13 +62,13 @@ cb_err cb_call_sync(cb_client *c, const cb_call *call, cb_result *out)
 
 cb_err cb_geocode(cb_client *c, const char *text, cb_result *out)
 {
-	cb_call call = {.fn = CB_FN_GEOCODE, .text = text};
+	cb_call call = CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = text);
 	return cb_call_sync(c, &call, out);
 }
 
 cb_err cb_reverse(cb_client *c, double lat, double lon, cb_result *out)
 {
-	cb_call call = {.fn = CB_FN_REVERSE, .lat = lat, .lon = lon};
+	cb_call call = CB_CALL_INIT(.fn = CB_FN_REVERSE, .lat = lat, .lon = lon);
 	return cb_call_sync(c, &call, out);
 }
 

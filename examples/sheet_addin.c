@@ -94,7 +94,7 @@ static void cell_done_cb(void *user, const cb_result *res)
 static void start_cell(sheet *sh, cb_client *c, cell *target)
 {
 	const char *p = target->text;
-	cb_call call = {0};
+	cb_call call = CB_CALL_INIT();
 	pending_cell *pc;
 	const char *a, *b = NULL;
 

@@ -22,7 +22,9 @@ from com.sun.star.lang import XLocalizable, XServiceInfo, XServiceName
 from com.sun.star.sheet import XAddIn, XVolatileResult
 from org.cellbatch import XCellBatch
 
-import cellbatch_ctypes as cbc
+import importlib
+
+GEOCODE, REVERSE = "geocode", "reverse"
 
 IMPLEMENTATION = "org.cellbatch.CalcAddIn.python"
 SERVICE = "org.cellbatch.CalcAddIn"
@@ -94,6 +96,34 @@ def _text(v):
     return str(v).strip()
 
 
+class _Res:
+    """What a cell needs of an answer: ok, code ("OK", "NOT_FOUND", an error's name), lat, lon,
+    formatted."""
+
+    __slots__ = ("ok", "code", "message", "lat", "lon", "formatted")
+
+    def __init__(self, code, message="", lat=0.0, lon=0.0, formatted=""):
+        self.ok, self.code, self.message = code == "OK", code, message
+        self.lat, self.lon, self.formatted = lat, lon, formatted
+
+
+def _res(answer):
+    """A cellbatch answer (Location, None for not found, or an Error) as a _Res."""
+    if answer is None:
+        return _Res("NOT_FOUND", "no result for this input")
+    if isinstance(answer, Exception):
+        return _Res(getattr(answer, "name", "ERROR"), getattr(answer, "message", str(answer)))
+    return _Res("OK", "", answer.latitude, answer.longitude, answer.address)
+
+
+class _Failed(Exception):
+    """A cell's call could not start; result is what the cell shows."""
+
+    def __init__(self, result):
+        super().__init__("%s: %s" % (result.code, result.message))
+        self.result = result
+
+
 class _Volatile(unohelper.Base, XVolatileResult):
     """A lookup's cell value while its call is in flight; Calc listens to it."""
 
@@ -153,7 +183,7 @@ class _Engine:
 
     def __init__(self):
         self._mu = threading.Lock()
-        self._lib = None
+        self._cellbatch = None  # the package, imported on first use (it loads libcellbatch)
         self._client = None
         self._failed_at = 0.0
         self._open_error = None
@@ -166,24 +196,25 @@ class _Engine:
     def client(self):
         """The open client, or raises ClientError (UNREACHABLE, ...). Called with _mu held."""
         if self._closed:
-            raise cbc.ClientError(cbc.Result(cbc.CB_ECLOSED, "CLOSED", "LibreOffice is closing"))
+            raise _Failed(_Res("CLOSED", "LibreOffice is closing"))
         if self._client is not None:
             return self._client
-        if self._lib is None:
+        if self._cellbatch is None:
             try:
-                self._lib = cbc.Library()
-            except OSError as e:  # not shipped in the .oxt and not installed
-                raise cbc.ClientError(cbc.Result(-1, "NO_LIBCELLBATCH", str(e)))
+                self._cellbatch = importlib.import_module("cellbatch")
+            except ImportError as e:  # libcellbatch not shipped in the .oxt, not installed, too old
+                raise _Failed(_Res("NO_LIBCELLBATCH", str(e)))
         now = time.monotonic()
         if self._open_error is not None and now - self._failed_at < REOPEN_AFTER_S:
             raise self._open_error
         try:
             # CELLBATCH_TOKEN: for a server with --auth-token-file (else cells show UNAUTHORIZED)
-            self._client = cbc.Client(self._lib, os.environ.get("CELLBATCH_URL") or None,
-                                      _timeout_ms(), os.environ.get("CELLBATCH_TOKEN"))
-        except cbc.ClientError as e:
-            self._open_error, self._failed_at = e, now
-            raise
+            self._client = self._cellbatch.Client(os.environ.get("CELLBATCH_URL") or None,
+                                                  (_timeout_ms() or 60000) / 1000.0,
+                                                  os.environ.get("CELLBATCH_TOKEN"))
+        except self._cellbatch.Error as e:
+            self._open_error, self._failed_at = _Failed(_res(e)), now
+            raise self._open_error
         self._open_error = None
         return self._client
 
@@ -218,16 +249,21 @@ class _Engine:
                 try:
                     client = self.client()
                     self._start_notifier()
-                except cbc.ClientError as e:
+                except _Failed as e:
                     self._finish(lk, e.result)
                     return _value(e.result, field)
         if start:
             try:
-                client.call_async(fn, arg, lambda res: self._queue.put((lk, res)))
-            except cbc.ClientError as e:
+                # the answer arrives on a library thread, which only queues it
+                done = lambda answer: self._queue.put((lk, _res(answer)))  # noqa: E731
+                if fn == GEOCODE:
+                    client.geocode_async(arg, done)
+                else:
+                    client.reverse_async(arg[0], arg[1], done)
+            except self._cellbatch.Error as e:
                 with self._mu:
-                    self._finish(lk, e.result)
-                return _value(e.result, field)
+                    self._finish(lk, _res(e))
+                return _value(lk.result, field)
         return lk.volatile
 
     def _finish(self, lk, res):
@@ -258,13 +294,14 @@ class _Engine:
 
     # -- array cells -----------------------------------------------------------
     def multi(self, fn, args):
-        """Results for every arg, one multi message per MAX_MULTI; blocks (array functions do)."""
+        """Results for every arg, as multi messages of up to 1,000; blocks (array functions do)."""
         with self._mu:
             try:
                 client = self.client()
-            except cbc.ClientError as e:
+            except _Failed as e:
                 return [e.result] * len(args)
-        return client.multi(fn, args)
+        many = client.geocode_many if fn == GEOCODE else client.reverse_many
+        return [_res(a) for a in many(args)]
 
 
 _engine = _Engine()
@@ -306,16 +343,16 @@ class CellBatchAddIn(unohelper.Base, XCellBatch, XAddIn, XServiceName, XServiceI
         text = _text(text)
         if not text:
             return ""
-        return _engine.lookup(cbc.CB_FN_GEOCODE, text, field)
+        return _engine.lookup(GEOCODE, text, field)
 
     def reverse(self, lat, lon):
-        return _engine.lookup(cbc.CB_FN_REVERSE, (float(lat), float(lon)), "formatted")
+        return _engine.lookup(REVERSE, (float(lat), float(lon)), "formatted")
 
     def geocodeRange(self, addresses, field):
         field = _field(field)
         texts = [", ".join(t for t in (_text(v) for v in row) if t) for row in addresses]
         asked = [t for t in texts if t]
-        answers = iter(_engine.multi(cbc.CB_FN_GEOCODE, asked) if asked else [])
+        answers = iter(_engine.multi(GEOCODE, asked) if asked else [])
         width = 2 if field is None else 1
         rows = []
         for t in texts:

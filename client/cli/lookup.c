@@ -282,7 +282,7 @@ int cmd_lookup(const global *g, int argc, char **argv, bool reverse)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	lookup_opts lo = {.concurrency = 10000};
+	lookup_opts lo = {.concurrency = 10000, .proto = CB_CALL_INIT()};
 	run rn = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	cb_client *cl;
 	int o, rv;

@@ -89,7 +89,7 @@ static void say_rundir(const global *g)
 
 int open_client(const global *g, cb_client **cl)
 {
-	cb_client_options o = {.timeout_ms = g->timeout_ms};
+	cb_client_options o = CB_CLIENT_OPTIONS_INIT(.timeout_ms = g->timeout_ms);
 	char *tok = NULL;
 	cb_err rv;
 
@@ -132,7 +132,7 @@ static void snapshot_free(snapshot *s)
 {
 	if (s->buf != NULL)
 		msgpack_zone_destroy(&s->zone);
-	free(s->buf);
+	cb_free(s->buf);
 	s->buf = NULL;
 	s->ok = false;
 }

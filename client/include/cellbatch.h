@@ -8,8 +8,16 @@
 extern "C" {
 #endif
 
-#define CELLBATCH_VERSION_MAJOR 0
-#define CELLBATCH_VERSION_MINOR 1
+/*
+ * The ABI rules (docs/abi.md): cb_client_options and cb_call start with
+ * their size, set by CB_CLIENT_OPTIONS_INIT / CB_CALL_INIT; new fields are
+ * only ever appended, and the library reads only what the caller's size
+ * covers (the rest takes its default), so a program built against an
+ * older header keeps working with a newer library of the same SONAME.
+ * Anything else (a field moved or removed, cb_result changed, an enum
+ * value renumbered) bumps CELLBATCH_SOVERSION.
+ */
+#include "cellbatch_version.h"
 
 /* cb_err, cb_strerror(), cb_err_name() and cb_fn: the wire protocol's facts, owned by proto/. */
 #include "cbwire.h"
@@ -17,6 +25,7 @@ extern "C" {
 typedef struct cb_client cb_client;
 
 typedef struct cb_client_options {
+	size_t size; /* sizeof(cb_client_options) as the caller was built: CB_CLIENT_OPTIONS_INIT */
 	unsigned timeout_ms; /* default per-call timeout; 0: 60000 */
 	unsigned retries;    /* resends of a call after a lost connection; 0: 3 */
 	/*
@@ -37,20 +46,37 @@ typedef struct cb_client_options {
 	 * "": none).
 	 */
 	const char *tls_ca, *tls_cert, *tls_key;
+	/* fields added later are appended here */
 } cb_client_options;
+
+/* cb_client_options o = CB_CLIENT_OPTIONS_INIT(.timeout_ms = 5000); unnamed fields are 0. */
+#define CB_CLIENT_OPTIONS_INIT(...)                                                                \
+	{                                                                                          \
+		.size = sizeof(cb_client_options), __VA_ARGS__                                     \
+	}
 
 /* One call, as a spreadsheet cell makes it. Strings are copied by the call functions. */
 typedef struct cb_call {
+	size_t size; /* sizeof(cb_call) as the caller was built: CB_CALL_INIT */
 	cb_fn fn;
 	const char *text; /* CB_FN_GEOCODE: 1 to 1024 bytes of UTF-8 */
 	double lat, lon;  /* CB_FN_REVERSE */
 	/* upstream options; NULL: not set. Calls with different options never share a batch. */
 	const char *lang, *type, *filter, *bias, *countrycodes;
 	unsigned timeout_ms; /* 0: the client's default; sent to the server as deadline_ms */
+	                     /* fields added later are appended here */
 } cb_call;
 
+/* cb_call call = CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = "..."); unnamed fields are 0. */
+#define CB_CALL_INIT(...)                                                                          \
+	{                                                                                          \
+		.size = sizeof(cb_call), __VA_ARGS__                                               \
+	}
+
 /*
- * The answer to one call. err is CB_OK with a location, or an error with
+ * The answer to one call; written by the library only, so it has no size
+ * field: its layout is fixed for a SONAME (multi callbacks index an array
+ * of them). err is CB_OK with a location, or an error with
  * message. In a done callback the strings are borrowed and valid only
  * during the callback; results filled by the synchronous functions own
  * their strings and are released with cb_result_free().
@@ -83,6 +109,8 @@ typedef void (*cb_done_fn)(void *user, const cb_result *res);
  * ipc://$XDG_RUNTIME_DIR/cellbatch.sock, else
  * ipc:///tmp/cellbatch-$UID/cellbatch.sock). Shorthands: "5555" is
  * tcp://127.0.0.1:5555, "host:port" is tcp://, "/path" is ipc://.
+ * opts->size must cover at least timeout_ms, retries and token (else
+ * CB_EINVAL); fields of a newer header than the library's must be 0.
  * Returns CB_EUNREACHABLE when nothing listens there, or when
  * /tmp/cellbatch-$UID is not the caller's own directory closed to others
  * (another user may be listening there), or when a TLS handshake fails (the
@@ -102,8 +130,8 @@ CB_API void cb_client_close(cb_client *c);
 
 /*
  * Starts one call and returns at once, like a spreadsheet's async UDF.
- * On CB_OK, done fires exactly once later. On any other return (CB_EINVAL,
- * CB_ENOMEM, CB_ECLOSED) done is never called.
+ * call->size as for cb_client_open's options (else CB_EINVAL). On CB_OK, done fires exactly once
+ * later. On any other return (CB_EINVAL, CB_ENOMEM, CB_ECLOSED) done is never called.
  */
 CB_API cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, void *user);
 
@@ -111,7 +139,8 @@ CB_API cb_err cb_call_async(cb_client *c, const cb_call *call, cb_done_fn done, 
 typedef void (*cb_multi_done_fn)(void *user, const cb_result *results, size_t n);
 
 /*
- * Sends n calls (1 to 10000) as one message, so that they reach the
+ * Sends n calls (1 to 10000) as one message; calls is an array of
+ * calls[0].size-byte elements, every one with that size, so that they reach the
  * server's batch window together, and returns at once. done fires exactly
  * once with one result per call; when the message as a whole fails (BUSY,
  * timeout, lost connection, close) every result carries that error. The
@@ -136,12 +165,22 @@ CB_API cb_err cb_ping(cb_client *c, char *version, size_t cap);
 
 /*
  * Fetches the server's stats map (see docs/stats.md) as msgpack bytes in
- * *buf, which the caller frees with free().
+ * *buf, which the caller owns and releases with cb_free().
  */
 CB_API cb_err cb_stats(cb_client *c, void **buf, size_t *len);
 
-/* The library's version, e.g. "0.1.0". */
+/*
+ * Releases a buffer the library returned (cb_stats). The library's free,
+ * not the caller's: a binding or a program with its own allocator must not
+ * call free() on it. NULL is a no-op.
+ */
+CB_API void cb_free(void *p);
+
+/* The loaded library's version, e.g. "0.2.0" (CELLBATCH_VERSION_STRING is the header's). */
 CB_API const char *cb_version(void);
+
+/* The loaded library's version as CELLBATCH_VERSION_HEX, to compare with the header's. */
+CB_API unsigned cb_version_hex(void);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,6 @@ which does not count as an upstream submit; submits are read from /mock/stats.
 
 import argparse
 import csv
-import ctypes
 import json
 import os
 import shutil
@@ -176,22 +175,6 @@ def near(a, b):
     return abs(float(a) - float(b)) < 1e-9
 
 
-class Binding(unittest.TestCase):
-    """cellbatch_ctypes mirrors cellbatch.h by hand: its layout must be the compiler's."""
-
-    def test_layout(self):
-        sys.path.insert(0, ARGS.binding)
-        import cellbatch_ctypes as cbc
-        c = json.loads(subprocess.run([ARGS.abi_dump], check=True, capture_output=True,
-                                      text=True).stdout)
-        for name, cls in (("cb_call", cbc._Call), ("cb_result", cbc._Result),
-                          ("cb_client_options", cbc._Options)):
-            layout = dict(c[name])
-            self.assertEqual(ctypes.sizeof(cls), layout.pop("size"), name)
-            self.assertEqual({f: getattr(cls, f).offset for f, _ in cls._fields_}, layout, name)
-        self.assertEqual(c["cb_err"], ctypes.sizeof(ctypes.c_int))
-
-
 class CalcAddIn(unittest.TestCase):
     """Run in name order: each step builds on the state the previous one left."""
 
@@ -351,8 +334,7 @@ class CalcAddIn(unittest.TestCase):
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
-    for a in ("--mock", "--server", "--gazetteer", "--oxt", "--examples", "--abi-dump",
-              "--binding", "--cli"):
+    for a in ("--mock", "--server", "--gazetteer", "--oxt", "--examples", "--cli"):
         ap.add_argument(a, required=True)
     ARGS, rest = ap.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

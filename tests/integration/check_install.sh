@@ -46,6 +46,26 @@ cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" 
 cmake --build "$tmp/consumer/build" >/dev/null
 expect_unreachable "$tmp/consumer/build/consumer"
 
+# The Python package: where Debian's python3 looks for that prefix, finding the moved library
+pydir=$(dirname "$(find "$prefix" -path '*/dist-packages/cellbatch/__init__.py')")
+sitedir=$(dirname "$pydir")
+test -f "$pydir/py.typed"
+/usr/bin/python3 - "${sitedir#"$prefix"/}" <<'PY'
+import sys
+rel = sys.argv[1]  # under /usr/local, the prefix cmake --install uses by default
+assert "/usr/local/" + rel in sys.path, (rel, sys.path)
+PY
+got=$(env -u CELLBATCH_LIB PYTHONPATH="$sitedir" /usr/bin/python3 -c 'import cellbatch; print(cellbatch.library_path)')
+[ "$(realpath "$got")" = "$(realpath "$libdir/libcellbatch.so.1")" ] ||
+	{ echo "python: cellbatch loaded $got, not the installed $libdir/libcellbatch.so.1" >&2; exit 1; }
+status=0
+env -u CELLBATCH_LIB PYTHONPATH="$sitedir" CELLBATCH_URL="ipc://$tmp/none.sock" /usr/bin/python3 -c '
+import sys, cellbatch
+try:
+    cellbatch.Client()
+except cellbatch.Unreachable:
+    sys.exit(3)' || status=$?
+[ "$status" -eq 3 ] || { echo "python: Client() with no server: exit $status" >&2; exit 1; }
 # The Excel add-in (when node/npm built it): the moved cellbatchd serves it from its own
 # share/cellbatch/excel, found beside the executable, not from the build tree.
 excel=""
@@ -69,4 +89,4 @@ if [ -f "$build/client/excel/addin/manifest.xml" ]; then
 	grep -q "http://127.0.0.1:$port/excel/functions.js" "$tmp/manifest.xml"
 	excel=", and the moved cellbatchd serves its own /excel/ add-in"
 fi
-echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix$excel"
+echo "install ok: pkg-config (shared, static) and find_package consumers built from a moved prefix; python3 imports cellbatch$excel"

@@ -119,7 +119,7 @@ static void test_raw_requests(void **state)
 		assert_int_equal(
 		    it_mp_get(it_mp_get(&o, "answered_by_code"), "UNAUTHORIZED")->via.u64, 6);
 		msgpack_zone_destroy(&z);
-		free(buf);
+		cb_free(buf);
 		cb_client_close(c);
 	}
 	unsetenv("CELLBATCH_TOKEN");
@@ -143,7 +143,9 @@ static void test_libcellbatch(void **state)
 	assert_int_equal(cb_ping(c, version, sizeof(version)), CB_OK);
 	cb_client_close(c);
 	/* the option */
-	assert_int_equal(cb_client_open(&c, e->url, &(cb_client_options){.token = TOKEN}), CB_OK);
+	assert_int_equal(
+	    cb_client_open(&c, e->url, &(cb_client_options)CB_CLIENT_OPTIONS_INIT(.token = TOKEN)),
+	    CB_OK);
 	assert_int_equal(cb_geocode(c, PLACE, &r), CB_OK);
 	assert_string_equal(r.formatted, PLACE);
 	cb_result_free(&r);
@@ -155,7 +157,9 @@ static void test_libcellbatch(void **state)
 	cb_result_free(&r);
 	cb_client_close(c);
 	/* "" in the options means none, whatever the environment says */
-	assert_int_equal(cb_client_open(&c, e->url, &(cb_client_options){.token = ""}), CB_OK);
+	assert_int_equal(
+	    cb_client_open(&c, e->url, &(cb_client_options)CB_CLIENT_OPTIONS_INIT(.token = "")),
+	    CB_OK);
 	assert_int_equal(cb_geocode(c, PLACE, &r), CB_EUNAUTHORIZED);
 	cb_result_free(&r);
 	cb_client_close(c);

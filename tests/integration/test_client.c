@@ -52,7 +52,8 @@ static void start_calls(cb_client *c, tally *t, int n, unsigned timeout_ms, cons
 
 	memset(t, 0, sizeof(*t));
 	for (int i = 0; i < n; i++) {
-		cb_call call = {.fn = CB_FN_GEOCODE, .text = text, .timeout_ms = timeout_ms};
+		cb_call call =
+		    CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = text, .timeout_ms = timeout_ms);
 		snprintf(text, sizeof(text), "%s %d, Rue Ü", prefix, i);
 		slots[i] = (slot){t, i};
 		assert_int_equal(cb_call_async(c, &call, count_cb, &slots[i]), CB_OK);
@@ -210,7 +211,7 @@ static void *caller_thread(void *arg)
 	char text[64];
 
 	for (int k = 0; k < PER_THREAD; k++) {
-		cb_call call = {.fn = CB_FN_GEOCODE, .text = text};
+		cb_call call = CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = text);
 		snprintf(text, sizeof(text), "thread %d street %d", a->t, k);
 		cs[k] = (call_slot){a, a->t * PER_THREAD + k};
 		if (cb_call_async(a->c, &call, thread_cb, &cs[k]) != CB_OK)
@@ -281,7 +282,7 @@ static void test_sync_and_ping(void **state)
 	cb_result_free(&r);
 	assert_int_equal(cb_stats(c, &buf, &len), CB_OK);
 	assert_true(len > 100);
-	free(buf);
+	cb_free(buf);
 	cb_client_close(c);
 }
 

@@ -494,7 +494,8 @@ static void test_restart_resumes_jobs(void **state)
 	assert_int_equal(it_start_server(e, NULL), 0);
 	assert_int_equal(cb_client_open(&c, e->url, NULL), CB_OK);
 	for (int i = 0; i < JN; i++) {
-		cb_call call = {.fn = CB_FN_GEOCODE, .text = texts_j[i], .timeout_ms = 30000};
+		cb_call call =
+		    CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = texts_j[i], .timeout_ms = 30000);
 		snprintf(texts_j[i], sizeof(texts_j[i]), "%d Journal Street, Restartville", i);
 		jslot[i] = i;
 		assert_int_equal(cb_call_async(c, &call, journal_cb, &jslot[i]), CB_OK);

@@ -58,7 +58,8 @@ static bool log_has(it_env *e, const char *needle)
  */
 static cb_err new_client_ping(const char *url, double timeout_ms)
 {
-	cb_client_options o = {.timeout_ms = timeout_ms >= 1 ? (unsigned)timeout_ms : 1};
+	cb_client_options o =
+	    CB_CLIENT_OPTIONS_INIT(.timeout_ms = timeout_ms >= 1 ? (unsigned)timeout_ms : 1);
 	char version[32];
 	cb_client *c;
 	cb_err rv;

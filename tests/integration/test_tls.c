@@ -78,7 +78,8 @@ static void start_tls(it_env *e, pki *p, const char *a1, const char *a2, const c
 static cb_err open_with(cb_client **c, const char *url, const char *ca, const char *cert,
                         const char *key)
 {
-	cb_client_options o = {.timeout_ms = 3000, .tls_ca = ca, .tls_cert = cert, .tls_key = key};
+	cb_client_options o = CB_CLIENT_OPTIONS_INIT(.timeout_ms = 3000, .tls_ca = ca,
+	                                             .tls_cert = cert, .tls_key = key);
 	return cb_client_open(c, url, &o);
 }
 
@@ -250,13 +251,17 @@ static void test_tokens_over_tls(void **state)
 	assert_int_equal(chmod(path, 0600), 0);
 	start_tls(e, &p, "--auth-token-file", path, NULL, NULL);
 	assert_int_equal(
-	    cb_client_open(&c, p.tlsurl, &(cb_client_options){.token = "", .tls_ca = p.cert}),
+	    cb_client_open(
+	        &c, p.tlsurl,
+	        &(cb_client_options)CB_CLIENT_OPTIONS_INIT(.token = "", .tls_ca = p.cert)),
 	    CB_OK);
 	assert_int_equal(cb_geocode(c, PLACE, &r), CB_EUNAUTHORIZED);
 	cb_result_free(&r);
 	cb_client_close(c);
 	assert_int_equal(
-	    cb_client_open(&c, p.tlsurl, &(cb_client_options){.token = TOKEN, .tls_ca = p.cert}),
+	    cb_client_open(
+	        &c, p.tlsurl,
+	        &(cb_client_options)CB_CLIENT_OPTIONS_INIT(.token = TOKEN, .tls_ca = p.cert)),
 	    CB_OK);
 	assert_int_equal(cb_geocode(c, PLACE, &r), CB_OK);
 	cb_result_free(&r);
@@ -351,7 +356,7 @@ static double burst_ms(cb_client *c, int n)
 	assert_non_null(calls);
 	assert_non_null(res);
 	for (int i = 0; i < n; i++)
-		calls[i] = (cb_call){.fn = CB_FN_GEOCODE, .text = PLACE};
+		calls[i] = (cb_call)CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = PLACE);
 	for (int i = 0; i < n; i++) {
 		assert_int_equal(cb_call_sync(c, &calls[i], &res[i]), CB_OK);
 		cb_result_free(&res[i]);
@@ -384,7 +389,7 @@ static void burst_done(void *user, const cb_result *res)
 static double async_ms(cb_client *c, int n)
 {
 	burst b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-	cb_call call = {.fn = CB_FN_GEOCODE, .text = PLACE};
+	cb_call call = CB_CALL_INIT(.fn = CB_FN_GEOCODE, .text = PLACE);
 	double t0 = it_now_ms();
 
 	for (int i = 0; i < n; i++)
