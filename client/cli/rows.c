@@ -63,7 +63,7 @@ static int one_field(csv_record *rec, char *s)
 static int slurp(const char *path, char **out, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	struct stat st;
+	struct stat st = {0};
 	size_t cap = 0, n = 0, got;
 	char *buf = NULL;
 	int rv = EXIT_USAGE;
@@ -135,6 +135,22 @@ static int join_query(csv_record *rec)
 	return one_field(rec, strdup(buf));
 }
 
+/*
+ * A record wider than the header: empty trailing fields (a spreadsheet's
+ * trailing delimiters) are dropped; anything else is malformed (-2), as its
+ * values would land under no column. 1 when rec fits.
+ */
+static int fit_header(const run *rn, csv_reader *r, csv_record *rec)
+{
+	while (rec->n > rn->in_cols && rec->fields[rec->n - 1][0] == '\0')
+		free(rec->fields[--rec->n]);
+	if (rec->n <= rn->in_cols)
+		return 1;
+	r->err = "more fields than the header has";
+	r->err_line = r->line; /* the record's last line */
+	return -2;
+}
+
 /* Records of f as rows: the column's header first when asked for; 0, or an exit code. */
 static int read_csv(run *rn, const lookup_opts *lo, csv_reader *r, long *col)
 {
@@ -161,6 +177,8 @@ static int read_csv(run *rn, const lookup_opts *lo, csv_reader *r, long *col)
 	while ((rv = csv_next(r, &rec)) == 1) {
 		if (rec.n == 1 && rec.fields[0][0] == '\0')
 			continue; /* a blank line */
+		if (rn->in_header != NULL && (rv = fit_header(rn, r, &rec)) != 1)
+			break;
 		if ((rn->reverse && join_query(&rec) != 0) || add_row(rn, &cap, &rec) != 0)
 			rv = -1;
 		if (rv < 0)

@@ -138,6 +138,12 @@ static void test_bad_input_is_a_usage_error(void **state)
 	assert_int_equal(o.rc, 2);
 	assert_non_null(strstr(o.err, "stray.csv:2: quote inside an unquoted field"));
 	out_free(&o);
+	/* trailing empty fields are a spreadsheet's habit; a real extra value has no column */
+	write_file(e, "wide.csv", "address,note\n1 Main St,x,,\n2 Main St,y,z\n");
+	o = cli(e, "geocode -f wide.csv --column address");
+	assert_int_equal(o.rc, 2);
+	assert_non_null(strstr(o.err, "wide.csv:3: more fields than the header has"));
+	out_free(&o);
 	o = cli(e, "geocode -f /tmp");
 	assert_int_equal(o.rc, 2);
 	assert_non_null(strstr(o.err, "/tmp: is a directory"));
