@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <unicase.h>
+#include <uninorm.h>
 
 #include "htab.h"
 #include "normalize.h"
@@ -57,6 +59,23 @@ static void test_unicode_pairs(void **state)
 	expect_same("Αθήνα", "ΑΘΉΝΑ", "αθήνα"); /* Ή U+0389 folds to ή U+03AE */
 	expect_same("Straße", "STRASSE", "strasse");
 	expect_same("ǅemal", "DŽEMAL", "džemal"); /* titlecase digraph */
+}
+
+/* The ASCII fast path gives exactly what libunistring's NFKC + case folding gives. */
+static void test_ascii_fast_path(void **state)
+{
+	char out[8];
+	uint8_t want[16];
+
+	(void)state;
+	for (int c = 0x21; c < 0x7f; c++) {
+		char in = (char)c;
+		size_t wl = sizeof(want);
+		assert_ptr_equal(
+		    u8_casefold((const uint8_t *)&in, 1, NULL, UNINORM_NFKC, want, &wl), want);
+		assert_int_equal(normalize_text(out, &in, 1), wl);
+		assert_memory_equal(out, want, wl);
+	}
 }
 
 /* Invalid UTF-8 and text that grows past the cap are keyed verbatim, behind a mark UTF-8 lacks. */
@@ -126,9 +145,8 @@ static void test_htab(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_normal_form),
-	    cmocka_unit_test(test_unicode_pairs),
-	    cmocka_unit_test(test_raw_keys),
+	    cmocka_unit_test(test_normal_form), cmocka_unit_test(test_unicode_pairs),
+	    cmocka_unit_test(test_raw_keys),    cmocka_unit_test(test_ascii_fast_path),
 	    cmocka_unit_test(test_htab),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
