@@ -48,6 +48,7 @@ typedef struct server {
 	nng_tls_config *tls;      /* --tls-cert: tls+tcp:// and --http's; NULL: none */
 	bool draining;
 	uv_signal_t sigterm, sigint;
+	uv_signal_t sighup;     /* reopens --log-file; never stops the server */
 	uv_timer_t drain_timer; /* --drain-timeout */
 	uv_check_t drain_watch; /* after each turn of the loop while draining: done yet? */
 	uv_timer_t grace_timer; /* lets the last replies leave before teardown */
@@ -79,6 +80,7 @@ static void stop_loop(server *s)
 	s->f = NULL;
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_close((uv_handle_t *)&s->grace_timer, NULL);
 	uv_close((uv_handle_t *)&s->drain_watch, NULL);
@@ -154,6 +156,28 @@ static void signal_cb(uv_signal_t *h, int signum)
 	uv_timer_start(&s->drain_timer, drain_deadline_cb, s->cfg.drain_timeout_ms, 0);
 	uv_check_start(&s->drain_watch, drain_watch_cb);
 	drain_check(s);
+}
+
+/*
+ * SIGHUP: what can change safely while calls are in flight is where the log
+ * goes (logrotate moved the file); everything else is read once at start
+ * (service.c's --help says so). Never stops the server.
+ */
+static void hup_cb(uv_signal_t *h, int signum)
+{
+	server *s = h->data;
+	char why[512];
+
+	(void)signum;
+	if (s->cfg.svc.log_file == NULL) {
+		log_info("SIGHUP: no --log-file to reopen; nothing else is re-read");
+		return;
+	}
+	if (log_open_file(s->cfg.svc.log_file, why, sizeof(why)) != 0)
+		log_error("SIGHUP: cannot reopen the log file (still writing the old one): %s",
+		          why);
+	else
+		log_info("SIGHUP: reopened the log file %s", s->cfg.svc.log_file);
 }
 
 /* The descriptor limit raised, and --max-conns derived from it unless given. */
@@ -244,6 +268,9 @@ static void watch_signals(server *s)
 	s->sigterm.data = s->sigint.data = s;
 	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&s->sigint, signal_cb, SIGINT);
+	uv_signal_init(s->loop, &s->sighup);
+	s->sighup.data = s;
+	uv_signal_start(&s->sighup, hup_cb, SIGHUP);
 	uv_timer_init(s->loop, &s->drain_timer);
 	uv_timer_init(s->loop, &s->grace_timer);
 	uv_check_init(s->loop, &s->drain_watch);
@@ -340,19 +367,43 @@ static int server_open(server *s, uv_loop_t *loop)
 	return 0;
 }
 
+/* --check-config: the flags parsed, the key and tokens read, the policy applied; say so. */
+static int check_config(server *s)
+{
+	printf("cellbatchd: configuration OK: listen");
+	for (int i = 0; i < s->cfg.nlisten; i++)
+		printf(" %s", s->cfg.listen[i]);
+	printf(", upstream %s (API key %s), cache %s, log %s\n", s->cfg.upstream,
+	       s->cfg.api_key && s->cfg.api_key[0] ? "set" : "none",
+	       s->cfg.cache_db ? s->cfg.cache_db : "in memory",
+	       s->cfg.svc.log_file ? s->cfg.svc.log_file : "stderr");
+	free(s->cfg.api_key);
+	auth_free(s->tokens);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static server srv;
 	server *s = &srv;
 	uv_loop_t loop;
+	char why[512];
 	int rv;
 
 	signal(SIGPIPE, SIG_IGN);
+	log_init();
 	jarena_install(); /* before any jansson use */
 	if ((rv = options_parse(argc, argv, &s->cfg)) != 0)
 		return rv == 1 ? 0 : 2;
 	if (secure_start(&s->cfg, &s->tokens, &s->tls) != 0)
 		return 2;
+	if (s->cfg.svc.check_config)
+		return check_config(s);
+	if (s->cfg.svc.log_file != NULL &&
+	    log_open_file(s->cfg.svc.log_file, why, sizeof(why)) != 0) {
+		fprintf(stderr, "cellbatchd: --log-file %s\n", why);
+		return 2;
+	}
 	if (server_open(s, &loop) != 0)
 		return 1;
 	log_info("cellbatchd %s: upstream %s, batch-max %" PRIu64 ", batch-wait %" PRIu64

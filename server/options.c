@@ -15,6 +15,8 @@
 #include "log.h"
 #include "options.h"
 #include "optvalue.h"
+#include "policy.h"
+#include "service.h"
 #include "tlsconf.h"
 #include "wsep.h"
 
@@ -131,6 +133,7 @@ static void usage(FILE *f)
 	    "  --batch-idle DUR      flush a batch when no call arrived for this long (5ms)\n"
 	    "\n",
 	    cbp_default_url(def, sizeof(def)), (size_t)CB_MAX_BYTES_DEFAULT);
+	service_usage(f);
 	usage_rest(f);
 }
 
@@ -210,7 +213,7 @@ static const opt_spec specs[] = {
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
 /* getopt_long's table, built from specs; val is the row + 256. */
-static struct option long_opts[NSPECS + 6];
+static struct option long_opts[NSPECS + 6 + SERVICE_NOPTS];
 
 static void build_long_opts(void)
 {
@@ -222,6 +225,7 @@ static void build_long_opts(void)
 	long_opts[i++] = (struct option){"no-cache-db", no_argument, NULL, 'n'};
 	long_opts[i++] = (struct option){"insecure-listen", no_argument, NULL, 'I'};
 	long_opts[i++] = (struct option){"allow-core-dumps", no_argument, NULL, 'C'};
+	i += (size_t)service_long_opts(long_opts + i);
 	long_opts[i++] = (struct option){"help", no_argument, NULL, 'h'};
 	long_opts[i++] = (struct option){"version", no_argument, NULL, 'V'};
 	long_opts[i] = (struct option){NULL, 0, NULL, 0};
@@ -333,6 +337,7 @@ static void set_defaults(config *c)
 	    .send_timeout_ms = 10000,
 	    .credit_batch_item = 0.5,
 	    .credit_single = 1,
+	    .svc.require_api_key = -1,
 	};
 }
 
@@ -347,16 +352,7 @@ static int finish(config *c, bool no_db, const char *key_file)
 		c->cache_db = default_cache_db();
 	if (no_db)
 		c->cache_db = NULL;
-	if (key_file != NULL) {
-		if ((c->api_key = read_key_file(key_file)) == NULL)
-			return 2;
-	} else if (getenv("GEOAPIFY_API_KEY") != NULL) {
-		c->api_key = strdup(getenv("GEOAPIFY_API_KEY"));
-	}
-	if (c->api_key == NULL || c->api_key[0] == '\0')
-		log_warn("no API key (GEOAPIFY_API_KEY or --api-key-file): the upstream will "
-		         "answer UPSTREAM_AUTH");
-	return 0;
+	return service_finish(&c->svc, c->upstream, key_file, &c->api_key);
 }
 
 int options_parse(int argc, char **argv, config *c)
@@ -375,6 +371,8 @@ int options_parse(int argc, char **argv, config *c)
 				printf("cellbatchd %s\n", CB_VERSION);
 			return 1;
 		}
+		if (service_option(o, optarg, &c->svc) == 0)
+			continue;
 		if (o == 'n' || o == 'I' || o == 'C') {
 			*(o == 'n'   ? &no_db
 			  : o == 'I' ? &c->insecure_listen

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "service.h"
+
 #define MAX_LISTEN 16
 /* --ws-origin given at most this often */
 #define MAX_WS_ORIGINS 16
@@ -43,6 +45,7 @@ typedef struct config {
 	const char *auth_token_file;   /* --auth-token-file; NULL: no token asked for */
 	bool insecure_listen;          /* --insecure-listen: non-loopback without TLS */
 	bool allow_core_dumps;         /* --allow-core-dumps */
+	service_cfg svc;               /* --log-file, --require-api-key, --check-config */
 	const char *upstream;          /* base URL, no trailing slash */
 	char *api_key;                 /* owned; never logged */
 

@@ -38,27 +38,6 @@ int parse_count(const char *s, uint64_t *out)
 	return (errno != 0 || *end != '\0') ? -1 : 0;
 }
 
-/* The first line of FILE, trimmed; NULL with a message on failure. */
-char *read_key_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	size_t n;
-
-	if (f == NULL) {
-		fprintf(stderr, "cellbatchd: --api-key-file %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	while (n > 0 && isspace((unsigned char)line[n - 1]))
-		line[--n] = '\0';
-	return strdup(line);
-}
-
 /* A price in credits: a finite number >= 0. */
 int parse_price(const char *s, double *out)
 {

@@ -10,7 +10,5 @@ int parse_duration(const char *s, uint64_t *out);
 int parse_count(const char *s, uint64_t *out);
 /* A price in credits: a finite number >= 0; -1 for anything else. */
 int parse_price(const char *s, double *out);
-/* The first line of FILE, trimmed, owned by the caller; NULL with a message on stderr. */
-char *read_key_file(const char *path);
 
 #endif

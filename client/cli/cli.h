@@ -52,9 +52,17 @@ typedef struct run {
 typedef struct lookup_opts {
 	cb_call proto; /* fn and options shared by every call */
 	const char *file, *column;
+	char delim; /* --delimiter; 0: sniffed from the file's first line */
 	bool json, header;
 	size_t concurrency;
 } lookup_opts;
+
+/*
+ * addr.c: the full address the global options name (from says which source:
+ * "--url", "$CELLBATCH_URL" or "the default"); 0, or EXIT_USAGE after saying
+ * why when no server could listen there (a scheme nng does not dial).
+ */
+int cli_address(const global *g, char *buf, size_t cap, const char **from);
 
 /* main.c: opens the client the global options ask for; 0, or the exit code to return. */
 int open_client(const global *g, cb_client **cl);
@@ -69,5 +77,7 @@ int cmd_lookup(const global *g, int argc, char **argv, bool reverse);
 /* rows.c: the rows of a run from the arguments or the file, and the output's header line. */
 int load_rows(run *rn, const lookup_opts *lo, int argc, char **argv);
 void print_header(run *rn);
+/* rows.c: the output's columns after the input's, in order (CSV header and JSON keys). */
+extern const char *const out_cols[6];
 
 #endif

@@ -1,4 +1,5 @@
-/* csv.c: RFC 4180 records — quoted fields with commas, quotes and newlines — read and written. */
+/* csv.c: RFC 4180 records — quoted fields with delimiters, quotes and newlines — read strictly
+ * (malformed input is an error with its line) and written. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,51 +45,112 @@ void csv_record_free(csv_record *rec)
 	rec->n = 0;
 }
 
-int csv_read(FILE *f, csv_record *rec)
+/* The rest of a quoted field, through its closing quote: 0, -1 (read/memory), -2 (unclosed). */
+static int read_quoted(csv_reader *r, buf *b)
+{
+	int c;
+
+	while ((c = getc(r->f)) != EOF) {
+		if (c == '\n')
+			r->line++;
+		if (c != '"') {
+			if (put(b, (char)c) != 0)
+				return -1;
+			continue;
+		}
+		if ((c = getc(r->f)) != '"') { /* "" inside quotes is one quote */
+			if (c != EOF)
+				ungetc(c, r->f);
+			return 0;
+		}
+		if (put(b, '"') != 0)
+			return -1;
+	}
+	if (ferror(r->f))
+		return -1;
+	r->err = "unterminated quoted field";
+	return -2;
+}
+
+/* A line end at c (CR, LF or CRLF) is consumed; 1 when c was one. */
+static int line_end(csv_reader *r, int c)
+{
+	if (c != '\n' && c != '\r')
+		return 0;
+	if (c == '\r' && (c = getc(r->f)) != '\n' && c != EOF)
+		ungetc(c, r->f);
+	r->line++;
+	return 1;
+}
+
+static int fail(csv_reader *r, buf *b, const char *why, int rv)
+{
+	if (why != NULL)
+		r->err = why;
+	free(b->p);
+	return rv;
+}
+
+int csv_next(csv_reader *r, csv_record *rec)
 {
 	buf b = {0};
-	int c, quoted = 0, any = 0;
+	int c, any = 0, closed = 0, rv;
 
 	csv_record_free(rec);
-	while ((c = getc(f)) != EOF) {
+	r->err_line = r->line + 1;
+	while ((c = getc(r->f)) != EOF) {
 		any = 1;
-		if (quoted) {
-			if (c != '"') {
-				if (put(&b, (char)c) != 0)
-					goto fail;
-				continue;
-			}
-			c = getc(f);
-			if (c == '"') { /* "" inside quotes is one quote */
-				if (put(&b, '"') != 0)
-					goto fail;
-				continue;
-			}
-			quoted = 0;
-			if (c == EOF)
-				break;
-		}
-		if (c == '"' && b.n == 0) {
-			quoted = 1;
-		} else if (c == ',') {
+		if (c == r->delim || line_end(r, c)) {
 			if (end_field(rec, &b) != 0)
-				goto fail;
-		} else if (c == '\n' || c == '\r') {
-			if (c == '\r' && (c = getc(f)) != '\n' && c != EOF)
-				ungetc(c, f);
-			return end_field(rec, &b) == 0 ? 1 : -1;
+				return fail(r, &b, NULL, -1);
+			if (c != r->delim)
+				return 1;
+			closed = 0;
+			r->err_line = r->line + 1;
+		} else if (closed) {
+			return fail(r, &b, "text after a closing quote", -2);
+		} else if (c == '"' && b.n == 0) {
+			r->err_line = r->line + 1;
+			if ((rv = read_quoted(r, &b)) != 0)
+				return fail(r, &b, NULL, rv);
+			closed = 1;
+		} else if (c == '"') {
+			return fail(r, &b, "quote inside an unquoted field", -2);
 		} else if (put(&b, (char)c) != 0) {
-			goto fail;
+			return fail(r, &b, NULL, -1);
 		}
 	}
-	if (ferror(f))
-		goto fail;
+	if (ferror(r->f))
+		return fail(r, &b, NULL, -1);
 	if (!any)
 		return 0;
 	return end_field(rec, &b) == 0 ? 1 : -1;
-fail:
-	free(b.p);
-	return -1;
+}
+
+int csv_read(FILE *f, csv_record *rec)
+{
+	csv_reader r = {.f = f, .delim = ','};
+	int rv = csv_next(&r, rec);
+
+	return rv < 0 ? -1 : rv;
+}
+
+char csv_sniff(const char *line, size_t len)
+{
+	static const char cand[] = {',', ';', '\t'};
+	size_t count[3] = {0}, best = 0;
+	int quoted = 0;
+
+	for (size_t i = 0; i < len && (quoted || (line[i] != '\n' && line[i] != '\r')); i++) {
+		if (line[i] == '"')
+			quoted = !quoted;
+		for (size_t k = 0; k < 3 && !quoted; k++)
+			count[k] += line[i] == cand[k];
+	}
+	for (size_t k = 1; k < 3; k++)
+		if (count[k] > count[best])
+			best = k;
+	return cand[best];
 }
 
 void csv_write_field(FILE *f, const char *s)

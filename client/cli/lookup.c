@@ -11,12 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <msgpack.h>
-
 #include "cellbatch.h"
 #include "csv.h"
 #include "cli.h"
-#include "stats_view.h"
+#include "jsonout.h"
 
 void usage_lookup(FILE *f, bool reverse)
 {
@@ -29,26 +27,37 @@ void usage_lookup(FILE *f, bool reverse)
 		    "the\n"
 		    "server batches them; output keeps the input order.\n"
 		    "\n"
-		    "  -f, --file FILE       one address per line ('-' reads stdin)\n"
-		    "  --column NAME         FILE is CSV with a header; geocode column NAME and\n"
-		    "                        keep every input column in the output\n");
+		    "  -f, --file FILE       one address per line ('-' reads stdin); a regular\n"
+		    "                        file or stdin, a UTF-8 BOM is skipped\n"
+		    "  --column NAME         FILE is CSV (RFC 4180) with a header; geocode column\n"
+		    "                        NAME (any case) and keep every input column\n"
+		    "  --delimiter D         the CSV's delimiter: ',' ';' or 'tab' (default: the\n"
+		    "                        one of these the header line has most of)\n");
 	else
-		fprintf(f, "Usage: cellbatch reverse [OPTION]... LAT,LON...\n"
-		           "       cellbatch reverse [OPTION]... -f FILE|-\n"
-		           "Finds addresses for coordinates.\n"
-		           "\n"
-		           "  -f, --file FILE       one LAT,LON per line ('-' reads stdin)\n");
-	fprintf(f,
-	        "  --json                JSON lines instead of CSV\n"
-	        "  --header              print the CSV header for TEXT arguments too\n"
-	        "  --concurrency N       calls in flight at once (10000)\n"
-	        "  --lang L, --type T, --filter F, --bias B, --countrycodes C\n"
-	        "                        upstream options, passed to Geoapify as they are\n"
-	        "  -h, --help            show this help\n"
-	        "\n"
-	        "CSV output: the input column(s), then lat,lon,formatted,confidence,status.\n"
-	        "status is OK or the error code (NOT_FOUND, TIMEOUT, ...). A progress bar goes to\n"
-	        "stderr when it is a terminal.\n");
+		fprintf(
+		    f,
+		    "Usage: cellbatch reverse [OPTION]... LAT,LON...\n"
+		    "       cellbatch reverse [OPTION]... -f FILE|-\n"
+		    "Finds addresses for coordinates.\n"
+		    "\n"
+		    "  -f, --file FILE       one LAT,LON per line ('-' reads stdin), or LAT and\n"
+		    "                        LON as two CSV fields\n"
+		    "  --delimiter D         the file's delimiter: ',' ';' or 'tab' (default:\n"
+		    "                        sniffed from the first line)\n");
+	fprintf(f, "  --json                JSON lines instead of CSV\n"
+	           "  --header              print the CSV header for TEXT arguments too\n"
+	           "  --concurrency N       calls in flight at once (10000), sent as multis of\n"
+	           "                        up to 1000 whatever N is\n"
+	           "  --lang L, --type T, --filter F, --bias B, --countrycodes C\n"
+	           "                        upstream options, passed to Geoapify as they are\n"
+	           "  -h, --help            show this help\n"
+	           "\n"
+	           "CSV output: the input column(s) (address, or query for reverse), then\n"
+	           "lat,lon,formatted,confidence,status,error. status is OK or the error code\n"
+	           "(NOT_FOUND, TIMEOUT, ...), error its reason. JSON lines have the keys input,\n"
+	           "lat, lon, formatted, confidence, status and error (null when absent).\n"
+	           "Malformed CSV is an error naming FILE:LINE (exit 2). A progress bar goes to\n"
+	           "stderr when it is a terminal.\n");
 }
 
 double now_s(void)
@@ -95,6 +104,35 @@ static void ticket_done_cb(void *user, const cb_result *res, size_t n)
 	free(t);
 }
 
+static void print_json(run *rn, row *r, const char *status)
+{
+	json_t *o = json_object(), *in;
+	bool ok = r->err == CB_OK;
+
+	if (rn->in_header != NULL) {
+		in = json_object();
+		for (size_t c = 0; c < r->in.n; c++)
+			cli_set_unique(in, c < rn->in_cols ? rn->in_header[c] : "column",
+			               cli_jstr(r->in.fields[c], strlen(r->in.fields[c])));
+	} else {
+		in = cli_jstr(r->in.fields[0], strlen(r->in.fields[0]));
+	}
+	/* the same keys on every line, null where there is no value: one schema to read */
+	json_object_set_new(o, "input", in);
+	json_object_set_new(o, "lat", ok ? json_real(r->rlat) : json_null());
+	json_object_set_new(o, "lon", ok ? json_real(r->rlon) : json_null());
+	json_object_set_new(o, "formatted",
+	                    ok ? cli_jstr(r->formatted, strlen(r->formatted)) : json_null());
+	json_object_set_new(o, "confidence", ok && r->has_conf ? json_real(r->conf) : json_null());
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "error",
+	                    ok ? json_null()
+	                       : cli_jstr(r->formatted ? r->formatted : "",
+	                                  r->formatted ? strlen(r->formatted) : 0));
+	cli_json_line(stdout, o);
+}
+
+/* One output row: the input's columns, then out_cols (rows.c), the error's reason last. */
 static void print_row(run *rn, row *r)
 {
 	const char *status = r->err == CB_OK ? "OK" : cb_err_name(r->err);
@@ -103,44 +141,16 @@ static void print_row(run *rn, row *r)
 	if (status == NULL)
 		status = r->err == CB_EUNREACHABLE ? "UNREACHABLE" : "ERROR";
 	if (rn->json) {
-		fputs("{", stdout);
-		for (size_t c = 0; c < r->in.n; c++) {
-			msgpack_object k = {.type = MSGPACK_OBJECT_STR}, v = k;
-			const char *name = rn->in_header
-			                       ? rn->in_header[c]
-			                       : (rn->reverse ? (c ? "lon" : "lat") : "address");
-			k.via.str.ptr = name;
-			k.via.str.size = (uint32_t)strlen(name);
-			v.via.str.ptr = r->in.fields[c];
-			v.via.str.size = (uint32_t)strlen(r->in.fields[c]);
-			json_print(stdout, &k);
-			fputc(':', stdout);
-			json_print(stdout, &v);
-			fputc(',', stdout);
-		}
-		if (r->err == CB_OK) {
-			msgpack_object f = {.type = MSGPACK_OBJECT_STR};
-			f.via.str.ptr = r->formatted;
-			f.via.str.size = (uint32_t)strlen(r->formatted);
-			printf("\"lat\":%.7f,\"lon\":%.7f,\"formatted\":", r->rlat, r->rlon);
-			json_print(stdout, &f);
-			if (r->has_conf)
-				printf(",\"confidence\":%.3f", r->conf);
-			printf(",\"status\":\"OK\"}\n");
-		} else {
-			msgpack_object m = {.type = MSGPACK_OBJECT_STR};
-			m.via.str.ptr = r->formatted ? r->formatted : "";
-			m.via.str.size = (uint32_t)strlen(m.via.str.ptr);
-			printf("\"status\":\"%s\",\"message\":", status);
-			json_print(stdout, &m);
-			printf("}\n");
-		}
+		print_json(rn, r, status);
 		return;
 	}
 	for (size_t c = 0; c < r->in.n; c++) {
 		csv_write_field(stdout, r->in.fields[c]);
 		fputc(',', stdout);
 	}
+	/* a short input row still has the header's columns: every row as wide as the header */
+	for (size_t c = r->in.n; rn->in_header != NULL && c < rn->in_cols; c++)
+		fputc(',', stdout);
 	if (r->err == CB_OK) {
 		printf("%.7f,%.7f,", r->rlat, r->rlon);
 		csv_write_field(stdout, r->formatted);
@@ -148,9 +158,11 @@ static void print_row(run *rn, row *r)
 			snprintf(num, sizeof(num), "%.3f", r->conf);
 		else
 			num[0] = '\0';
-		printf(",%s,OK\n", num);
+		printf(",%s,OK,\n", num);
 	} else {
-		printf(",,,,%s\n", status);
+		printf(",,,,%s,", status);
+		csv_write_field(stdout, r->formatted ? r->formatted : "");
+		fputc('\n', stdout);
 	}
 }
 
@@ -178,9 +190,11 @@ static void flush_ordered(run *rn)
 }
 
 /*
- * Sends the rows as multi messages of up to CHUNK calls: a chunk reaches the
- * server's batch window in one piece, so a preempted client cannot split a
- * batch with an accidental idle gap, and 10,000 rows cost 10 messages.
+ * Sends the rows as multi messages of up to CHUNK calls, whatever
+ * --concurrency says: a chunk reaches the server's batch window in one piece,
+ * so a preempted client cannot split a batch with an accidental idle gap, and
+ * 10,000 rows cost 10 messages. --concurrency bounds what is in flight in
+ * whole chunks: below CHUNK it means one chunk at a time.
  */
 #define CHUNK 1000
 
@@ -195,13 +209,13 @@ static int run_all(cb_client *cl, const lookup_opts *lo, run *rn)
 	rn->t0 = now_s();
 	pthread_mutex_lock(&rn->mu);
 	while (i < rn->nrows) {
-		size_t want = rn->concurrency < CHUNK ? rn->concurrency : CHUNK, n = 0;
+		size_t want = CHUNK, n = 0;
 		ticket *t = malloc(sizeof(*t) + want * sizeof(size_t));
 		cb_err rv;
 
 		if (t == NULL)
 			break;
-		while (rn->in_flight + want > rn->concurrency) {
+		while (rn->in_flight > 0 && rn->in_flight + want > rn->concurrency) {
 			pthread_cond_wait(&rn->cv, &rn->mu);
 			flush_ordered(rn);
 		}
@@ -265,12 +279,35 @@ static int run_all(cb_client *cl, const lookup_opts *lo, run *rn)
 	return rn->failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
 
+/* --delimiter's value, or 0 after saying why it is none. */
+static char parse_delim(const char *s)
+{
+	if (strcmp(s, ",") == 0 || strcmp(s, ";") == 0 || strcmp(s, "\t") == 0)
+		return s[0];
+	if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0)
+		return '\t';
+	fprintf(stderr, "%s: --delimiter must be ',' ';' or 'tab', not '%s'\n", cli_prog, s);
+	return 0;
+}
+
 int cmd_lookup(const global *g, int argc, char **argv, bool reverse)
 {
-	enum { O_JSON = 256, O_HEADER, O_CONC, O_LANG, O_TYPE, O_FILTER, O_BIAS, O_CC, O_COLUMN };
+	enum {
+		O_JSON = 256,
+		O_HEADER,
+		O_CONC,
+		O_LANG,
+		O_TYPE,
+		O_FILTER,
+		O_BIAS,
+		O_CC,
+		O_COLUMN,
+		O_DELIM
+	};
 	static const struct option opts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"column", required_argument, NULL, O_COLUMN},
+	    {"delimiter", required_argument, NULL, O_DELIM},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"header", no_argument, NULL, O_HEADER},
 	    {"concurrency", required_argument, NULL, O_CONC},
@@ -296,6 +333,10 @@ int cmd_lookup(const global *g, int argc, char **argv, bool reverse)
 			break;
 		case O_COLUMN:
 			lo.column = optarg;
+			break;
+		case O_DELIM:
+			if ((lo.delim = parse_delim(optarg)) == 0)
+				return EXIT_USAGE;
 			break;
 		case O_JSON:
 			lo.json = true;

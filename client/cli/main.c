@@ -90,20 +90,22 @@ static void say_rundir(const global *g)
 int open_client(const global *g, cb_client **cl)
 {
 	cb_client_options o = CB_CLIENT_OPTIONS_INIT(.timeout_ms = g->timeout_ms);
-	char *tok = NULL;
+	char *tok = NULL, url[1024];
+	const char *from;
 	cb_err rv;
 
+	if (cli_address(g, url, sizeof(url), &from) != 0)
+		return EXIT_USAGE;
 	if (g->token_file != NULL && (o.token = tok = read_token(g->token_file)) == NULL)
 		return EXIT_USAGE;
-	rv = cb_client_open(cl, g->url, &o);
+	rv = cb_client_open(cl, url, &o);
 	if (tok != NULL)
 		explicit_bzero(tok, strlen(tok));
 	free(tok);
 	if (rv != CB_OK) {
 		say_rundir(g);
-		const char *where = g->url ? g->url : getenv("CELLBATCH_URL");
-		fprintf(stderr, "%s: cannot reach the server at %s: %s\n", cli_prog,
-		        where ? where : "the default address (see --url)", cb_strerror(rv));
+		fprintf(stderr, "%s: cannot reach the server at %s (%s address%s): %s\n", cli_prog,
+		        url, from, g->url ? "" : "; see --url", cb_strerror(rv));
 		return rv == CB_EUNREACHABLE ? EXIT_UNREACHABLE : EXIT_SOME_FAILED;
 	}
 	return 0;

@@ -6,8 +6,7 @@
 
 #include <msgpack.h>
 
-/* One JSON value for o (maps with string keys become objects). */
-void json_print(FILE *f, const msgpack_object *o);
+#include "jsonout.h" /* json_print: one JSON value for a stats map */
 
 /*
  * The table `cellbatch stats` shows, with the batch-size histogram drawn as

@@ -13,6 +13,7 @@ size_t batcher_group_key(char *out, cb_fn fn, const cb_opts *o)
 {
 	size_t n = 0;
 
+	out[n++] = (char)NORMAL_KEY_VERSION; /* rows keyed by an older normal form never match */
 	out[n++] = (char)fn;
 	for (int i = 0; i < CB_OPT_COUNT; i++) {
 		uint32_t len = o->v[i].ptr != NULL ? o->v[i].len : 0xffff;

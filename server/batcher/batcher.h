@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "list.h"
+#include "normalize.h"
 
 typedef struct batcher batcher;
 struct cache;
@@ -58,8 +59,11 @@ void batcher_set_hooks(batcher *bt, const batcher_hooks *hooks);
 /* Frees the batcher; every batch must have ended (batcher_fail_all) and the loop run since. */
 void batcher_close(batcher *bt);
 
-/* Group key (fn and options) then the normal form of the argument; cache and dedup share it. */
-#define BATCHER_KEY_MAX (1 + CB_OPT_COUNT * (2 + CB_TEXT_MAX) + CB_TEXT_MAX + 1)
+/*
+ * The key format's version (NORMAL_KEY_VERSION), the group key (fn and
+ * options), then the normal form of the argument; cache and dedup share it.
+ */
+#define BATCHER_KEY_MAX (2 + CB_OPT_COUNT * (2 + CB_TEXT_MAX) + NORMAL_MAX(CB_TEXT_MAX) + 1)
 /*
  * Writes call's key and returns its length; *group_len is the length of its
  * group prefix, *text the trimmed text (borrowed from call; NULL for reverse).

@@ -308,6 +308,40 @@ static void test_unwritable_database(void **state)
 	free(c);
 }
 
+/*
+ * Issue 22's pairs: each spelling of a pair is one place, so one upstream item
+ * (dedup within a pass, the cache across passes and restarts).
+ */
+static void test_unicode_spellings_share_an_item(void **state)
+{
+	static const char *const text[] = {
+	    "Caf\xc3\xa9 de Flore, Paris",
+	    "Cafe\xcc\x81 de Flore, Paris", /* é vs e + U+0301 */
+	    "Łódź",
+	    "ŁÓDŹ",
+	    "Αθήνα",
+	    "ΑΘΉΝΑ",
+	    "Straße 1, Berlin",
+	    "STRASSE 1, Berlin",
+	};
+	enum { N = sizeof(text) / sizeof(text[0]) };
+	it_env *e = *state;
+	it_call c[N];
+
+	for (int i = 0; i < N; i++)
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = text[i], .id = (uint64_t)i};
+	assert_int_equal(it_start_mock(e, "--pending", "20ms", NULL), 0);
+	assert_int_equal(it_start_server(e, "--batch-wait", "200ms", NULL), 0);
+	assert_int_equal(pass(e, c, 2, NULL), 0);         /* both Cafés in one batch: one item */
+	assert_int_equal(pass(e, c + 1, 1, NULL), 1);     /* and then a hit */
+	assert_int_equal(pass(e, c + 2, N - 2, NULL), 0); /* both of a pair in one batch */
+	assert_int_equal(it_mock_stat(e, "items"), N / 2);
+	assert_int_equal(it_stop(&e->server, SIGTERM, 10000), 0);
+	assert_int_equal(it_start_server(e, NULL), 0);
+	assert_int_equal(pass(e, c, N, NULL), N); /* from the file, whichever spelling */
+	assert_int_equal(it_mock_stat(e, "items"), N / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +354,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lru_eviction, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_database, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable_database, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_unicode_spellings_share_an_item, it_setup,
+	                                    it_teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);

@@ -341,9 +341,10 @@ static void test_cli_10000_lines(void **state)
 	f = fopen(out_path, "r");
 	assert_non_null(f);
 	assert_int_equal(csv_read(f, &rec), 1);
-	assert_int_equal(rec.n, 6);
+	assert_int_equal(rec.n, 7);
 	assert_string_equal(rec.fields[0], "address");
 	assert_string_equal(rec.fields[5], "status");
+	assert_string_equal(rec.fields[6], "error");
 	while (csv_read(f, &rec) == 1) {
 		nasty(n, buf, sizeof(buf));
 		if (strcmp(rec.fields[0], buf) != 0)
@@ -426,10 +427,10 @@ static void test_cli_column_and_exit_codes(void **state)
 	snprintf(args, sizeof(args), "geocode -f '%s' --column where", in_path);
 	assert_int_equal(run_cli(e, args, out_path), 1); /* one cell not found */
 	out = it_slurp(out_path, NULL);
-	assert_string_equal(out, "id,where,note,lat,lon,formatted,confidence,status\n"
+	assert_string_equal(out, "id,where,note,lat,lon,formatted,confidence,status,error\n"
 	                         "1,\"221B Baker St, London, England\",\"multi\nline\",51.5238000,"
-	                         "-0.1586000,\"221B Baker St, London, England\",1.000,OK\n"
-	                         "2,1 Nowhere Lane,x,,,,,NOT_FOUND\n");
+	                         "-0.1586000,\"221B Baker St, London, England\",1.000,OK,\n"
+	                         "2,1 Nowhere Lane,x,,,,,NOT_FOUND,no result for this input\n");
 	free(out);
 	assert_int_equal(run_cli(e, "geocode --column where", out_path), 2);
 	assert_int_equal(run_cli(e, "frobnicate", out_path), 2);
