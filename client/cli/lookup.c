@@ -279,6 +279,20 @@ static int run_all(cb_client *cl, const lookup_opts *lo, run *rn)
 	return rn->failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
 
+/* Frees the rows and the input header rn holds (rn itself is the caller's). */
+static void run_free(run *rn)
+{
+	for (size_t i = 0; i < rn->nrows; i++) {
+		csv_record_free(&rn->rows[i].in);
+		free(rn->rows[i].formatted);
+	}
+	free(rn->rows);
+	if (rn->in_header != NULL) {
+		csv_record h = {(char **)rn->in_header, rn->in_cols};
+		csv_record_free(&h);
+	}
+}
+
 /* --delimiter's value, or 0 after saying why it is none. */
 static char parse_delim(const char *s)
 {
@@ -389,23 +403,15 @@ int cmd_lookup(const global *g, int argc, char **argv, bool reverse)
 	rn.json = lo.json;
 	rn.concurrency = lo.concurrency;
 	rn.progress = lo.file != NULL && isatty(2);
-	if ((rv = load_rows(&rn, &lo, argc, argv)) != 0)
-		return rv;
-	if ((rv = open_client(g, &cl)) != 0)
-		return rv;
+	/* load_rows leaves what it read in rn on failure too: every exit goes through run_free */
+	if ((rv = load_rows(&rn, &lo, argc, argv)) != 0 || (rv = open_client(g, &cl)) != 0)
+		goto out;
 	if (lo.file != NULL || lo.header)
 		print_header(&rn);
 	rv = run_all(cl, &lo, &rn);
 	cb_client_close(cl);
 	fflush(stdout);
-	for (size_t i = 0; i < rn.nrows; i++) {
-		csv_record_free(&rn.rows[i].in);
-		free(rn.rows[i].formatted);
-	}
-	free(rn.rows);
-	if (rn.in_header != NULL) {
-		csv_record h = {(char **)rn.in_header, rn.in_cols};
-		csv_record_free(&h);
-	}
+out:
+	run_free(&rn);
 	return rv;
 }
