@@ -7,12 +7,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import nodeHttp, { createServer as createHttpServer } from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitFor as waitUpTo } from '../ws/wait.mjs';
 
 const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -25,35 +25,13 @@ try {
 	console.log(`# SKIP: no Chromium at ${CHROMIUM} (scripts/bootstrap installs Debian's chromium)`);
 	process.exit(77);
 }
+// a browser and a server restart take longer than the ws suites' default 10 s
+const waitFor = (what, cond, ms = 15000) => waitUpTo(what, cond, ms);
 // missing playwright-core is a bootstrap that did not run: a failure, not a skip
 const { chromium } = await import('playwright-core').catch((e) => {
 	console.error(`playwright-core is not installed in tests/excel (run scripts/bootstrap): ${e.message}`);
 	process.exit(1);
 });
-
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls cond (async) every 10 ms until it returns a truthy value; fails after ms.
-async function waitFor(what, cond, ms = 15000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await cond().catch(() => undefined);
-		if (v) return v;
-		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-		await pause(10);
-	}
-}
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-		s.on('error', reject);
-	});
-}
 
 function stopProcess(p, signal = 'SIGTERM') {
 	if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();

@@ -5,38 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, openSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CellbatchSocket } from './cellbatch_ws.mjs';
+import { freePort, waitFor } from './wait.mjs';
 
 const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
 const KEY = 'ws-test-key-5c1e';
 const N = 1000;
-
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls cond (async) every 10 ms until it returns a truthy value; fails after ms.
-async function waitFor(what, cond, ms = 10000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await cond().catch(() => undefined);
-		if (v) return v;
-		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-		await pause(10);
-	}
-}
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-		s.on('error', reject);
-	});
-}
 
 // A mock and a cellbatchd (extra args after the harness's; a function of the temp dir gives them
 // after writing what they name) in a temp dir; stop() ends both by pid.

@@ -5,37 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, openSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CellbatchSocket } from './cellbatch_ws.mjs';
+import { freePort, waitFor } from './wait.mjs';
 
 const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
 const KEY = 'wss-test-key-8a2d';
 const TOKEN = 'wss-team-token-41c7';
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what, cond, ms = 10000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await cond().catch(() => undefined);
-		if (v) return v;
-		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-		await pause(10);
-	}
-}
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-		s.on('error', reject);
-	});
-}
-
 // A mock and a cellbatchd serving https and wss on 127.0.0.1 with a fresh self-signed certificate.
 async function startEnv() {
 	const dir = mkdtempSync(join(tmpdir(), 'cb-wss-'));
