@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "exitguard.h"
 #include "fdlimit.h"
+#include "fleet.h"
 #include "front.h"
 #include "httpd.h"
 #include "ingress.h"
@@ -37,6 +38,7 @@ typedef struct server {
 	batcher *bt;
 	dispatch d;
 	ratelimit rl;
+	fleet *fleet; /* --redis; NULL: nothing shared */
 	upstream u;
 	http *http;
 	struct cache *cache;
@@ -73,6 +75,10 @@ static void stop_loop(server *s)
 	httpd_close(s->httpd); /* it reads the modules closed below */
 	s->httpd = NULL;
 	http_close(s->http);
+	if (s->fleet != NULL)
+		fleet_close(s->fleet); /* its asks answered now, while the limiter is still there */
+	s->fleet = NULL;
+	s->report.fleet = NULL;
 	ratelimit_fini(&s->rl);
 	front_close(s->f);
 	s->f = NULL;
@@ -247,6 +253,35 @@ static void watch_signals(server *s)
 	s->drain_timer.data = s->grace_timer.data = s->drain_watch.data = s;
 }
 
+static void server_fleet_ready_cb(void *arg, bool up, const char *why)
+{
+	ratelimit_set_fleet(&((server *)arg)->rl, up, why);
+}
+
+/* --redis: the rate limit shared with the fleet, the local one its fallback. */
+static int open_fleet(server *s)
+{
+	const config *c = &s->cfg;
+	double local = fleet_local_rate(c->rate, c->fleet_size);
+	fleet_config fc = {c->redis, c->redis_password_file, c->redis_timeout_ms, c->api_key, 0, 0};
+	gcra g;
+
+	if (c->redis == NULL)
+		return 0;
+	gcra_init(&g, c->rate, c->burst); /* the fleet spaces requests as one instance would */
+	fc.interval_ns = g.interval_ns;
+	fc.tolerance_ns = g.tolerance_ns;
+	if (fleet_open(&s->fleet, s->loop, &fc, server_fleet_ready_cb, s) != 0)
+		return -1;
+	ratelimit_set_remote(
+	    &s->rl, &(rl_remote){flimit_take, flimit_sent, fleet_limiter(s->fleet)}, local);
+	s->report.fleet = s->fleet;
+	log_info("fleet: rate limit shared through %s; %g/s of this instance's own while Redis "
+	         "is unreachable (--fleet-size %" PRIu64 ")",
+	         c->redis, local, c->fleet_size);
+	return 0;
+}
+
 static void poll_input_cb(void *arg)
 {
 	ingress_poll(((server *)arg)->in);
@@ -325,8 +360,10 @@ static int server_open(server *s, uv_loop_t *loop)
 		log_error("out of memory");
 		return -1;
 	}
-	resume_jobs(s);
 	srand((unsigned)now_ns());
+	if (open_fleet(s) != 0)
+		return -1;
+	resume_jobs(s);
 	if (open_ingress(s) != 0)
 		return -1;
 	if (s->cfg.http != NULL && httpd_open(&s->httpd, loop, s->cfg.http, &s->report) != 0)

@@ -3,6 +3,7 @@
 
 #include "cache.h"
 #include "fdlimit.h"
+#include "fleet.h"
 #include "nngfix.h"
 #include "clock.h"
 #include "report.h"
@@ -171,6 +172,29 @@ static int pack_quota(const report_src *src, msgpack_packer *pk)
 	return rv;
 }
 
+/* --redis: the connection and who decides the rate limit (docs/fleet.md). */
+static int pack_fleet(const report_src *src, msgpack_packer *pk)
+{
+	const fleet *fl = src->fleet;
+	const rconn *rc = fl ? fleet_conn(fl) : NULL;
+	const flimit *lim = fl ? fleet_limiter_c(fl) : NULL;
+	const char *limiter = fl == NULL                    ? "local"
+	                      : ratelimit_is_fleet(src->rl) ? "fleet"
+	                                                    : "fallback";
+	int rv = cbp_pack_cstr(pk, "fleet") | msgpack_pack_map(pk, 8);
+
+	rv |= cbp_pack_cstr(pk, "redis") |
+	      cbp_pack_cstr(pk, rc ? rconn_state_name(rconn_get_state(rc)) : "off");
+	rv |= cbp_pack_cstr(pk, "limiter") | cbp_pack_cstr(pk, limiter);
+	rv |= KV_U(pk, "limiter_switches", ratelimit_switches(src->rl));
+	rv |= KV_U(pk, "redis_connects", rc ? rconn_connects(rc) : 0);
+	rv |= KV_U(pk, "redis_losses", rc ? rconn_losses(rc) : 0);
+	rv |= KV_U(pk, "tokens_granted", lim ? flimit_granted(lim) : 0);
+	rv |= KV_U(pk, "tokens_waited", lim ? flimit_waits(lim) : 0);
+	rv |= KV_U(pk, "token_errors", lim ? flimit_errors(lim) : 0);
+	return rv;
+}
+
 void report_get_credits(const report_src *src, report_credits *out)
 {
 	cache_stats cs = {0};
@@ -228,7 +252,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 39);
+	rv |= msgpack_pack_map(pk, 40);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -255,5 +279,6 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_pcts(pk, "latency_total_ms", &fc.total, 1);
 	rv |= pack_recent(src, &fc.total, pk);
 	rv |= pack_credits(src, pk);
+	rv |= pack_fleet(src, pk);
 	return rv;
 }

@@ -10,6 +10,7 @@
 #include "recent.h"
 
 struct cache;
+struct fleet;
 
 /* Where the numbers come from; all borrowed, wired by main.c. */
 typedef struct report_src {
@@ -18,8 +19,9 @@ typedef struct report_src {
 	const dispatch *d;
 	const ratelimit *rl;
 	const upstream *u;
-	struct cache *cache; /* NULL: none */
-	ingress *in;         /* NULL once closed */
+	struct cache *cache;       /* NULL: none */
+	const struct fleet *fleet; /* --redis; NULL: none */
+	ingress *in;               /* NULL once closed */
 	uint64_t max_conns;
 	size_t nofile;
 	uint64_t t_start_ns;
