@@ -45,14 +45,24 @@ static char *read_password(const char *path)
 	return strdup(line);
 }
 
+/*
+ * How long the fleet sends nothing after an instance (re)joins: a second
+ * (the window the upstream counts in, with the limiter's 2%) after its last
+ * local request, plus the longest reconnect backoff, within which the other
+ * instances see Redis back too (their local requests end by then).
+ */
+#define FLEET_QUIET_NS ((1020ull + RCONN_BACKOFF_MAX_MS) * 1000000)
+
 static void fleet_state_cb(void *arg, rconn_state from, rconn_state to)
 {
 	fleet *f = arg;
 
-	if (to == RCONN_READY)
+	if (to == RCONN_READY) {
+		flimit_rejoin(f->limit, FLEET_QUIET_NS);
 		f->ready(f->arg, true, "connected");
-	else if (from == RCONN_READY)
+	} else if (from == RCONN_READY) {
 		f->ready(f->arg, false, "connection lost");
+	}
 }
 
 int fleet_open(fleet **out, uv_loop_t *loop, const fleet_config *cfg, fleet_ready_cb ready,

@@ -28,9 +28,10 @@ typedef struct flimit_ask {
 /*
  * KEYS[1] holds the theoretical arrival time (TAT, microseconds of Redis's
  * clock) with a TTL just past it, so that an idle key goes away. ARGV: T,
- * tau, "take" or "sent". take: 0 and TAT moves on when the request conforms,
- * else how many microseconds until it would. sent: TAT at least one T after
- * now. Numbers are formatted with %d: Lua's tostring loses digits past 14.
+ * tau, "take" or "push", and for push a span. take: 0 and TAT moves on when
+ * the request conforms, else how many microseconds until it would. push: TAT
+ * at least span after now. Numbers are formatted with %d: Lua's tostring
+ * loses digits past 14.
  */
 static const char script[] =
     "local t = redis.call('TIME')\n"
@@ -41,8 +42,9 @@ static const char script[] =
     "  redis.call('SET', KEYS[1], string.format('%d', v), 'PX',\n"
     "             string.format('%d', math.floor((v - now) / 1000) + 1000))\n"
     "end\n"
-    "if ARGV[3] == 'sent' then\n"
-    "  if now + T > tat then keep(now + T) end\n"
+    "if ARGV[3] == 'push' then\n"
+    "  local v = now + tonumber(ARGV[4])\n"
+    "  if v > tat then keep(v) end\n"
     "  return 0\n"
     "end\n"
     "if now < tat - tau then return tat - tau - now end\n"
@@ -99,11 +101,14 @@ void flimit_set_conn(flimit *fl, rconn *rc)
 	fl->rc = rc;
 }
 
-static int flimit_eval(flimit *fl, const char *mode, rconn_reply_cb cb, void *arg)
+/* span: push's, in microseconds (NULL for take). */
+static int flimit_eval(flimit *fl, const char *span, rconn_reply_cb cb, void *arg)
 {
-	const char *argv[] = {"EVAL", script, "1", fl->key, fl->interval, fl->tolerance, mode};
+	const char *argv[] = {
+	    "EVAL", script, "1", fl->key, fl->interval, fl->tolerance, span ? "push" : "take",
+	    span};
 
-	return rconn_command(fl->rc, cb, arg, 7, argv, NULL);
+	return rconn_command(fl->rc, cb, arg, span ? 8 : 7, argv, NULL);
 }
 
 static void flimit_take_cb(void *arg, const redisReply *r, const char *err)
@@ -134,14 +139,14 @@ int flimit_take(void *ctx, flimit_done_cb done, void *arg)
 	if (a == NULL)
 		return -1;
 	*a = (flimit_ask){fl, done, arg};
-	if (flimit_eval(fl, "take", flimit_take_cb, a) != 0) {
+	if (flimit_eval(fl, NULL, flimit_take_cb, a) != 0) {
 		free(a);
 		return -1;
 	}
 	return 0;
 }
 
-static void flimit_sent_cb(void *arg, const redisReply *r, const char *err)
+static void flimit_push_cb(void *arg, const redisReply *r, const char *err)
 {
 	(void)arg;
 	(void)r;
@@ -152,7 +157,17 @@ void flimit_sent(void *ctx)
 {
 	flimit *fl = ctx;
 
-	flimit_eval(fl, "sent", flimit_sent_cb, NULL);
+	flimit_eval(fl, fl->interval, flimit_push_cb, NULL);
+}
+
+void flimit_rejoin(flimit *fl, uint64_t quiet_ns)
+{
+	char span[24];
+
+	snprintf(span, sizeof(span), "%" PRIu64, quiet_ns / 1000);
+	if (flimit_eval(fl, span, flimit_push_cb, NULL) != 0)
+		log_warn(
+		    "redis: cannot hold the fleet's requests back while this instance rejoins");
 }
 
 uint64_t flimit_granted(const flimit *fl)

@@ -36,6 +36,14 @@ int flimit_take(void *ctx, flimit_done_cb done, void *arg);
  * Redis). Best effort: nothing is said when Redis is not there. */
 void flimit_sent(void *ctx);
 
+/*
+ * This instance uses the fleet's limiter again after its local fallback: no
+ * token is granted to anyone for quiet_ns from now (Redis's clock), so that
+ * no second holds both this instance's last local requests and the fleet's
+ * next ones. Sent before any take on the same connection (so run before them).
+ */
+void flimit_rejoin(flimit *fl, uint64_t quiet_ns);
+
 /* For stats: tokens granted, answers "wait", and failed asks. */
 uint64_t flimit_granted(const flimit *fl);
 uint64_t flimit_waits(const flimit *fl);

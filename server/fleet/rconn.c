@@ -38,7 +38,7 @@ typedef struct rconn_op {
 } rconn_op;
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS RCONN_BACKOFF_MAX_MS
 
 static const char *const names[RCONN_STATE_COUNT] = {
     [RCONN_IDLE] = "IDLE",   [RCONN_CONNECTING] = "CONNECTING", [RCONN_HANDSHAKE] = "HANDSHAKE",

@@ -20,6 +20,13 @@ typedef enum rconn_state {
 	RCONN_STATE_COUNT
 } rconn_state;
 
+/*
+ * The longest wait between two connection attempts. Short, so that the
+ * instances of a fleet see a restarted Redis within this of each other
+ * (fleet.c's quiet period counts on it); a try costs one connect.
+ */
+#define RCONN_BACKOFF_MAX_MS 500
+
 typedef struct rconn_config {
 	const char *url;      /* redis://host[:port][/db] or unix:///path[?db=N] */
 	const char *password; /* NULL: no AUTH */

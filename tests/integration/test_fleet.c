@@ -1,0 +1,210 @@
+/* test_fleet.c: several cellbatchd on one API key sharing a real redis-server (issue 21): one rate
+ * limit across the fleet, and its local fallback while Redis is away. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "fleet_util.h"
+
+/* cells[i] for instance k: addresses of its own ("<k>-<i> Fleet Road") */
+static it_call *own_calls(int k, size_t n, char (*texts)[64])
+{
+	it_call *c = calloc(n, sizeof(*c));
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(texts[i], 64, "%d-%zu Fleet Road", k, i);
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = texts[i], .id = i + 1};
+	}
+	return c;
+}
+
+static size_t count_ok(const it_reply *r, size_t n)
+{
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++)
+		ok += r[i].decoded && r[i].rep.err == CB_OK && r[i].rep.has_result;
+	return ok;
+}
+
+typedef struct load3 {
+	it_fleet_load l[FLEET_MAX];
+	char (*texts[FLEET_MAX])[64];
+} load3;
+
+static void load3_make(load3 *L, it_fleet *f, size_t n)
+{
+	for (int k = 0; k < f->n; k++) {
+		L->texts[k] = calloc(n, 64);
+		L->l[k] = (it_fleet_load){f->url[k], own_calls(k, n, L->texts[k]),
+		                          n,         calloc(n, sizeof(it_reply)),
+		                          60000,     -1};
+	}
+}
+
+static void load3_free(load3 *L, int n)
+{
+	for (int k = 0; k < n; k++) {
+		it_replies_free(L->l[k].replies, L->l[k].n);
+		free(L->l[k].replies);
+		free(L->l[k].calls);
+		free(L->texts[k]);
+	}
+}
+
+static void fleet_stop(it_fleet *f)
+{
+	for (int k = 0; k < f->n; k++)
+		it_stop(&f->pid[k], SIGTERM, 10000);
+	it_redis_stop(&f->redis, SIGTERM);
+}
+
+#define FLEET_ARGS "--rate", "5", "--burst", "1", "--fleet-size", "3", "--batch-max", "50"
+
+/* Three instances at --rate 5 each, and the plan allows 5 a second in all: with the fleet's
+ * limiter the upstream never refuses one and never sees 6 in a second. */
+static void test_fleet_shares_rate(void **state)
+{
+	it_env *e = *state;
+	it_fleet f = {.e = e};
+	load3 L;
+	long granted = 0;
+	char limiter[32];
+
+	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
+	assert_int_equal(it_redis_start(e, &f.redis), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_wait_stat(f.url[k], "fleet.redis_connects", 1, 100, 5000), 0);
+	load3_make(&L, &f, 300);
+	it_fleet_run(L.l, 3);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(L.l[k].rv, 0);
+		assert_int_equal(count_ok(L.l[k].replies, L.l[k].n), L.l[k].n);
+		assert_int_equal(it_fleet_stat_str(f.url[k], "limiter", limiter, sizeof(limiter)),
+		                 0);
+		assert_string_equal(limiter, "fleet");
+		granted += it_fleet_stat(f.url[k], "tokens_granted");
+	}
+	printf("# fleet of 3: %ld requests (%ld submits), %ld 429s, at most %ld in a second, %ld "
+	       "tokens granted\n",
+	       it_mock_stat(e, "requests"), it_mock_stat(e, "submits"),
+	       it_mock_stat(e, "refused_429"), it_mock_stat(e, "max_requests_per_second"), granted);
+	assert_int_equal(it_mock_stat(e, "refused_429"), 0);
+	assert_true(it_mock_stat(e, "max_requests_per_second") <= 5);
+	assert_true(granted >= it_mock_stat(e, "requests"));
+	load3_free(&L, 3);
+	fleet_stop(&f);
+}
+
+/* The control: the same three without Redis each send 5 a second, and the plan refuses. */
+static void test_without_fleet_refused(void **state)
+{
+	it_env *e = *state;
+	it_fleet f = {.e = e};
+	load3 L;
+
+	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
+	assert_int_equal(it_redis_start(e, &f.redis), 0); /* there, but not used */
+	for (int k = 0; k < 3; k++) {
+		snprintf(f.url[k], sizeof(f.url[k]), "ipc://%s/solo%d.sock", e->dir, k);
+		snprintf(f.log[k], sizeof(f.log[k]), "%s/solo%d.log", e->dir, k);
+		snprintf(f.db[k], sizeof(f.db[k]), "%s/solo%d.db", e->dir, k);
+		assert_int_equal(it_start_server_at(e, f.url[k], f.log[k], &f.pid[k], "--cache-db",
+		                                    f.db[k], FLEET_ARGS, NULL),
+		                 0);
+		f.n = k + 1;
+	}
+	load3_make(&L, &f, 200);
+	it_fleet_run(L.l, 3);
+	printf("# 3 alone: %ld requests, %ld 429s, at most %ld in a second\n",
+	       it_mock_stat(e, "requests"), it_mock_stat(e, "refused_429"),
+	       it_mock_stat(e, "max_requests_per_second"));
+	assert_true(it_mock_stat(e, "refused_429") > 0);
+	load3_free(&L, 3);
+	fleet_stop(&f);
+}
+
+typedef struct bg_load {
+	load3 *L;
+	pthread_t t;
+} bg_load;
+
+static void *bg_main(void *arg)
+{
+	it_fleet_run(((bg_load *)arg)->L->l, 3);
+	return NULL;
+}
+
+/* Waits until every instance's limiter reads want; 0 or -1 after timeout_ms. */
+static int wait_limiter(it_fleet *f, const char *want, int timeout_ms)
+{
+	double end = it_now_ms() + timeout_ms;
+	char got[32];
+
+	for (int k = 0; k < f->n; k++)
+		while (it_fleet_stat_str(f->url[k], "limiter", got, sizeof(got)) != 0 ||
+		       strcmp(got, want) != 0)
+			if (it_now_ms() > end)
+				return -1;
+	return 0;
+}
+
+/* Redis stopped in the middle and started again: no cell lost; every instance falls back to its
+ * share (--fleet-size 3) and returns; the plan's 5 a second is never passed. */
+static void test_fleet_redis_outage(void **state)
+{
+	it_env *e = *state;
+	it_fleet f = {.e = e};
+	load3 L;
+	bg_load bg = {&L, 0};
+	long before, during;
+
+	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
+	assert_int_equal(it_redis_start(e, &f.redis), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
+	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	load3_make(&L, &f, 500);
+	pthread_create(&bg.t, NULL, bg_main, &bg);
+	assert_int_equal(it_wait_mock_stat(e, "submits", 4, 20000), 0);
+	assert_int_equal(it_redis_stop(&f.redis, SIGKILL), 0);
+	assert_int_equal(wait_limiter(&f, "fallback", 5000), 0);
+	before = it_mock_stat(e, "requests");
+	assert_int_equal(it_wait_mock_stat(e, "requests", before + 6, 20000), 0);
+	during = it_mock_stat(e, "requests") - before;
+	assert_int_equal(it_redis_start(e, &f.redis), 0);
+	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	pthread_join(bg.t, NULL);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(L.l[k].rv, 0);
+		assert_int_equal(count_ok(L.l[k].replies, L.l[k].n), L.l[k].n);
+		assert_true(it_fleet_stat(f.url[k], "limiter_switches") >= 3);
+	}
+	printf("# redis outage: %ld requests (%ld while Redis was away), %ld 429s, at most %ld in "
+	       "a second\n",
+	       it_mock_stat(e, "requests"), during, it_mock_stat(e, "refused_429"),
+	       it_mock_stat(e, "max_requests_per_second"));
+	assert_int_equal(it_mock_stat(e, "refused_429"), 0);
+	assert_true(it_mock_stat(e, "max_requests_per_second") <= 5);
+	load3_free(&L, 3);
+	fleet_stop(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_fleet_shares_rate, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_without_fleet_refused, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_fleet_redis_outage, it_setup, it_teardown),
+	};
+	return cmocka_run_group_tests_name("fleet", tests, NULL, NULL);
+}
