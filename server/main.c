@@ -11,6 +11,7 @@
 
 #include "batcher.h"
 #include "cache.h"
+#include "claim.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "exitguard.h"
@@ -75,6 +76,7 @@ static void stop_loop(server *s)
 	httpd_close(s->httpd); /* it reads the modules closed below */
 	s->httpd = NULL;
 	http_close(s->http);
+	batcher_unshare(s->bt);
 	if (s->fleet != NULL)
 		fleet_close(s->fleet); /* its asks answered now, while the limiter is still there */
 	s->fleet = NULL;
@@ -253,6 +255,12 @@ static void watch_signals(server *s)
 	s->drain_timer.data = s->grace_timer.data = s->drain_watch.data = s;
 }
 
+/*
+ * An item's lease, renewed every third of it while its instance lives: the
+ * longest an item waits for a dead instance's before another takes it over.
+ */
+#define FLEET_LEASE_MS 10000
+
 static void server_fleet_ready_cb(void *arg, bool up, const char *why)
 {
 	ratelimit_set_fleet(&((server *)arg)->rl, up, why);
@@ -263,7 +271,14 @@ static int open_fleet(server *s)
 {
 	const config *c = &s->cfg;
 	double local = fleet_local_rate(c->rate, c->fleet_size);
-	fleet_config fc = {c->redis, c->redis_password_file, c->redis_timeout_ms, c->api_key, 0, 0};
+	fleet_config fc = {.url = c->redis,
+	                   .password_file = c->redis_password_file,
+	                   .timeout_ms = c->redis_timeout_ms,
+	                   .api_key = c->api_key,
+	                   .lease_ms = FLEET_LEASE_MS,
+	                   .now_ms = wall_ms,
+	                   .result = batcher_remote_result_cb,
+	                   .result_arg = s->bt};
 	gcra g;
 
 	if (c->redis == NULL)
@@ -273,10 +288,12 @@ static int open_fleet(server *s)
 	fc.tolerance_ns = g.tolerance_ns;
 	if (fleet_open(&s->fleet, s->loop, &fc, server_fleet_ready_cb, s) != 0)
 		return -1;
+	batcher_set_share(s->bt, fleet_share(s->fleet));
 	ratelimit_set_remote(
 	    &s->rl, &(rl_remote){flimit_take, flimit_sent, fleet_limiter(s->fleet)}, local);
 	s->report.fleet = s->fleet;
-	log_info("fleet: rate limit shared through %s; %g/s of this instance's own while Redis "
+	log_info("fleet: rate limit, cache and items in flight shared through %s; %g/s of this "
+	         "instance's own while Redis "
 	         "is unreachable (--fleet-size %" PRIu64 ")",
 	         c->redis, local, c->fleet_size);
 	return 0;

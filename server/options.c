@@ -14,7 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "policy.h"
-#include "rconn.h"
+#include "rurl.h"
 #include "usage.h"
 #include "wsep.h"
 
@@ -221,7 +221,7 @@ static int special(const char *name, const char *arg, config *c, const char **ke
 	} else if (strcmp(name, "redis") == 0) {
 		char why[200];
 		c->redis = arg;
-		if (rconn_url_check(arg, why, sizeof(why)) != 0) {
+		if (rurl_check(arg, why, sizeof(why)) != 0) {
 			fprintf(stderr, "cellbatchd: --redis %s: %s\n", arg, why);
 			return -2;
 		}

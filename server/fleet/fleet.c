@@ -13,6 +13,7 @@
 struct fleet {
 	rconn *rc;
 	flimit *limit;
+	fshare *share;
 	fleet_ready_cb ready;
 	void *arg;
 };
@@ -70,7 +71,7 @@ int fleet_open(fleet **out, uv_loop_t *loop, const fleet_config *cfg, fleet_read
 {
 	fleet *f = calloc(1, sizeof(*f));
 	char *password = NULL;
-	rconn_config rcfg = {cfg->url, NULL, cfg->timeout_ms, cfg->timeout_ms * 2};
+	rconn_config rcfg = {cfg->url, NULL, cfg->timeout_ms, cfg->timeout_ms * 2, NULL, NULL};
 	int rv = -1;
 
 	if (f == NULL)
@@ -84,6 +85,12 @@ int fleet_open(fleet **out, uv_loop_t *loop, const fleet_config *cfg, fleet_read
 	    rconn_open(&f->rc, loop, &rcfg, fleet_state_cb, f) != 0)
 		goto out;
 	flimit_set_conn(f->limit, f->rc);
+	if (fshare_open(&f->share, loop, f->rc,
+	                &(fshare_config){&rcfg, cfg->lease_ms, cfg->now_ms, cfg->result,
+	                                 cfg->result_arg}) != 0) {
+		rconn_close(f->rc);
+		goto out;
+	}
 	*out = f;
 	f = NULL;
 	rv = 0;
@@ -99,9 +106,20 @@ out:
 
 void fleet_close(fleet *f)
 {
-	rconn_close(f->rc); /* answers the limiter's asks: before it goes */
+	fshare_close(f->share); /* writes the last answers while the connection lasts */
+	rconn_close(f->rc);     /* answers the asks and claims: before the limiter goes */
 	flimit_close(f->limit);
 	free(f);
+}
+
+fshare *fleet_share(fleet *f)
+{
+	return f->share;
+}
+
+const fshare *fleet_share_c(const fleet *f)
+{
+	return f->share;
 }
 
 flimit *fleet_limiter(fleet *f)

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "flimit.h"
+#include "fshare.h"
 #include "rconn.h"
 
 typedef struct fleet_config {
@@ -17,6 +18,10 @@ typedef struct fleet_config {
 	uint64_t timeout_ms;                /* --redis-timeout */
 	const char *api_key;                /* only its hash leaves the process */
 	uint64_t interval_ns, tolerance_ns; /* the GCRA's T and tau (dispatch/gcra.h) */
+	uint64_t lease_ms;                  /* an item's lease, renewed while its owner lives */
+	uint64_t (*now_ms)(void);           /* wall clock, as the cache's */
+	fshare_result_cb result;            /* another instance's answer (fshare.h) */
+	void *result_arg;
 } fleet_config;
 
 /* Redis became usable (up) or stopped being so; never inline from fleet_open. */
@@ -27,12 +32,16 @@ typedef struct fleet fleet;
 /* Opens on loop's thread and starts connecting. Returns 0, or -1 (logged). */
 int fleet_open(fleet **out, uv_loop_t *loop, const fleet_config *cfg, fleet_ready_cb ready,
                void *arg);
-/* Closes the connection (asks in flight answered as failed, inline); the loop frees the rest. */
+/* Closes the connections (asks and claims in flight answered as failed, inline); the loop frees
+ * the rest. */
 void fleet_close(fleet *f);
 
 /* The limiter, for dispatch/ratelimit.h's rl_remote (flimit_take, flimit_sent). */
 flimit *fleet_limiter(fleet *f);
+/* The answers and leases shared per item (fshare.h). */
+fshare *fleet_share(fleet *f);
 /* For stats. */
+const fshare *fleet_share_c(const fleet *f);
 const rconn *fleet_conn(const fleet *f);
 const flimit *fleet_limiter_c(const fleet *f);
 

@@ -10,13 +10,12 @@
 
 #include "log.h"
 #include "rlibuv.h"
+#include "rurl.h"
 
 struct rconn {
 	uv_loop_t *loop;
 	rconn_state state;
-	char host[256]; /* "" for a unix socket */
-	char path[256]; /* the unix socket's path */
-	int port, db;
+	rurl u;
 	char *password;
 	uint64_t op_timeout_ms, connect_timeout_ms;
 	redisAsyncContext *ac; /* NULL when none: hiredis may be freeing the last one */
@@ -26,6 +25,8 @@ struct rconn {
 	uint64_t connects, losses, fails_in_row;
 	rconn_state_cb state_cb;
 	void *arg;
+	char *subscribe; /* a subscriber's channel; NULL: commands */
+	void (*message_cb)(void *arg, const char *msg, size_t len);
 };
 
 /* One command in flight; freed in its timer's close callback. */
@@ -78,90 +79,14 @@ static int rconn_set_state(rconn *rc, rconn_state to, const char *why)
 		return -1;
 	}
 	rc->state = to;
-	if (quiet)
-		log_debug("redis: %s -> %s%s%s", names[from], names[to], why ? ": " : "",
-		          why ? why : "");
-	else
-		log_at(to == RCONN_BACKOFF ? LOG_WARN : LOG_INFO, "redis: %s -> %s%s%s",
-		       names[from], names[to], why ? ": " : "", why ? why : "");
+	log_at(quiet                 ? LOG_DEBUG
+	       : to == RCONN_BACKOFF ? LOG_WARN
+	                             : LOG_INFO,
+	       "redis%s: %s -> %s%s%s", rc->subscribe ? " (results channel)" : "", names[from],
+	       names[to], why ? ": " : "", why ? why : "");
 	if (rc->state_cb != NULL)
 		rc->state_cb(rc->arg, from, to);
 	return 0;
-}
-
-static int parse_host_port(rconn *rc, const char *s)
-{
-	const char *colon = strchr(s, ':'), *slash = strchr(s, '/');
-	size_t hl = colon ? (size_t)(colon - s) : slash ? (size_t)(slash - s) : strlen(s);
-	char *end;
-
-	if (hl == 0 || hl >= sizeof(rc->host))
-		return -1;
-	memcpy(rc->host, s, hl);
-	rc->host[hl] = '\0';
-	rc->port = 6379;
-	if (colon != NULL) {
-		long p = strtol(colon + 1, &end, 10);
-		if (end == colon + 1 || p < 1 || p > 65535 || (*end != '\0' && *end != '/'))
-			return -1;
-		rc->port = (int)p;
-		slash = *end == '/' ? end : NULL;
-	}
-	if (slash != NULL && slash[1] != '\0') {
-		long db = strtol(slash + 1, &end, 10);
-		if (end == slash + 1 || *end != '\0' || db < 0 || db > 100000)
-			return -1;
-		rc->db = (int)db;
-	}
-	return 0;
-}
-
-/* unix:///path[?db=N] */
-static int parse_unix(rconn *rc, const char *s)
-{
-	const char *q = strchr(s, '?');
-	size_t pl = q ? (size_t)(q - s) : strlen(s);
-	char *end;
-
-	if (s[0] != '/' || pl >= sizeof(rc->path))
-		return -1;
-	memcpy(rc->path, s, pl);
-	rc->path[pl] = '\0';
-	if (q != NULL) {
-		long db;
-		if (strncmp(q, "?db=", 4) != 0 || (db = strtol(q + 4, &end, 10)) < 0 ||
-		    end == q + 4 || *end != '\0')
-			return -1;
-		rc->db = (int)db;
-	}
-	return 0;
-}
-
-static int parse_url(rconn *rc, const char *url, char *why, size_t whylen)
-{
-	int rv = -1;
-
-	if (strncmp(url, "rediss://", 9) == 0)
-		snprintf(why, whylen, "rediss:// needs TLS, which Debian's hiredis 0.14 lacks");
-	else if (strncmp(url, "redis://", 8) == 0)
-		rv = parse_host_port(rc, url + 8);
-	else if (strncmp(url, "unix://", 7) == 0)
-		rv = parse_unix(rc, url + 7);
-	else
-		snprintf(why, whylen, "expected redis://host[:port][/db] or unix:///path[?db=N]");
-	if (rv != 0 && why[0] == '\0')
-		snprintf(why, whylen, "cannot read '%s'", url);
-	return rv;
-}
-
-int rconn_url_check(const char *url, char *why, size_t whylen)
-{
-	rconn rc;
-
-	memset(&rc, 0, sizeof(rc));
-	if (whylen > 0)
-		why[0] = '\0';
-	return parse_url(&rc, url, why, whylen);
 }
 
 /* ------------------------------------------------------------ commands */
@@ -225,7 +150,7 @@ static int rconn_send(rconn *rc, rconn_reply_cb cb, void *arg, int argc, const c
 int rconn_command(rconn *rc, rconn_reply_cb cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen)
 {
-	if (rc->state != RCONN_READY)
+	if (rc->state != RCONN_READY || rc->subscribe != NULL)
 		return -1;
 	return rconn_send(rc, cb, arg, argc, argv, argvlen);
 }
@@ -257,6 +182,29 @@ static void rconn_lost(rconn *rc, const char *why)
 	uv_timer_start(&rc->timer, rconn_timer_cb, wait, 0);
 }
 
+/* Every message of a subscriber's channel; NULL when the context goes away. */
+static void rconn_message_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	const redisReply *r = reply;
+	rconn *rc = privdata;
+	(void)ac;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0)
+		return; /* the subscription's confirmation, or the end */
+	if (rc->message_cb != NULL && r->element[2]->type == REDIS_REPLY_STRING)
+		rc->message_cb(rc->arg, r->element[2]->str, r->element[2]->len);
+}
+
+/* A subscriber listens from READY on: its messages have no end, so no timer. */
+static void rconn_listen(rconn *rc)
+{
+	const char *argv[] = {"SUBSCRIBE", rc->subscribe};
+
+	if (redisAsyncCommandArgv(rc->ac, rconn_message_cb, rc, 2, argv, NULL) != REDIS_OK)
+		rconn_lost(rc, "cannot subscribe");
+}
+
 static void handshake_cb(void *arg, const redisReply *r, const char *err)
 {
 	rconn *rc = arg;
@@ -278,6 +226,8 @@ static void handshake_cb(void *arg, const redisReply *r, const char *err)
 		rc->fails_in_row = 0;
 		rc->backoff_ms = BACKOFF_MIN_MS;
 		rconn_set_state(rc, RCONN_READY, NULL);
+		if (rc->subscribe != NULL && rc->state == RCONN_READY)
+			rconn_listen(rc);
 	}
 }
 
@@ -289,11 +239,11 @@ static void rconn_handshake(rconn *rc)
 	int rv = 0;
 
 	rconn_set_state(rc, RCONN_HANDSHAKE, NULL);
-	snprintf(db, sizeof(db), "%d", rc->db);
-	rc->handshake_left = 1 + (rc->password != NULL) + (rc->db != 0);
+	snprintf(db, sizeof(db), "%d", rc->u.db);
+	rc->handshake_left = 1 + (rc->password != NULL) + (rc->u.db != 0);
 	if (rc->password != NULL)
 		rv |= rconn_send(rc, handshake_cb, rc, 2, auth, NULL);
-	if (rc->db != 0)
+	if (rc->u.db != 0)
 		rv |= rconn_send(rc, handshake_cb, rc, 2, sel, NULL);
 	rv |= rconn_send(rc, handshake_cb, rc, 1, ping, NULL);
 	if (rv != 0)
@@ -331,7 +281,8 @@ static void rconn_connect(rconn *rc)
 	char why[200];
 
 	rconn_set_state(rc, RCONN_CONNECTING, NULL);
-	ac = rc->host[0] ? redisAsyncConnect(rc->host, rc->port) : redisAsyncConnectUnix(rc->path);
+	ac = rc->u.host[0] ? redisAsyncConnect(rc->u.host, rc->u.port)
+	                   : redisAsyncConnectUnix(rc->u.path);
 	if (ac == NULL || ac->err != 0 || rlibuv_attach(ac, rc->loop) != 0) {
 		snprintf(why, sizeof(why), "%s",
 		         ac == NULL ? "out of memory"
@@ -369,12 +320,15 @@ int rconn_open(rconn **out, uv_loop_t *loop, const rconn_config *cfg, rconn_stat
 
 	if (rc == NULL)
 		return -1;
-	if (parse_url(rc, cfg->url, why, sizeof(why)) != 0 ||
-	    (cfg->password != NULL && (rc->password = strdup(cfg->password)) == NULL)) {
+	if (rurl_parse(&rc->u, cfg->url, why, sizeof(why)) != 0 ||
+	    (cfg->password != NULL && (rc->password = strdup(cfg->password)) == NULL) ||
+	    (cfg->subscribe != NULL && (rc->subscribe = strdup(cfg->subscribe)) == NULL)) {
 		log_error("--redis: %s", why[0] ? why : "out of memory");
+		free(rc->password);
 		free(rc);
 		return -1;
 	}
+	rc->message_cb = cfg->message_cb;
 	rc->loop = loop;
 	rc->op_timeout_ms = cfg->op_timeout_ms;
 	rc->connect_timeout_ms = cfg->connect_timeout_ms;
@@ -395,6 +349,7 @@ static void rconn_closed_cb(uv_handle_t *h)
 	if (rc->password != NULL)
 		memset(rc->password, 0, strlen(rc->password));
 	free(rc->password);
+	free(rc->subscribe);
 	free(rc);
 }
 

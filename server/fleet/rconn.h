@@ -32,6 +32,10 @@ typedef struct rconn_config {
 	const char *password; /* NULL: no AUTH */
 	uint64_t op_timeout_ms;
 	uint64_t connect_timeout_ms;
+	/* a channel: this connection only listens to it (subscribed again after each reconnect),
+	 * and each message goes to message_cb (with rconn_open's arg); NULL: commands */
+	const char *subscribe;
+	void (*message_cb)(void *arg, const char *msg, size_t len);
 } rconn_config;
 
 typedef struct rconn rconn;
@@ -41,12 +45,6 @@ typedef struct rconn rconn;
 typedef void (*rconn_reply_cb)(void *arg, const redisReply *reply, const char *err);
 /* The connection changed state (already logged); may call rconn_command. */
 typedef void (*rconn_state_cb)(void *arg, rconn_state from, rconn_state to);
-
-/*
- * Checks url (0, or -1 with why filled): what options.c asks before anything
- * runs. rediss:// is refused: Debian's hiredis 0.14 has no TLS.
- */
-int rconn_url_check(const char *url, char *why, size_t whylen);
 
 /*
  * Opens a connection on loop's thread (every call below must be on it) and
@@ -60,8 +58,8 @@ int rconn_open(rconn **out, uv_loop_t *loop, const rconn_config *cfg, rconn_stat
  * Sends a command when READY: returns 0 and cb runs exactly once, never
  * inline, with the reply, or NULL after op_timeout_ms (which also drops the
  * connection: a server that does not answer one command is not trusted with
- * the next), a lost connection or rconn_close. Returns -1 when not READY:
- * then cb never runs.
+ * the next), a lost connection or rconn_close. Returns -1 when not READY
+ * (or a subscriber): then cb never runs.
  */
 int rconn_command(rconn *rc, rconn_reply_cb cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen);

@@ -3,6 +3,7 @@
 
 #include "cache.h"
 #include "fdlimit.h"
+#include "claim.h"
 #include "fleet.h"
 #include "nngfix.h"
 #include "clock.h"
@@ -181,7 +182,11 @@ static int pack_fleet(const report_src *src, msgpack_packer *pk)
 	const char *limiter = fl == NULL                    ? "local"
 	                      : ratelimit_is_fleet(src->rl) ? "fleet"
 	                                                    : "fallback";
-	int rv = cbp_pack_cstr(pk, "fleet") | msgpack_pack_map(pk, 8);
+	fshare_counters fc = {0};
+	int rv = cbp_pack_cstr(pk, "fleet") | msgpack_pack_map(pk, 12);
+
+	if (fl != NULL)
+		fshare_get_counters(fleet_share_c(fl), &fc);
 
 	rv |= cbp_pack_cstr(pk, "redis") |
 	      cbp_pack_cstr(pk, rc ? rconn_state_name(rconn_get_state(rc)) : "off");
@@ -192,6 +197,10 @@ static int pack_fleet(const report_src *src, msgpack_packer *pk)
 	rv |= KV_U(pk, "tokens_granted", lim ? flimit_granted(lim) : 0);
 	rv |= KV_U(pk, "tokens_waited", lim ? flimit_waits(lim) : 0);
 	rv |= KV_U(pk, "token_errors", lim ? flimit_errors(lim) : 0);
+	rv |= KV_U(pk, "shared_hits", batcher_remote_hits(src->bt));
+	rv |= KV_U(pk, "lease_waits", batcher_remote_waits(src->bt));
+	rv |= KV_U(pk, "leases_taken", fc.mine);
+	rv |= KV_U(pk, "corrupt", fc.corrupt);
 	return rv;
 }
 

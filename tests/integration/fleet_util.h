@@ -8,7 +8,7 @@
 
 #include "harness.h"
 
-#define FLEET_MAX 3
+#define FLEET_MAX 4
 
 typedef struct it_redis {
 	pid_t pid;

@@ -66,7 +66,8 @@ static void fleet_stop(it_fleet *f)
 	it_redis_stop(&f->redis, SIGTERM);
 }
 
-#define FLEET_ARGS "--rate", "5", "--burst", "1", "--fleet-size", "3", "--batch-max", "50"
+#define FLEET_ARGS      "--rate", "5", "--burst", "1", "--fleet-size", "3", "--batch-max", "50"
+#define FLEET_ARGS_FULL "--rate", "5", "--burst", "1", "--fleet-size", "3"
 
 /* Three instances at --rate 5 each, and the plan allows 5 a second in all: with the fleet's
  * limiter the upstream never refuses one and never sees 6 in a second. */
@@ -199,12 +200,101 @@ static void test_fleet_redis_outage(void **state)
 	fleet_stop(&f);
 }
 
+/* Instance k's cells: every address a whose three asks land on k ((a + r) % 3 == k): each
+ * address is asked once at each of the three, at the same time. */
+static void spread_calls(load3 *L, it_fleet *f, size_t unique)
+{
+	for (int k = 0; k < 3; k++) {
+		L->texts[k] = calloc(unique, 64);
+		L->l[k] = (it_fleet_load){f->url[k], calloc(unique, sizeof(it_call)),
+		                          unique,    calloc(unique, sizeof(it_reply)),
+		                          120000,    -1};
+		for (size_t a = 0; a < unique; a++) {
+			/* the three asks of one address in another case and spacing: one key */
+			snprintf(L->texts[k][a], 64,
+			         k == 0   ? "%zu Shared Street"
+			         : k == 1 ? "%zu SHARED street"
+			                  : "  %zu shared   street",
+			         a);
+			L->l[k].calls[a] =
+			    (it_call){.fn = CB_FN_GEOCODE, .text = L->texts[k][a], .id = a + 1};
+		}
+	}
+}
+
+/*
+ * The issue's acceptance: 3 x unique cells over three instances, the plan 5 requests a second
+ * with 429 beyond: every cell OK, no 429, never 6 in a second, each address submitted once in
+ * the fleet; then a fresh instance with an empty cache of its own submits nothing.
+ */
+static void fleet_each_address_once(it_env *e, size_t unique)
+{
+	it_fleet f = {.e = e};
+	load3 L;
+	double t0, wall;
+	long submits, hits = 0, waits = 0;
+	it_fleet_load fresh;
+
+	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
+	assert_int_equal(it_redis_start(e, &f.redis), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS_FULL, NULL), 0);
+	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	spread_calls(&L, &f, unique);
+	t0 = it_now_ms();
+	it_fleet_run(L.l, 3);
+	wall = it_now_ms() - t0;
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(L.l[k].rv, 0);
+		assert_int_equal(count_ok(L.l[k].replies, L.l[k].n), L.l[k].n);
+		hits += it_fleet_stat(f.url[k], "shared_hits");
+		waits += it_fleet_stat(f.url[k], "lease_waits");
+	}
+	submits = it_mock_stat(e, "submits");
+	printf("# %zu cells (%zu unique) over 3 instances in %.1f s: %ld requests (%ld submits, "
+	       "%ld items, %ld items submitted twice), %ld 429s, at most %ld in a second; %ld "
+	       "answered from the fleet, %ld waited on another's lease\n",
+	       3 * unique, unique, wall / 1000, it_mock_stat(e, "requests"), submits,
+	       it_mock_stat(e, "items"), it_mock_stat(e, "items_repeated"),
+	       it_mock_stat(e, "refused_429"), it_mock_stat(e, "max_requests_per_second"), hits,
+	       waits);
+	assert_int_equal(it_mock_stat(e, "items_repeated"), 0);
+	assert_int_equal(it_mock_stat(e, "items_unique"), (long)unique);
+	assert_int_equal(it_mock_stat(e, "refused_429"), 0);
+	assert_true(it_mock_stat(e, "max_requests_per_second") <= 5);
+
+	/* a fresh instance, its own empty cache database: everything from Redis */
+	assert_int_equal(it_fleet_start(&f, 3, FLEET_ARGS_FULL, NULL), 0);
+	fresh = L.l[0];
+	fresh.url = f.url[3];
+	fresh.replies = calloc(unique, sizeof(it_reply));
+	t0 = it_now_ms();
+	it_fleet_run(&fresh, 1);
+	printf("# a fresh instance: %zu cells in %.1f s, %ld new submits, %ld answered from the "
+	       "fleet\n",
+	       unique, (it_now_ms() - t0) / 1000, it_mock_stat(e, "submits") - submits,
+	       it_fleet_stat(f.url[3], "shared_hits"));
+	assert_int_equal(fresh.rv, 0);
+	assert_int_equal(count_ok(fresh.replies, unique), unique);
+	assert_int_equal(it_mock_stat(e, "submits"), submits);
+	it_replies_free(fresh.replies, unique);
+	free(fresh.replies);
+	load3_free(&L, 3);
+	fleet_stop(&f);
+}
+
+static void test_fleet_each_address_once(void **state)
+{
+	fleet_each_address_once(*state, 3000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fleet_shares_rate, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_without_fleet_refused, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_redis_outage, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_fleet_each_address_once, it_setup, it_teardown),
 	};
 	return cmocka_run_group_tests_name("fleet", tests, NULL, NULL);
 }

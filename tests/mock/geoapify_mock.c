@@ -588,9 +588,21 @@ static void count_repeats(json_t *in, bool reverse)
 		json_t *v = json_array_get(in, i);
 		char *k = reverse ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
 		                  : strdup(json_string_value(v));
+		size_t n = 0;
 
 		if (k == NULL)
 			continue;
+		/* as a server's dedup key: case and runs of spaces do not make another address */
+		for (size_t j = 0; !reverse && k[j] != '\0'; j++)
+			if (!(isspace((unsigned char)k[j]) && (n == 0 || k[n - 1] == ' ')))
+				k[n++] = isspace((unsigned char)k[j])
+				             ? ' '
+				             : (char)tolower((unsigned char)k[j]);
+		if (!reverse) {
+			while (n > 0 && k[n - 1] == ' ')
+				n--;
+			k[n] = '\0';
+		}
 		if (json_object_get(M.seen, k) != NULL)
 			M.items_repeated++;
 		else
