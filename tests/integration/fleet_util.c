@@ -168,6 +168,21 @@ int it_fleet_stat_str(const char *url, const char *key, char *out, size_t outlen
 	return rv;
 }
 
+long it_stat_long(const char *url, const char *map, const char *key)
+{
+	it_reply r;
+	const msgpack_object *v;
+	long rv = -1;
+
+	memset(&r, 0, sizeof(r));
+	if (it_stats(url, &r, 2000) == 0 &&
+	    (v = map_get(map_get(&r.rep.stats, map), key)) != NULL &&
+	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		rv = (long)v->via.u64;
+	it_replies_free(&r, 1);
+	return rv;
+}
+
 long it_fleet_stat(const char *url, const char *key)
 {
 	it_reply r;

@@ -137,11 +137,14 @@ static void test_without_fleet_refused(void **state)
 typedef struct bg_load {
 	load3 *L;
 	pthread_t t;
+	int first, n; /* the loads L->l[first..first + n) */
 } bg_load;
 
 static void *bg_main(void *arg)
 {
-	it_fleet_run(((bg_load *)arg)->L->l, 3);
+	bg_load *bg = arg;
+
+	it_fleet_run(bg->L->l + bg->first, bg->n);
 	return NULL;
 }
 
@@ -166,7 +169,7 @@ static void test_fleet_redis_outage(void **state)
 	it_env *e = *state;
 	it_fleet f = {.e = e};
 	load3 L;
-	bg_load bg = {&L, 0};
+	bg_load bg = {&L, 0, 0, 3};
 	long before, during;
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
@@ -174,7 +177,7 @@ static void test_fleet_redis_outage(void **state)
 	for (int k = 0; k < 3; k++)
 		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
 	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
-	load3_make(&L, &f, 500);
+	load3_make(&L, &f, 300);
 	pthread_create(&bg.t, NULL, bg_main, &bg);
 	assert_int_equal(it_wait_mock_stat(e, "submits", 4, 20000), 0);
 	assert_int_equal(it_redis_stop(&f.redis, SIGKILL), 0);
@@ -285,7 +288,79 @@ static void fleet_each_address_once(it_env *e, size_t unique)
 
 static void test_fleet_each_address_once(void **state)
 {
-	fleet_each_address_once(*state, 3000);
+	fleet_each_address_once(*state, 10000);
+}
+
+/* Cells of a load that got no answer (the instance died): resent to url, as a client that
+ * dials every instance does (same ids); returns how many. */
+static size_t resend_unanswered(it_fleet_load *l, const char *url)
+{
+	size_t n = 0;
+	it_call *calls = calloc(l->n, sizeof(*calls));
+	size_t *idx = calloc(l->n, sizeof(*idx));
+	it_reply *r;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->replies[i].decoded) {
+			idx[n] = i;
+			calls[n++] = l->calls[i];
+		}
+	r = calloc(n ? n : 1, sizeof(*r));
+	assert_int_equal(it_calls(url, calls, n, r, 120000), 0);
+	for (size_t k = 0; k < n; k++) {
+		it_replies_free(&l->replies[idx[k]], 1);
+		l->replies[idx[k]] = r[k];
+	}
+	free(r), free(idx), free(calls);
+	return n;
+}
+
+/*
+ * One instance SIGKILLed in the middle: every cell answered once (the dead one's unanswered
+ * cells resent to a survivor); its leases expire and the others complete its items; an address
+ * is billed twice only when it was in a job the dead instance had already submitted.
+ */
+static void test_fleet_instance_killed(void **state)
+{
+	it_env *e = *state;
+	it_fleet f = {.e = e};
+	load3 L;
+	bg_load victim = {&L, 0, 2, 1}, others = {&L, 0, 0, 2};
+	long victim_items;
+	size_t resent;
+
+	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
+	assert_int_equal(it_redis_start(e, &f.redis), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
+	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	spread_calls(&L, &f, 1500);
+	/* the victim's cells first, so that it holds leases and has jobs upstream when it dies */
+	pthread_create(&victim.t, NULL, bg_main, &victim);
+	assert_int_equal(it_wait_stat(f.url[2], "upstream_submits", 2, 1000000, 30000), 0);
+	pthread_create(&others.t, NULL, bg_main, &others);
+	assert_int_equal(it_wait_stat(f.url[0], "fleet.lease_waits", 1, 1000000, 30000), 0);
+	assert_int_equal(it_stop(&f.pid[2], SIGKILL, 5000), 128 + SIGKILL);
+	pthread_join(victim.t, NULL);
+	pthread_join(others.t, NULL);
+	resent = resend_unanswered(&L.l[2], f.url[0]);
+	/* what the victim had billed: all the mock billed but the survivors' own submits */
+	victim_items = it_mock_stat(e, "items") -
+	               it_stat_long(f.url[0], "credits", "items_submitted") -
+	               it_stat_long(f.url[1], "credits", "items_submitted");
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(count_ok(L.l[k].replies, L.l[k].n), L.l[k].n);
+	printf("# SIGKILL of one of 3: %zu of its cells resent to another; %ld items billed twice, "
+	       "of the %ld in jobs it had submitted; %ld requests, %ld 429s, at most %ld in a "
+	       "second\n",
+	       resent, it_mock_stat(e, "items_repeated"), victim_items, it_mock_stat(e, "requests"),
+	       it_mock_stat(e, "refused_429"), it_mock_stat(e, "max_requests_per_second"));
+	assert_true(victim_items >= 0);
+	assert_true(it_mock_stat(e, "items_repeated") <= victim_items);
+	assert_int_equal(it_mock_stat(e, "items_unique"), 1500);
+	assert_int_equal(it_mock_stat(e, "refused_429"), 0);
+	load3_free(&L, 3);
+	fleet_stop(&f);
 }
 
 int main(void)
@@ -295,6 +370,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_without_fleet_refused, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_redis_outage, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_each_address_once, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_fleet_instance_killed, it_setup, it_teardown),
 	};
 	return cmocka_run_group_tests_name("fleet", tests, NULL, NULL);
 }
