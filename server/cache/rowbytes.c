@@ -21,7 +21,7 @@ typedef struct wbuf {
 
 static void put(wbuf *w, const void *b, size_t n)
 {
-	if (w->n + n <= w->cap)
+	if (n > 0 && w->n + n <= w->cap)
 		memcpy(w->p + w->n, b, n);
 	w->n += n;
 }

@@ -7,24 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "htab.h"
+#include "flease.h"
 #include "fmsg.h"
+#include "list.h"
 #include "log.h"
 #include "rowbytes.h"
 
-#define CHANNEL     "cellbatch:results"
-#define VALUE_PFX   "cellbatch:v:"
-#define LEASE_PFX   "cellbatch:l:"
-#define PFX_LEN     12
-#define STORE_CHUNK 200 /* items per EVAL: one script runs alone on Redis, keep it short */
-#define RENEW_CHUNK 500
-
-/* A lease this instance holds: renewed until its item's answer is stored. */
-typedef struct lease {
-	htab_node node;
-	size_t len;
-	char key[]; /* LEASE_PFX + the item's key */
-} lease;
+#define CHANNEL          "cellbatch:results"
+#define VALUE_PFX        "cellbatch:v:"
+#define LEASE_PFX        "cellbatch:l:"
+#define PFX_LEN          12
+#define STORE_CHUNK      200 /* items per EVAL: one script runs alone on Redis, keep it short */
+#define CLAIMS_IN_FLIGHT 256 /* more wait here: a claim's timer starts when it is sent */
 
 /* An answer waiting for the next write: its record (key, rowbytes or none) and TTL. */
 typedef struct pending {
@@ -38,15 +32,18 @@ struct fshare {
 	fshare_config cfg;
 	char owner[64];
 	char lease_ms[24];
-	htab leases;
+	flease_set leases;
 	pending *pend;
 	size_t npend, cappend;
 	uv_timer_t flush_timer, renew_timer;
 	unsigned open_handles;
 	fshare_counters c;
+	list_node waiting;  /* of claim, not sent yet */
+	unsigned in_flight; /* claims sent, not answered */
 };
 
 typedef struct claim {
+	list_node link; /* in fshare.waiting until sent */
 	fshare *fs;
 	fshare_claim_cb cb;
 	void *arg;
@@ -73,13 +70,10 @@ static const char store_lua[] =
     "redis.call('PUBLISH', ARGV[2], ARGV[4 + 2 * n])\n"
     "return n\n";
 
-/* KEYS: leases. ARGV: owner, lease ms. */
-static const char renew_lua[] = "for i = 1, #KEYS do\n"
-                                "  if redis.call('GET', KEYS[i]) == ARGV[1] then\n"
-                                "    redis.call('PEXPIRE', KEYS[i], ARGV[2])\n"
-                                "  end\n"
-                                "end\n"
-                                "return 0\n";
+static void ignore_cb(void *arg, const redisReply *r, const char *err)
+{
+	(void)arg, (void)r, (void)err; /* a lost one: the lease or the value expires by itself */
+}
 
 static char *prefixed(const char *pfx, const char *key, size_t keylen)
 {
@@ -92,82 +86,10 @@ static char *prefixed(const char *pfx, const char *key, size_t keylen)
 	return s;
 }
 
-/* ------------------------------------------------------------ leases held */
-
-static void lease_hold(fshare *fs, const char *key, size_t keylen)
-{
-	lease *l;
-
-	if (htab_find(&fs->leases, key, keylen) != NULL ||
-	    (l = malloc(sizeof(*l) + keylen)) == NULL)
-		return;
-	memcpy(l->key, key, keylen);
-	l->len = keylen;
-	l->node.key = l->key;
-	l->node.keylen = keylen;
-	htab_insert(&fs->leases, &l->node);
-}
-
-static void lease_drop(fshare *fs, const char *key, size_t keylen)
-{
-	htab_node *n = htab_find(&fs->leases, key, keylen);
-
-	if (n != NULL) {
-		htab_remove(&fs->leases, n);
-		free(n);
-	}
-}
-
-static void ignore_cb(void *arg, const redisReply *r, const char *err)
-{
-	(void)arg, (void)r, (void)err; /* a lost one: the lease or the value expires by itself */
-}
-
-/* One command renewing n leases (keys already prefixed). */
-static void renew_chunk(fshare *fs, const char **keys, const size_t *keylens, size_t n)
-{
-	const char *argv[RENEW_CHUNK + 5] = {"EVAL", renew_lua};
-	size_t lens[RENEW_CHUNK + 5] = {4, sizeof(renew_lua) - 1};
-	char nkeys[16];
-
-	snprintf(nkeys, sizeof(nkeys), "%zu", n);
-	argv[2] = nkeys;
-	lens[2] = strlen(nkeys);
-	memcpy(argv + 3, keys, n * sizeof(*keys));
-	memcpy(lens + 3, keylens, n * sizeof(*keylens));
-	argv[3 + n] = fs->owner;
-	lens[3 + n] = strlen(fs->owner);
-	argv[4 + n] = fs->lease_ms;
-	lens[4 + n] = strlen(fs->lease_ms);
-	rconn_command(fs->cmd, ignore_cb, NULL, (int)n + 5, argv, lens);
-}
-
-/* Renews every lease held, a chunk per command, so that a live owner's never expires. */
-static void renew_timer_cb(uv_timer_t *t)
-{
-	fshare *fs = t->data;
-	const char *keys[RENEW_CHUNK];
-	size_t lens[RENEW_CHUNK], n = 0;
-
-	for (size_t b = 0; b < fs->leases.nbuckets; b++) {
-		for (htab_node *h = fs->leases.buckets[b]; h != NULL; h = h->next) {
-			if ((keys[n] = prefixed(LEASE_PFX, h->key, h->keylen)) == NULL)
-				continue;
-			lens[n++] = PFX_LEN + h->keylen;
-			if (n == RENEW_CHUNK) {
-				renew_chunk(fs, keys, lens, n);
-				while (n > 0)
-					free((char *)keys[--n]);
-			}
-		}
-	}
-	if (n > 0)
-		renew_chunk(fs, keys, lens, n);
-	while (n > 0)
-		free((char *)keys[--n]);
-}
-
 /* ------------------------------------------------------------ claims */
+
+static void claims_pump(fshare *fs);
+static void renew_timer_cb(uv_timer_t *t);
 
 static void claim_cb(void *arg, const redisReply *r, const char *err)
 {
@@ -176,7 +98,7 @@ static void claim_cb(void *arg, const redisReply *r, const char *err)
 	answer *a = NULL;
 	uint64_t expires = 0, wait = 0;
 	fshare_claim_rc rc = FSHARE_FAILED;
-	rowbytes_rc why;
+	rowbytes_rc why = ROWBYTES_OK;
 	(void)err;
 
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
@@ -185,7 +107,7 @@ static void claim_cb(void *arg, const redisReply *r, const char *err)
 		switch (r->element[0]->integer) {
 		case 0:
 			rc = FSHARE_MINE;
-			lease_hold(fs, cl->key, cl->keylen);
+			flease_hold(&fs->leases, cl->key, cl->keylen);
 			break;
 		case 1:
 			if (e1 != NULL && e1->type == REDIS_REPLY_STRING &&
@@ -207,39 +129,72 @@ static void claim_cb(void *arg, const redisReply *r, const char *err)
 	  : rc == FSHARE_VALUE ? &fs->c.values
 	  : rc == FSHARE_HELD  ? &fs->c.held
 	                       : &fs->c.failed) += 1;
+	fs->in_flight--;
 	cl->cb(cl->arg, rc, a, expires, wait);
 	if (a != NULL)
 		answer_unref(a);
 	free(cl);
+	claims_pump(fs);
 }
 
-int fshare_claim(fshare *fs, const char *key, size_t keylen, fshare_claim_cb cb, void *arg)
+static int claim_send(fshare *fs, claim *cl)
 {
-	claim *cl = malloc(sizeof(*cl) + keylen);
-	char *vk = prefixed(VALUE_PFX, key, keylen), *lk = prefixed(LEASE_PFX, key, keylen);
+	char *vk = prefixed(VALUE_PFX, cl->key, cl->keylen);
+	char *lk = prefixed(LEASE_PFX, cl->key, cl->keylen);
 	const char *argv[] = {"EVAL", claim_lua, "2", vk, lk, fs->owner, fs->lease_ms};
 	size_t lens[] = {4,
 	                 sizeof(claim_lua) - 1,
 	                 1,
-	                 PFX_LEN + keylen,
-	                 PFX_LEN + keylen,
+	                 PFX_LEN + cl->keylen,
+	                 PFX_LEN + cl->keylen,
 	                 strlen(fs->owner),
 	                 strlen(fs->lease_ms)};
 	int rv = -1;
 
-	if (cl == NULL || vk == NULL || lk == NULL)
-		goto out;
-	*cl = (claim){fs, cb, arg, keylen};
-	memcpy(cl->key, key, keylen);
-	if ((rv = rconn_command(fs->cmd, claim_cb, cl, 7, argv, lens)) == 0) {
-		fs->c.claims++;
-		cl = NULL;
-	}
-out:
-	free(cl);
+	if (vk != NULL && lk != NULL &&
+	    (rv = rconn_command(fs->cmd, claim_cb, cl, 7, argv, lens)) == 0)
+		fs->in_flight++;
 	free(vk);
 	free(lk);
 	return rv;
+}
+
+/* Sends waiting claims while fewer than CLAIMS_IN_FLIGHT are out; one that cannot go (Redis
+ * gone meanwhile) ends FAILED here, which is never inline from fshare_claim. */
+static void claims_pump(fshare *fs)
+{
+	list_node *n;
+
+	while (fs->in_flight < CLAIMS_IN_FLIGHT && (n = list_pop_front(&fs->waiting)) != NULL) {
+		claim *cl = list_entry(n, claim, link);
+		if (claim_send(fs, cl) == 0)
+			continue;
+		fs->c.failed++;
+		cl->cb(cl->arg, FSHARE_FAILED, NULL, 0, 0);
+		free(cl);
+	}
+}
+
+int fshare_claim(fshare *fs, const char *key, size_t keylen, fshare_claim_cb cb, void *arg)
+{
+	claim *cl;
+
+	if (rconn_get_state(fs->cmd) != RCONN_READY || (cl = malloc(sizeof(*cl) + keylen)) == NULL)
+		return -1;
+	*cl = (claim){.fs = fs, .cb = cb, .arg = arg, .keylen = keylen};
+	memcpy(cl->key, key, keylen);
+	list_init(&cl->link);
+	fs->c.claims++;
+	if (fs->in_flight >= CLAIMS_IN_FLIGHT) {
+		list_push_back(&fs->waiting, &cl->link);
+		return 0;
+	}
+	if (claim_send(fs, cl) != 0) {
+		fs->c.claims--;
+		free(cl);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ answers stored and published */
@@ -305,7 +260,7 @@ void fshare_store(fshare *fs, const char *key, size_t keylen, answer *a, uint64_
 	uint64_t now = fs->cfg.now_ms();
 	pending p = {.r.keylen = keylen};
 
-	lease_drop(fs, key, keylen);
+	flease_drop(&fs->leases, key, keylen);
 	if (fs->npend == fs->cappend) {
 		size_t cap = fs->cappend ? 2 * fs->cappend : 64;
 		pending *np = realloc(fs->pend, cap * sizeof(*np));
@@ -361,15 +316,14 @@ int fshare_open(fshare **out, uv_loop_t *loop, rconn *cmd, const fshare_config *
 	rconn_config sub;
 	char host[40] = "";
 
-	if (fs == NULL || htab_init(&fs->leases) != 0) {
-		free(fs);
+	if (fs == NULL)
 		return -1;
-	}
 	sub = *cfg->sub;
 	sub.subscribe = CHANNEL;
 	sub.message_cb = fshare_message_cb;
-	if (rconn_open(&fs->sub, loop, &sub, NULL, fs) != 0) {
-		htab_fini(&fs->leases);
+	if (flease_init(&fs->leases, cmd, fs->owner, fs->lease_ms, LEASE_PFX) != 0 ||
+	    rconn_open(&fs->sub, loop, &sub, NULL, fs) != 0) {
+		htab_fini(&fs->leases.held);
 		free(fs);
 		return -1;
 	}
@@ -384,6 +338,7 @@ int fshare_open(fshare **out, uv_loop_t *loop, rconn *cmd, const fshare_config *
 	uv_timer_init(loop, &fs->renew_timer);
 	fs->flush_timer.data = fs->renew_timer.data = fs;
 	fs->open_handles = 2;
+	list_init(&fs->waiting);
 	uv_timer_start(&fs->renew_timer, renew_timer_cb, cfg->lease_ms / 3, cfg->lease_ms / 3);
 	*out = fs;
 	return 0;
@@ -395,18 +350,27 @@ static void fshare_closed_cb(uv_handle_t *h)
 
 	if (--fs->open_handles > 0)
 		return;
-	for (size_t b = 0; b < fs->leases.nbuckets; b++)
-		for (htab_node *n = fs->leases.buckets[b], *next; n != NULL; n = next) {
-			next = n->next;
-			free(n);
-		}
-	htab_fini(&fs->leases);
+	flease_fini(&fs->leases);
 	free(fs->pend);
 	free(fs);
 }
 
+static void renew_timer_cb(uv_timer_t *t)
+{
+	fshare *fs = t->data;
+
+	flease_renew(&fs->leases);
+}
+
 void fshare_close(fshare *fs)
 {
+	list_node *n;
+
+	while ((n = list_pop_front(&fs->waiting)) != NULL) {
+		claim *cl = list_entry(n, claim, link);
+		cl->cb(cl->arg, FSHARE_FAILED, NULL, 0, 0);
+		free(cl);
+	}
 	if (uv_is_active((uv_handle_t *)&fs->flush_timer))
 		flush_timer_cb(&fs->flush_timer); /* the last answers, while the connection lasts */
 	rconn_close(fs->sub);
@@ -417,5 +381,5 @@ void fshare_close(fshare *fs)
 void fshare_get_counters(const fshare *fs, fshare_counters *out)
 {
 	*out = fs->c;
-	out->leases = fs->leases.count;
+	out->leases = fs->leases.held.count;
 }

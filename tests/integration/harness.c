@@ -73,7 +73,7 @@ int it_stop(pid_t *pid, int sig, int timeout_ms)
 }
 
 /* Sanitizer reports land in the processes' stderr logs; a test must not pass over them. */
-static int log_clean(const char *path)
+int it_log_clean(const char *path)
 {
 	char *log = it_slurp(path, NULL);
 	int rv = 0;
@@ -95,7 +95,7 @@ int it_fini(it_env *e)
 	it_stop(&e->server, SIGTERM, 5000);
 	it_stop(&e->mock, SIGTERM, 5000);
 	snprintf(mock_log, sizeof(mock_log), "%s/mock.log", e->dir);
-	rv = log_clean(e->server_log) | log_clean(mock_log);
+	rv = it_log_clean(e->server_log) | it_log_clean(mock_log);
 	if (rv == 0 && getenv("IT_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		if (system(cmd) != 0)

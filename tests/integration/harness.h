@@ -33,6 +33,9 @@ void it_init(it_env *e);
  */
 int it_fini(it_env *e);
 
+/* 0, or -1 (and the log printed) when the log at path holds a sanitizer report. */
+int it_log_clean(const char *path);
+
 /* cmocka-shaped fixture: a fresh it_env in *state, and its it_fini (failing on sanitizer reports).
  */
 int it_setup(void **state);
