@@ -250,6 +250,8 @@ void batcher_drop_waiter(batcher *bt, batcher_waiter *w)
 		}
 	}
 	htab_remove(&bt->items, &it->node);
+	if (bt->share != NULL) /* its lease, if it took one, goes back to the fleet */
+		fshare_release(bt->share, it->ji.key, it->ji.keylen);
 	free(it);
 	if (b->n == 0 && st == BATCH_QUEUED)
 		batch_release(b);

@@ -6,6 +6,7 @@
 #include "btypes.h"
 #include "item.h"
 #include "clock.h"
+#include "fshare.h"
 
 item *batcher_item_new(const cb_wire_call *call, const char *key, size_t keylen, const char *text,
                        size_t text_len)
@@ -57,6 +58,8 @@ void batcher_item_answer(batcher *bt, item *it, answer *a, bool cached)
 	list_node *n;
 
 	htab_remove(&bt->items, &it->node);
+	if (bt->share != NULL) /* failed here before it went upstream: others may try */
+		fshare_release(bt->share, it->ji.key, it->ji.keylen);
 	while ((n = list_pop_front(&it->waiters)) != NULL) {
 		batcher_waiter *w = list_entry(n, batcher_waiter, link);
 		uint64_t wait = t_flush > w->t_arrive_ns ? t_flush - w->t_arrive_ns : 0;

@@ -285,6 +285,12 @@ void fshare_store(fshare *fs, const char *key, size_t keylen, answer *a, uint64_
 		uv_timer_start(&fs->flush_timer, flush_timer_cb, 0, 0);
 }
 
+void fshare_release(fshare *fs, const char *key, size_t keylen)
+{
+	if (htab_find(&fs->leases.held, key, keylen) != NULL)
+		fshare_store(fs, key, keylen, NULL, 0);
+}
+
 /* A message of the results channel: each key's answer (or none) to the waiting instance. */
 static void fshare_message_cb(void *arg, const char *m, size_t len)
 {

@@ -55,6 +55,10 @@ int fshare_claim(fshare *fs, const char *key, size_t keylen, fshare_claim_cb cb,
  */
 void fshare_store(fshare *fs, const char *key, size_t keylen, answer *a, uint64_t expires_ms);
 
+/* key's lease, if this instance holds it, is given up without an answer (its item was dropped or
+ * failed before it went upstream): the instances waiting on it ask again. */
+void fshare_release(fshare *fs, const char *key, size_t keylen);
+
 typedef struct fshare_counters {
 	uint64_t claims, values, held, mine, failed, corrupt;
 	uint64_t stored, published, received, leases; /* leases: held now */
