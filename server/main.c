@@ -278,7 +278,9 @@ static int open_fleet(server *s)
 	                   .lease_ms = FLEET_LEASE_MS,
 	                   .now_ms = wall_ms,
 	                   .result = batcher_remote_result_cb,
-	                   .result_arg = s->bt};
+	                   .result_arg = s->bt,
+	                   .summary = report_instance_summary,
+	                   .summary_arg = &s->report};
 	gcra g;
 
 	if (c->redis == NULL)

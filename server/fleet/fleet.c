@@ -14,6 +14,7 @@ struct fleet {
 	rconn *rc;
 	flimit *limit;
 	fshare *share;
+	freport *report;
 	fleet_ready_cb ready;
 	void *arg;
 };
@@ -91,6 +92,12 @@ int fleet_open(fleet **out, uv_loop_t *loop, const fleet_config *cfg, fleet_read
 		rconn_close(f->rc);
 		goto out;
 	}
+	if (freport_open(&f->report, loop, f->rc, fshare_owner(f->share), cfg->summary,
+	                 cfg->summary_arg) != 0) {
+		fshare_close(f->share);
+		rconn_close(f->rc);
+		goto out;
+	}
 	*out = f;
 	f = NULL;
 	rv = 0;
@@ -106,6 +113,7 @@ out:
 
 void fleet_close(fleet *f)
 {
+	freport_close(f->report);
 	fshare_close(f->share); /* writes the last answers while the connection lasts */
 	rconn_close(f->rc);     /* answers the asks and claims: before the limiter goes */
 	flimit_close(f->limit);
@@ -125,6 +133,11 @@ const fshare *fleet_share_c(const fleet *f)
 flimit *fleet_limiter(fleet *f)
 {
 	return f->limit;
+}
+
+const freport *fleet_report_c(const fleet *f)
+{
+	return f->report;
 }
 
 const rconn *fleet_conn(const fleet *f)

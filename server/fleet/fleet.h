@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "flimit.h"
+#include "freport.h"
 #include "fshare.h"
 #include "rconn.h"
 
@@ -22,6 +23,8 @@ typedef struct fleet_config {
 	uint64_t (*now_ms)(void);           /* wall clock, as the cache's */
 	fshare_result_cb result;            /* another instance's answer (fshare.h) */
 	void *result_arg;
+	freport_summary_fn summary; /* this instance's summary for the fleet's view (freport.h) */
+	void *summary_arg;
 } fleet_config;
 
 /* Redis became usable (up) or stopped being so; never inline from fleet_open. */
@@ -43,6 +46,8 @@ fshare *fleet_share(fleet *f);
 /* For stats. */
 const fshare *fleet_share_c(const fleet *f);
 const rconn *fleet_conn(const fleet *f);
+/* The instances that reported in the last minute (freport.h). */
+const freport *fleet_report_c(const fleet *f);
 const flimit *fleet_limiter_c(const fleet *f);
 
 /*

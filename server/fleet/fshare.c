@@ -384,6 +384,11 @@ void fshare_close(fshare *fs)
 	uv_close((uv_handle_t *)&fs->renew_timer, fshare_closed_cb);
 }
 
+const char *fshare_owner(const fshare *fs)
+{
+	return fs->owner;
+}
+
 void fshare_get_counters(const fshare *fs, fshare_counters *out)
 {
 	*out = fs->c;

@@ -59,6 +59,9 @@ void fshare_store(fshare *fs, const char *key, size_t keylen, answer *a, uint64_
  * failed before it went upstream): the instances waiting on it ask again. */
 void fshare_release(fshare *fs, const char *key, size_t keylen);
 
+/* This instance's name in the fleet (its leases' value): host:pid:random. */
+const char *fshare_owner(const fshare *fs);
+
 typedef struct fshare_counters {
 	uint64_t claims, values, held, mine, failed, corrupt;
 	uint64_t stored, published, received, leases; /* leases: held now */

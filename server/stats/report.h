@@ -52,4 +52,11 @@ void report_get_credits(const report_src *src, report_credits *out);
  */
 int report_pack(void *arg, msgpack_packer *pk);
 
+/*
+ * freport_summary_fn (arg: a report_src): this instance's summary for the
+ * fleet's view — its name, calls, upstream requests, items billed and
+ * credits — as a msgpack map the caller frees. Loop thread.
+ */
+char *report_instance_summary(void *arg, size_t *len);
+
 #endif

@@ -196,3 +196,24 @@ long it_fleet_stat(const char *url, const char *key)
 	it_replies_free(&r, 1);
 	return rv;
 }
+
+long it_fleet_instances(const char *url, long *items)
+{
+	it_reply r;
+	const msgpack_object *a;
+	long n = -1;
+
+	*items = 0;
+	memset(&r, 0, sizeof(r));
+	if (it_stats(url, &r, 2000) == 0 && (a = map_get(fleet_map(&r), "instances")) != NULL &&
+	    a->type == MSGPACK_OBJECT_ARRAY) {
+		n = (long)a->via.array.size;
+		for (uint32_t i = 0; i < a->via.array.size; i++) {
+			const msgpack_object *v = map_get(&a->via.array.ptr[i], "items_submitted");
+			if (v != NULL && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				*items += (long)v->via.u64;
+		}
+	}
+	it_replies_free(&r, 1);
+	return n;
+}

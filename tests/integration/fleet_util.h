@@ -61,4 +61,8 @@ long it_fleet_stat(const char *url, const char *key);
 /* An integer of a server's stats map inside map ("credits", "items_submitted"); -1: none. */
 long it_stat_long(const char *url, const char *map, const char *key);
 
+/* The instances a server's stats list under fleet.instances (-1: none), and the sum of their
+ * items_submitted in *items. */
+long it_fleet_instances(const char *url, long *items);
+
 #endif

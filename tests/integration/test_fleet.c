@@ -7,11 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <pthread.h>
 
 #include "fleet_util.h"
+
+static void nap(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
 
 /* cells[i] for instance k: addresses of its own ("<k>-<i> Fleet Road") */
 static it_call *own_calls(int k, size_t n, char (*texts)[64])
@@ -207,6 +214,22 @@ static void test_fleet_redis_outage(void **state)
 	fleet_stop(&f);
 }
 
+/* Waits until instance 0 lists n instances whose billed items add up to items (they report
+ * every 5 s); 0, or -1 after 15 s. */
+static int wait_fleet_view(it_fleet *f, long n, long items)
+{
+	double end = it_now_ms() + 15000;
+	long got = -1, billed = 0;
+
+	while (it_now_ms() < end) {
+		if ((got = it_fleet_instances(f->url[0], &billed)) == n && billed == items)
+			return 0;
+		nap(50);
+	}
+	printf("# the fleet's view: %ld instances, %ld items billed\n", got, billed);
+	return -1;
+}
+
 /* Instance k's cells: every address a whose three asks land on k ((a + r) % 3 == k): each
  * address is asked once at each of the three, at the same time. */
 static void spread_calls(load3 *L, it_fleet *f, size_t unique)
@@ -269,6 +292,9 @@ static void fleet_each_address_once(it_env *e, size_t unique)
 	assert_int_equal(it_mock_stat(e, "items_unique"), (long)unique);
 	assert_int_equal(it_mock_stat(e, "refused_429"), 0);
 	assert_true(it_mock_stat(e, "max_requests_per_second") <= 5);
+
+	/* the fleet's view (cellbatch stats --fleet): every instance, the items each had billed */
+	assert_int_equal(wait_fleet_view(&f, 3, unique), 0);
 
 	/* a fresh instance, its own empty cache database: everything from Redis */
 	assert_int_equal(it_fleet_start(&f, 3, FLEET_ARGS_FULL, NULL), 0);
