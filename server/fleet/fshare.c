@@ -9,16 +9,14 @@
 
 #include "flease.h"
 #include "fmsg.h"
-#include "list.h"
 #include "log.h"
 #include "rowbytes.h"
 
-#define CHANNEL          "cellbatch:results"
-#define VALUE_PFX        "cellbatch:v:"
-#define LEASE_PFX        "cellbatch:l:"
-#define PFX_LEN          12
-#define STORE_CHUNK      200 /* items per EVAL: one script runs alone on Redis, keep it short */
-#define CLAIMS_IN_FLIGHT 256 /* more wait here: a claim's timer starts when it is sent */
+#define CHANNEL     "cellbatch:results"
+#define VALUE_PFX   "cellbatch:v:"
+#define LEASE_PFX   "cellbatch:l:"
+#define PFX_LEN     12
+#define STORE_CHUNK 200 /* items per EVAL: one script runs alone on Redis, keep it short */
 
 /* An answer waiting for the next write: its record (key, rowbytes or none) and TTL. */
 typedef struct pending {
@@ -38,25 +36,8 @@ struct fshare {
 	uv_timer_t flush_timer, renew_timer;
 	unsigned open_handles;
 	fshare_counters c;
-	list_node waiting;  /* of claim, not sent yet */
-	unsigned in_flight; /* claims sent, not answered */
+	fclaim_set claims;
 };
-
-typedef struct claim {
-	list_node link; /* in fshare.waiting until sent */
-	fshare *fs;
-	fshare_claim_cb cb;
-	void *arg;
-	size_t keylen;
-	char key[];
-} claim;
-
-/* KEYS: value, lease. ARGV: owner, lease ms. {1, value} | {0} (the lease is ours) | {2, pttl} */
-static const char claim_lua[] =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v then return {1, v} end\n"
-    "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end\n"
-    "return {2, redis.call('PTTL', KEYS[2])}\n";
 
 /* KEYS: n values, then their n leases. ARGV: owner, channel, n, (value, ttl) x n, message.
  * An empty value is not kept; a lease is given up only by its owner. */
@@ -86,115 +67,11 @@ static char *prefixed(const char *pfx, const char *key, size_t keylen)
 	return s;
 }
 
-/* ------------------------------------------------------------ claims */
-
-static void claims_pump(fshare *fs);
 static void renew_timer_cb(uv_timer_t *t);
-
-static void claim_cb(void *arg, const redisReply *r, const char *err)
-{
-	claim *cl = arg;
-	fshare *fs = cl->fs;
-	answer *a = NULL;
-	uint64_t expires = 0, wait = 0;
-	fshare_claim_rc rc = FSHARE_FAILED;
-	rowbytes_rc why = ROWBYTES_OK;
-	(void)err;
-
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-	    r->element[0]->type == REDIS_REPLY_INTEGER) {
-		const redisReply *e1 = r->elements > 1 ? r->element[1] : NULL;
-		switch (r->element[0]->integer) {
-		case 0:
-			rc = FSHARE_MINE;
-			flease_hold(&fs->leases, cl->key, cl->keylen);
-			break;
-		case 1:
-			if (e1 != NULL && e1->type == REDIS_REPLY_STRING &&
-			    (a = rowbytes_decode(cl->key, cl->keylen, e1->str, e1->len,
-			                         fs->cfg.now_ms(), &expires, &why)) != NULL)
-				rc = FSHARE_VALUE;
-			else if (why == ROWBYTES_CORRUPT)
-				fs->c.corrupt++;
-			break;
-		case 2:
-			rc = FSHARE_HELD;
-			wait = e1 != NULL && e1->type == REDIS_REPLY_INTEGER && e1->integer > 0
-			           ? (uint64_t)e1->integer
-			           : 0;
-			break;
-		}
-	}
-	*(rc == FSHARE_MINE    ? &fs->c.mine
-	  : rc == FSHARE_VALUE ? &fs->c.values
-	  : rc == FSHARE_HELD  ? &fs->c.held
-	                       : &fs->c.failed) += 1;
-	fs->in_flight--;
-	cl->cb(cl->arg, rc, a, expires, wait);
-	if (a != NULL)
-		answer_unref(a);
-	free(cl);
-	claims_pump(fs);
-}
-
-static int claim_send(fshare *fs, claim *cl)
-{
-	char *vk = prefixed(VALUE_PFX, cl->key, cl->keylen);
-	char *lk = prefixed(LEASE_PFX, cl->key, cl->keylen);
-	const char *argv[] = {"EVAL", claim_lua, "2", vk, lk, fs->owner, fs->lease_ms};
-	size_t lens[] = {4,
-	                 sizeof(claim_lua) - 1,
-	                 1,
-	                 PFX_LEN + cl->keylen,
-	                 PFX_LEN + cl->keylen,
-	                 strlen(fs->owner),
-	                 strlen(fs->lease_ms)};
-	int rv = -1;
-
-	if (vk != NULL && lk != NULL &&
-	    (rv = rconn_command(fs->cmd, claim_cb, cl, 7, argv, lens)) == 0)
-		fs->in_flight++;
-	free(vk);
-	free(lk);
-	return rv;
-}
-
-/* Sends waiting claims while fewer than CLAIMS_IN_FLIGHT are out; one that cannot go (Redis
- * gone meanwhile) ends FAILED here, which is never inline from fshare_claim. */
-static void claims_pump(fshare *fs)
-{
-	list_node *n;
-
-	while (fs->in_flight < CLAIMS_IN_FLIGHT && (n = list_pop_front(&fs->waiting)) != NULL) {
-		claim *cl = list_entry(n, claim, link);
-		if (claim_send(fs, cl) == 0)
-			continue;
-		fs->c.failed++;
-		cl->cb(cl->arg, FSHARE_FAILED, NULL, 0, 0);
-		free(cl);
-	}
-}
 
 int fshare_claim(fshare *fs, const char *key, size_t keylen, fshare_claim_cb cb, void *arg)
 {
-	claim *cl;
-
-	if (rconn_get_state(fs->cmd) != RCONN_READY || (cl = malloc(sizeof(*cl) + keylen)) == NULL)
-		return -1;
-	*cl = (claim){.fs = fs, .cb = cb, .arg = arg, .keylen = keylen};
-	memcpy(cl->key, key, keylen);
-	list_init(&cl->link);
-	fs->c.claims++;
-	if (fs->in_flight >= CLAIMS_IN_FLIGHT) {
-		list_push_back(&fs->waiting, &cl->link);
-		return 0;
-	}
-	if (claim_send(fs, cl) != 0) {
-		fs->c.claims--;
-		free(cl);
-		return -1;
-	}
-	return 0;
+	return fclaim_claim(&fs->claims, key, keylen, cb, arg);
 }
 
 /* ------------------------------------------------------------ answers stored and published */
@@ -343,8 +220,9 @@ int fshare_open(fshare **out, uv_loop_t *loop, rconn *cmd, const fshare_config *
 	uv_timer_init(loop, &fs->flush_timer);
 	uv_timer_init(loop, &fs->renew_timer);
 	fs->flush_timer.data = fs->renew_timer.data = fs;
-	fs->open_handles = 2;
-	list_init(&fs->waiting);
+	fs->open_handles = 3;
+	fclaim_init(&fs->claims, loop, cmd, &fs->leases, fs->owner, fs->lease_ms, VALUE_PFX,
+	            LEASE_PFX, cfg->now_ms);
 	uv_timer_start(&fs->renew_timer, renew_timer_cb, cfg->lease_ms / 3, cfg->lease_ms / 3);
 	*out = fs;
 	return 0;
@@ -370,13 +248,7 @@ static void renew_timer_cb(uv_timer_t *t)
 
 void fshare_close(fshare *fs)
 {
-	list_node *n;
-
-	while ((n = list_pop_front(&fs->waiting)) != NULL) {
-		claim *cl = list_entry(n, claim, link);
-		cl->cb(cl->arg, FSHARE_FAILED, NULL, 0, 0);
-		free(cl);
-	}
+	fclaim_close(&fs->claims, fshare_closed_cb, fs);
 	if (uv_is_active((uv_handle_t *)&fs->flush_timer))
 		flush_timer_cb(&fs->flush_timer); /* the last answers, while the connection lasts */
 	rconn_close(fs->sub);
@@ -392,5 +264,11 @@ const char *fshare_owner(const fshare *fs)
 void fshare_get_counters(const fshare *fs, fshare_counters *out)
 {
 	*out = fs->c;
+	out->claims = fs->claims.c.claims;
+	out->values = fs->claims.c.values;
+	out->held = fs->claims.c.held;
+	out->mine = fs->claims.c.mine;
+	out->failed = fs->claims.c.failed;
+	out->corrupt += fs->claims.c.corrupt;
 	out->leases = fs->leases.held.count;
 }

@@ -10,20 +10,11 @@
 #include <uv.h>
 
 #include "answer.h"
+#include "fclaim.h"
 #include "rconn.h"
 
 typedef struct fshare fshare;
 
-typedef enum fshare_claim_rc {
-	FSHARE_MINE,   /* the lease is this instance's: send the item upstream */
-	FSHARE_VALUE,  /* Redis has the answer */
-	FSHARE_HELD,   /* another instance holds the lease: its result will come */
-	FSHARE_FAILED, /* Redis did not answer, or its value was damaged: go alone */
-} fshare_claim_rc;
-
-/* A claim's end: a is FSHARE_VALUE's answer (borrowed), wait_ms FSHARE_HELD's lease time left. */
-typedef void (*fshare_claim_cb)(void *arg, fshare_claim_rc rc, answer *a, uint64_t expires_ms,
-                                uint64_t wait_ms);
 /* Another instance published key's answer (a borrowed, expiring at expires_ms), or gave its lease
  * up without one (a NULL). */
 typedef void (*fshare_result_cb)(void *arg, const char *key, size_t keylen, answer *a,
