@@ -16,26 +16,6 @@ const char *cb_version(void)
 	return CB_VERSION;
 }
 
-/*
- * A blocking dial, so that "nothing listens there" is an answer at once. A
- * connection reset during the handshake is a server busy re-creating a
- * listener that nng 1.5.2 wedged (docs/nng.md): dial again until timeout_ms.
- */
-static int dial(nng_socket sock, const char *url, unsigned timeout_ms)
-{
-	nng_time deadline = nng_clock() + timeout_ms;
-	int rv;
-
-	for (;;) {
-		rv = nng_dial(sock, url, NULL, 0);
-		if (rv == 0 || rv == NNG_ECONNREFUSED || rv == NNG_ENOENT || rv == NNG_EADDRINVAL ||
-		    rv == NNG_EINVAL || rv == NNG_ENOTSUP || rv == NNG_ENOMEM ||
-		    nng_clock() + 50 >= deadline)
-			return rv;
-		nng_msleep(50);
-	}
-}
-
 static void client_free(cb_client *c)
 {
 	if (c->token != NULL)
@@ -47,17 +27,16 @@ static void client_free(cb_client *c)
 cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options *opts)
 {
 	cb_client *c = calloc(1, sizeof(*c));
-	char buf[1024], why[256];
+	char buf[1024];
 	cb_err err;
 	int rv;
 
 	if (c == NULL)
 		return CB_ENOMEM;
-	url = url != NULL ? cbp_url_normalize(url, buf, sizeof(buf))
-	                  : cbp_default_url(buf, sizeof(buf));
+	/* several servers, comma-separated, are normalized one by one (dialall.c) */
+	url = url != NULL ? url : cbp_default_url(buf, sizeof(buf));
 	/* /tmp/cellbatch-$UID held by another user: whoever listens there would get the token */
-	err = cbp_rundir_check(url, 0, why, sizeof(why)) != 0 ? CB_EUNREACHABLE
-	                                                      : client_token(c, opts);
+	err = client_urls_check(url) != 0 ? CB_EUNREACHABLE : client_token(c, opts);
 	if (err != CB_OK) {
 		client_free(c);
 		return err;
@@ -74,7 +53,7 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, REPLY_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500);
-	if ((rv = dial(c->sock, url, c->timeout_ms)) != 0) {
+	if ((rv = client_dial_all(c->sock, url, c->timeout_ms)) != 0) {
 		nng_close(c->sock);
 		nng_cv_free(c->cv);
 		nng_mtx_free(c->mu);

@@ -55,6 +55,15 @@ struct cb_client {
 };
 
 /*
+ * dialall.c: url may list several servers, separated by commas. check: 0 when
+ * every one is a URL whose directory may be trusted (cbp_rundir_check), else
+ * -1. dial: dials each on sock (a server down among several is redialled in
+ * the background); 0 when at least one answered, else nng's error.
+ */
+int client_urls_check(const char *urls);
+int client_dial_all(nng_socket sock, const char *urls, unsigned timeout_ms);
+
+/*
  * c->token from opts->token, else $CELLBATCH_TOKEN, trailing blanks and line
  * ends trimmed ("" or unset: none). CB_OK, CB_EINVAL when over CB_AUTH_MAX
  * bytes, CB_ENOMEM.

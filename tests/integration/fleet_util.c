@@ -176,7 +176,7 @@ long it_stat_long(const char *url, const char *map, const char *key)
 
 	memset(&r, 0, sizeof(r));
 	if (it_stats(url, &r, 2000) == 0 &&
-	    (v = map_get(map_get(&r.rep.stats, map), key)) != NULL &&
+	    (v = map_get(map ? map_get(&r.rep.stats, map) : &r.rep.stats, key)) != NULL &&
 	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		rv = (long)v->via.u64;
 	it_replies_free(&r, 1);

@@ -58,7 +58,8 @@ int it_fleet_stat_str(const char *url, const char *key, char *out, size_t outlen
 /* An integer key inside the fleet map of a server's stats; -1 when missing. */
 long it_fleet_stat(const char *url, const char *key);
 
-/* An integer of a server's stats map inside map ("credits", "items_submitted"); -1: none. */
+/* An integer of a server's stats map inside map ("credits", "items_submitted"; map NULL: at the
+ * top); -1: none. */
 long it_stat_long(const char *url, const char *map, const char *key);
 
 /* The instances a server's stats list under fleet.instances (-1: none), and the sum of their

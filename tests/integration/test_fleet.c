@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "cellbatch.h"
 #include "fleet_util.h"
 
 static void nap(int ms)
@@ -393,6 +394,94 @@ static void test_fleet_instance_killed(void **state)
 	fleet_stop(&f);
 }
 
+typedef struct dial_slot {
+	int answers;
+	cb_err err;
+} dial_slot;
+
+static pthread_mutex_t dial_mu = PTHREAD_MUTEX_INITIALIZER;
+static long dial_done;
+
+static void dial_cb(void *user, const cb_result *res)
+{
+	dial_slot *d = user;
+
+	pthread_mutex_lock(&dial_mu);
+	d->answers++;
+	d->err = res->err;
+	dial_done++;
+	pthread_mutex_unlock(&dial_mu);
+}
+
+static long dial_count(void)
+{
+	long n;
+
+	pthread_mutex_lock(&dial_mu);
+	n = dial_done;
+	pthread_mutex_unlock(&dial_mu);
+	return n;
+}
+
+/*
+ * One libcellbatch client given the three URLs (CELLBATCH_URL's comma form): its calls spread
+ * over the three; one instance SIGKILLed mid-run: its calls are resent to the others (same ids)
+ * and every call is answered exactly once, OK; each address billed once but for jobs the dead
+ * one had submitted.
+ */
+static void test_fleet_client_dials_all(void **state)
+{
+	enum { UNIQUE = 3000, CELLS = 3 * UNIQUE };
+	it_env *e = *state;
+	it_fleet f = {.e = e};
+	char urls[1000], texts[UNIQUE][48];
+	dial_slot *slot = calloc(CELLS, sizeof(*slot));
+	cb_client_options o = {.timeout_ms = 120000, .retries = 10};
+	cb_client *c;
+	long victim_calls, victim_items, once = 0;
+	double end;
+
+	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
+	assert_int_equal(it_redis_start(e, &f.redis), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
+	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	snprintf(urls, sizeof(urls), "%s,%s,%s", f.url[0], f.url[1], f.url[2]);
+	assert_int_equal(cb_client_open(&c, urls, &o), CB_OK);
+	dial_done = 0;
+	for (int i = 0; i < CELLS; i++) {
+		cb_call call = {.fn = CB_FN_GEOCODE, .text = texts[i % UNIQUE]};
+		snprintf(texts[i % UNIQUE], sizeof(texts[0]), "%d Dialled Lane", i % UNIQUE);
+		assert_int_equal(cb_call_async(c, &call, dial_cb, &slot[i]), CB_OK);
+	}
+	/* every instance got calls; the third dies with jobs upstream */
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(it_wait_stat(f.url[k], "calls_received", 1, 1000000, 10000), 0);
+	victim_calls = it_stat_long(f.url[2], NULL, "calls_received");
+	assert_int_equal(it_wait_stat(f.url[2], "upstream_submits", 1, 1000000, 30000), 0);
+	assert_int_equal(it_stop(&f.pid[2], SIGKILL, 5000), 128 + SIGKILL);
+	for (end = it_now_ms() + 120000; dial_count() < CELLS && it_now_ms() < end;)
+		nap(20);
+	for (int i = 0; i < CELLS; i++)
+		once += slot[i].answers == 1 && slot[i].err == CB_OK;
+	victim_items = it_mock_stat(e, "items") -
+	               it_stat_long(f.url[0], "credits", "items_submitted") -
+	               it_stat_long(f.url[1], "credits", "items_submitted");
+	printf("# one client dialling 3 (%ld calls went to the one killed): %ld of %d answered "
+	       "once and OK; %ld items billed twice, of the %ld in jobs it had submitted; %ld "
+	       "429s, at most %ld in a second\n",
+	       victim_calls, once, CELLS, it_mock_stat(e, "items_repeated"), victim_items,
+	       it_mock_stat(e, "refused_429"), it_mock_stat(e, "max_requests_per_second"));
+	assert_int_equal(once, CELLS);
+	assert_true(victim_calls > 0);
+	assert_true(it_mock_stat(e, "items_repeated") <= victim_items);
+	assert_int_equal(it_mock_stat(e, "items_unique"), UNIQUE);
+	assert_int_equal(it_mock_stat(e, "refused_429"), 0);
+	cb_client_close(c);
+	free(slot);
+	fleet_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +490,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fleet_redis_outage, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_each_address_once, it_setup, it_teardown),
 	    cmocka_unit_test_setup_teardown(test_fleet_instance_killed, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_fleet_client_dials_all, it_setup, it_teardown),
 	};
 	return cmocka_run_group_tests_name("fleet", tests, NULL, NULL);
 }
