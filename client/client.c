@@ -34,7 +34,7 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 	if (c == NULL)
 		return CB_ENOMEM;
 	/* several servers, comma-separated, are normalized one by one (dialall.c) */
-	url = url != NULL ? url : cbp_default_url(buf, sizeof(buf));
+	url = url != NULL ? url : client_default_urls(buf, sizeof(buf));
 	/* /tmp/cellbatch-$UID held by another user: whoever listens there would get the token */
 	err = client_urls_check(url) != 0 ? CB_EUNREACHABLE : client_token(c, opts);
 	if (err != CB_OK) {

@@ -61,6 +61,8 @@ struct cb_client {
  * the background); 0 when at least one answered, else nng's error.
  */
 int client_urls_check(const char *urls);
+/* The servers when none is given: $CELLBATCH_URL (several as given), else the default socket. */
+const char *client_default_urls(char *buf, size_t cap);
 int client_dial_all(nng_socket sock, const char *urls, unsigned timeout_ms);
 
 /*

@@ -49,6 +49,14 @@ static const char *url_next(const char **next, char *buf, size_t cap)
 	return cbp_url_normalize(one, buf, cap);
 }
 
+const char *client_default_urls(char *buf, size_t cap)
+{
+	const char *env = getenv("CELLBATCH_URL");
+
+	/* several: each is normalized when it is dialled (a shorthand such as 5555 among them) */
+	return env != NULL && strchr(env, ',') != NULL ? env : cbp_default_url(buf, cap);
+}
+
 int client_urls_check(const char *urls)
 {
 	char buf[1024], why[256];
