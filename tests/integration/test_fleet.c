@@ -83,7 +83,7 @@ static void fleet_stop(it_fleet *f)
 
 /* Three instances at --rate 5 each, and the plan allows 5 a second in all: with the fleet's
  * limiter the upstream never refuses one and never sees 6 in a second. */
-static void test_fleet_shares_rate(void **state)
+static void test_limit_shared(void **state)
 {
 	it_env *e = *state;
 	it_fleet f = {.e = e};
@@ -128,7 +128,7 @@ static void test_fleet_shares_rate(void **state)
 }
 
 /* The control: the same three without Redis each send 5 a second, and the plan refuses. */
-static void test_without_fleet_refused(void **state)
+static void test_limit_control_without_redis(void **state)
 {
 	it_env *e = *state;
 	it_fleet f = {.e = e};
@@ -185,7 +185,7 @@ static int wait_limiter(it_fleet *f, const char *want, int timeout_ms)
 
 /* Redis stopped in the middle and started again: no cell lost; every instance falls back to its
  * share (--fleet-size 3) and returns; the plan's 5 a second is never passed. */
-static void test_fleet_redis_outage(void **state)
+static void test_limit_redis_outage(void **state)
 {
 	it_env *e = *state;
 	it_fleet f = {.e = e};
@@ -326,7 +326,7 @@ static void fleet_each_address_once(it_env *e, size_t unique)
 	fleet_stop(&f);
 }
 
-static void test_fleet_each_address_once(void **state)
+static void test_share_each_address_once(void **state)
 {
 	fleet_each_address_once(*state, 10000);
 }
@@ -360,7 +360,7 @@ static size_t resend_unanswered(it_fleet_load *l, const char *url)
  * cells resent to a survivor); its leases expire and the others complete its items; an address
  * is billed twice only when it was in a job the dead instance had already submitted.
  */
-static void test_fleet_instance_killed(void **state)
+static void test_share_instance_killed(void **state)
 {
 	it_env *e = *state;
 	it_fleet f = {.e = e};
@@ -438,7 +438,7 @@ static long dial_count(void)
  * and every call is answered exactly once, OK; each address billed once but for jobs the dead
  * one had submitted.
  */
-static void test_fleet_client_dials_all(void **state)
+static void test_share_client_dials_all(void **state)
 {
 	enum { UNIQUE = 3000, CELLS = 3 * UNIQUE };
 	it_env *e = *state;
@@ -491,15 +491,20 @@ static void test_fleet_client_dials_all(void **state)
 	fleet_stop(&f);
 }
 
-int main(void)
+/* argv[1]: a cmocka filter: ctest runs the limiter's tests (test_limit_*) and the sharing's
+ * (test_share_*) apart, each well under a couple of minutes. */
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_fleet_shares_rate, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_without_fleet_refused, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_fleet_redis_outage, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_fleet_each_address_once, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_fleet_instance_killed, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_fleet_client_dials_all, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_shared, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_control_without_redis, it_setup,
+	                                    it_teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_redis_outage, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_each_address_once, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_instance_killed, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_client_dials_all, it_setup, it_teardown),
 	};
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests_name("fleet", tests, NULL, NULL);
 }
