@@ -25,6 +25,29 @@ static void nap_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+static pid_t started[64];
+static int nstarted;
+
+void it_fleet_remember(pid_t pid)
+{
+	if (pid > 0 && nstarted < (int)(sizeof(started) / sizeof(started[0])))
+		started[nstarted++] = pid;
+}
+
+int it_fleet_teardown(void **state)
+{
+	int st;
+
+	/* only children not reaped yet: a pid reused by another process is not ours to kill */
+	for (int i = 0; i < nstarted; i++)
+		if (waitpid(started[i], &st, WNOHANG) == 0) {
+			kill(started[i], SIGKILL);
+			waitpid(started[i], &st, 0);
+		}
+	nstarted = 0;
+	return it_teardown(state);
+}
+
 int it_redis_cmd(const it_redis *r, const char *cmd, char *out, size_t outlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -68,6 +91,8 @@ int it_redis_start(it_env *e, it_redis *r)
 	posix_spawn_file_actions_addopen(&fa, 2, r->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	rv = posix_spawn(&r->pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	if (rv == 0)
+		it_fleet_remember(r->pid);
 	if (rv != 0) {
 		fprintf(stderr, "spawn %s: %s\n", argv[0], strerror(rv));
 		r->pid = 0;
@@ -91,6 +116,7 @@ int it_fleet_start(it_fleet *f, int i, ...)
 	int n = 4;
 	const char *a;
 	va_list ap;
+	int rv;
 
 	snprintf(f->url[i], sizeof(f->url[i]), "ipc://%s/fleet%d.sock", f->e->dir, i);
 	snprintf(f->log[i], sizeof(f->log[i]), "%s/fleet%d.log", f->e->dir, i);
@@ -103,10 +129,12 @@ int it_fleet_start(it_fleet *f, int i, ...)
 	if (i >= f->n)
 		f->n = i + 1;
 	/* twenty slots are enough for every fleet test's flags */
-	return it_start_server_at(f->e, f->url[i], f->log[i], &f->pid[i], argv[0], argv[1], argv[2],
-	                          argv[3], argv[4], argv[5], argv[6], argv[7], argv[8], argv[9],
-	                          argv[10], argv[11], argv[12], argv[13], argv[14], argv[15],
-	                          argv[16], argv[17], argv[18], argv[19], NULL);
+	rv = it_start_server_at(f->e, f->url[i], f->log[i], &f->pid[i], argv[0], argv[1], argv[2],
+	                        argv[3], argv[4], argv[5], argv[6], argv[7], argv[8], argv[9],
+	                        argv[10], argv[11], argv[12], argv[13], argv[14], argv[15],
+	                        argv[16], argv[17], argv[18], argv[19], NULL);
+	it_fleet_remember(f->pid[i]);
+	return rv;
 }
 
 static void *load_main(void *arg)

@@ -66,4 +66,11 @@ long it_stat_long(const char *url, const char *map, const char *key);
  * items_submitted in *items. */
 long it_fleet_instances(const char *url, long *items);
 
+/*
+ * Every process a fleet test starts is remembered, and it_fleet_teardown (a cmocka teardown)
+ * kills those still running before it_teardown: a failed assertion leaves none behind.
+ */
+void it_fleet_remember(pid_t pid);
+int it_fleet_teardown(void **state);
+
 #endif

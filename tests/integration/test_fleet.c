@@ -133,6 +133,7 @@ static void test_limit_control_without_redis(void **state)
 	it_env *e = *state;
 	it_fleet f = {.e = e};
 	load3 L;
+	int rv;
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
 	assert_int_equal(it_redis_start(e, &f.redis), 0); /* there, but not used */
@@ -140,9 +141,10 @@ static void test_limit_control_without_redis(void **state)
 		snprintf(f.url[k], sizeof(f.url[k]), "ipc://%s/solo%d.sock", e->dir, k);
 		snprintf(f.log[k], sizeof(f.log[k]), "%s/solo%d.log", e->dir, k);
 		snprintf(f.db[k], sizeof(f.db[k]), "%s/solo%d.db", e->dir, k);
-		assert_int_equal(it_start_server_at(e, f.url[k], f.log[k], &f.pid[k], "--cache-db",
-		                                    f.db[k], FLEET_ARGS, NULL),
-		                 0);
+		rv = it_start_server_at(e, f.url[k], f.log[k], &f.pid[k], "--cache-db", f.db[k],
+		                        FLEET_ARGS, NULL);
+		it_fleet_remember(f.pid[k]);
+		assert_int_equal(rv, 0);
 		f.n = k + 1;
 	}
 	load3_make(&L, &f, 200);
@@ -496,13 +498,16 @@ static void test_share_client_dials_all(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_limit_shared, it_setup, it_teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_shared, it_setup, it_fleet_teardown),
 	    cmocka_unit_test_setup_teardown(test_limit_control_without_redis, it_setup,
-	                                    it_teardown),
-	    cmocka_unit_test_setup_teardown(test_limit_redis_outage, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_share_each_address_once, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_share_instance_killed, it_setup, it_teardown),
-	    cmocka_unit_test_setup_teardown(test_share_client_dials_all, it_setup, it_teardown),
+	                                    it_fleet_teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_redis_outage, it_setup, it_fleet_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_each_address_once, it_setup,
+	                                    it_fleet_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_instance_killed, it_setup,
+	                                    it_fleet_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_client_dials_all, it_setup,
+	                                    it_fleet_teardown),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
