@@ -11,28 +11,6 @@
 #include "cellbatch.h"
 #include "client_int.h"
 
-/*
- * A blocking dial, so that "nothing listens there" is an answer at once. A
- * connection reset during the handshake is a server busy re-creating a
- * listener that nng 1.5.2 wedged (docs/nng.md): dial again until timeout_ms.
- * Not over TLS: those listeners are never re-created, and a failed handshake
- * (a certificate refused either way) will not change by retrying.
- */
-static int dial(nng_socket sock, const char *url, nng_tls_config *tls, unsigned timeout_ms)
-{
-	nng_time deadline = nng_clock() + timeout_ms;
-	int rv;
-
-	for (;;) {
-		rv = client_dial_once(sock, url, tls);
-		if (rv == 0 || rv == NNG_ECONNREFUSED || rv == NNG_ENOENT || rv == NNG_EADDRINVAL ||
-		    rv == NNG_EINVAL || rv == NNG_ENOTSUP || rv == NNG_ENOMEM || tls != NULL ||
-		    nng_clock() + 50 >= deadline)
-			return rv;
-		nng_msleep(50);
-	}
-}
-
 static void client_free(cb_client *c)
 {
 	if (c->token != NULL)
@@ -45,8 +23,7 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 {
 	cb_client_options o;
 	cb_client *c;
-	char buf[1024], why[256];
-	nng_tls_config *tls = NULL;
+	char buf[1024];
 	cb_err err;
 	int rv;
 
@@ -56,13 +33,10 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 	opts = opts != NULL ? &o : NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CB_ENOMEM;
-	url = url != NULL ? cbp_url_normalize(url, buf, sizeof(buf))
-	                  : cbp_default_url(buf, sizeof(buf));
+	/* several servers, comma-separated, are normalized one by one (dialall.c) */
+	url = url != NULL ? url : client_default_urls(buf, sizeof(buf));
 	/* /tmp/cellbatch-$UID held by another user: whoever listens there would get the token */
-	err = cbp_rundir_check(url, 0, why, sizeof(why)) != 0 ? CB_EUNREACHABLE
-	                                                      : client_token(c, opts);
-	if (err == CB_OK)
-		err = client_tls(url, opts, &tls);
+	err = client_urls_check(url) != 0 ? CB_EUNREACHABLE : client_token(c, opts);
 	if (err != CB_OK) {
 		client_free(c);
 		return err;
@@ -79,22 +53,16 @@ cb_err cb_client_open(cb_client **out, const char *url, const cb_client_options 
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, REPLY_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500);
-	rv = dial(c->sock, url, tls, c->timeout_ms);
-	if (tls != NULL)
-		nng_tls_config_free(tls); /* the dialer holds its own */
-	tls = NULL;
-	if (rv != 0) {
+	if ((err = client_dial_all(c->sock, url, opts, c->timeout_ms)) != CB_OK) {
 		nng_close(c->sock);
 		nng_cv_free(c->cv);
 		nng_mtx_free(c->mu);
 		client_free(c);
-		return rv == NNG_ENOMEM ? CB_ENOMEM : CB_EUNREACHABLE;
+		return err;
 	}
 	*out = c;
 	return CB_OK;
 nomem:
-	if (tls != NULL)
-		nng_tls_config_free(tls);
 	if (c->cv != NULL)
 		nng_cv_free(c->cv);
 	if (c->mu != NULL)

@@ -81,6 +81,20 @@ static inline const cb_call *call_at(const cb_call *calls, size_t i, size_t stri
 }
 
 /*
+ * dialall.c: url may list several servers, separated by commas. check: 0 when
+ * every one is a URL whose directory may be trusted (cbp_rundir_check), else
+ * -1. dial: dials each on sock, over TLS with opts' files for tls+tcp:// and
+ * wss:// (a server down among several is redialled in the background); CB_OK
+ * when at least one answered, CB_EINVAL for TLS files that cannot be used,
+ * CB_ENOMEM, else CB_EUNREACHABLE.
+ */
+int client_urls_check(const char *urls);
+/* The servers when none is given: $CELLBATCH_URL (several as given), else the default socket. */
+const char *client_default_urls(char *buf, size_t cap);
+cb_err client_dial_all(nng_socket sock, const char *urls, const cb_client_options *opts,
+                       unsigned timeout_ms);
+
+/*
  * c->token from opts->token, else $CELLBATCH_TOKEN, trailing blanks and line
  * ends trimmed ("" or unset: none). CB_OK, CB_EINVAL when over CB_AUTH_MAX
  * bytes, CB_ENOMEM.
@@ -96,8 +110,11 @@ cb_err client_token(cb_client *c, const cb_client_options *opts);
  */
 cb_err client_tls(const char *url, const cb_client_options *opts, nng_tls_config **out);
 
-/* One blocking dial of url, with tls (NULL: none) on its dialer, which holds its own reference. */
-int client_dial_once(nng_socket sock, const char *url, nng_tls_config *tls);
+/*
+ * One dial of url with nng's flags (0: blocking), with tls (NULL: none) on its
+ * dialer, which holds its own reference.
+ */
+int client_dial_once(nng_socket sock, const char *url, nng_tls_config *tls, int flags);
 
 /* Sets req's auth to c's token, if it has one (req borrows it). */
 static inline void client_auth(const cb_client *c, cb_request *req)

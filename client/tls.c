@@ -99,17 +99,17 @@ cb_err client_tls(const char *url, const cb_client_options *opts, nng_tls_config
 	return CB_OK;
 }
 
-int client_dial_once(nng_socket sock, const char *url, nng_tls_config *tls)
+int client_dial_once(nng_socket sock, const char *url, nng_tls_config *tls, int flags)
 {
 	nng_dialer d;
 	int rv;
 
 	if (tls == NULL)
-		return nng_dial(sock, url, NULL, 0);
+		return nng_dial(sock, url, NULL, flags);
 	if ((rv = nng_dialer_create(&d, sock, url)) != 0)
 		return rv;
 	if ((rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls)) != 0 ||
-	    (rv = nng_dialer_start(d, 0)) != 0)
+	    (rv = nng_dialer_start(d, flags)) != 0)
 		nng_dialer_close(d);
 	return rv;
 }

@@ -11,10 +11,13 @@
 
 #include "batcher.h"
 #include "cache.h"
+#include "claim.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "exitguard.h"
 #include "fdlimit.h"
+#include "fleet.h"
+#include "fleetwire.h"
 #include "front.h"
 #include "httpd.h"
 #include "ingress.h"
@@ -37,6 +40,7 @@ typedef struct server {
 	batcher *bt;
 	dispatch d;
 	ratelimit rl;
+	fleet *fleet; /* --redis; NULL: nothing shared */
 	upstream u;
 	http *http;
 	struct cache *cache;
@@ -75,6 +79,11 @@ static void stop_loop(server *s)
 	httpd_close(s->httpd); /* it reads the modules closed below */
 	s->httpd = NULL;
 	http_close(s->http);
+	batcher_unshare(s->bt);
+	if (s->fleet != NULL)
+		fleet_close(s->fleet); /* its asks answered now, while the limiter is still there */
+	s->fleet = NULL;
+	s->report.fleet = NULL;
 	ratelimit_fini(&s->rl);
 	front_close(s->f);
 	s->f = NULL;
@@ -355,8 +364,11 @@ static int server_open(server *s, uv_loop_t *loop)
 		log_error("out of memory");
 		return -1;
 	}
-	resume_jobs(s);
 	srand((unsigned)now_ns());
+	if (fleetwire_open(&s->fleet, s->loop, &s->cfg,
+	                   &(fleetwire_parts){s->bt, &s->rl, &s->report, wall_ms}) != 0)
+		return -1;
+	resume_jobs(s);
 	if (open_ingress(s) != 0)
 		return -1;
 	if (s->cfg.http != NULL &&

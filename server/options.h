@@ -49,6 +49,11 @@ typedef struct config {
 	const char *upstream;          /* base URL, no trailing slash */
 	char *api_key;                 /* owned; never logged */
 
+	const char *redis;               /* --redis URL; NULL: no fleet, nothing shared */
+	const char *redis_password_file; /* --redis-password-file; NULL: no AUTH */
+	uint64_t redis_timeout_ms;       /* each Redis command's deadline */
+	uint64_t fleet_size;             /* instances sharing the API key: the fallback's share */
+
 	const char *ws_origin[MAX_WS_ORIGINS]; /* --ws-origin as given; none: the server's own */
 	int nws_origin;
 

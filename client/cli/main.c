@@ -31,7 +31,7 @@ static void usage_main(FILE *f)
 	        "  geocode TEXT...          one line per answer\n"
 	        "  geocode -f FILE|-        a file of addresses (or a CSV column), all at once\n"
 	        "  reverse LAT,LON...       addresses for coordinates (-f FILE of LAT,LON lines)\n"
-	        "  stats                    the server's batch stats (--json, --watch SECONDS)\n"
+	        "  stats                    the server's batch stats (--json, --fleet, --watch S)\n"
 	        "  ping                     check that the server answers\n"
 	        "\n"
 	        "Options\n"
@@ -158,7 +158,7 @@ static int snapshot_take(cb_client *cl, snapshot *s)
 }
 
 /* Prints the stats once, or every watch seconds with rates over each interval. */
-static int stats_loop(cb_client *cl, bool json, double watch)
+static int stats_loop(cb_client *cl, bool json, bool fleet, double watch)
 {
 	snapshot prev = {0}, cur = {0};
 	int rv;
@@ -171,6 +171,8 @@ static int stats_loop(cb_client *cl, bool json, double watch)
 		if (cur.ok && json) {
 			json_print(stdout, &cur.obj);
 			putchar('\n');
+		} else if (cur.ok && fleet) {
+			stats_print_fleet(stdout, &cur.obj);
 		} else if (cur.ok) {
 			stats_print_table(stdout, &cur.obj, prev.ok ? &prev.obj : NULL,
 			                  cur.t - prev.t);
@@ -193,10 +195,11 @@ static int cmd_stats(const global *g, int argc, char **argv)
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"watch", required_argument, NULL, 'w'},
+	    {"fleet", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	bool json = false;
+	bool json = false, fleet = false;
 	double watch = 0;
 	cb_client *cl;
 	int o, rv;
@@ -206,6 +209,9 @@ static int cmd_stats(const global *g, int argc, char **argv)
 		switch (o) {
 		case 'j':
 			json = true;
+			break;
+		case 'f':
+			fleet = true;
 			break;
 		case 'w':
 			watch = strtod(optarg, NULL);
@@ -217,7 +223,7 @@ static int cmd_stats(const global *g, int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "Usage: cellbatch stats [--json] [--watch SECONDS]\n"
+			    "Usage: cellbatch stats [--json] [--fleet] [--watch SECONDS]\n"
 			    "Shows the server's batch stats: calls by outcome; rates (calls/s, "
 			    "cache\n"
 			    "hit ratio, error %%, upstream requests/s) since the start, or under "
@@ -228,7 +234,9 @@ static int cmd_stats(const global *g, int argc, char **argv)
 			    "and\n"
 			    "polls, job time and latency percentiles. --json prints the raw map "
 			    "(see\n"
-			    "docs/stats.md); --watch refreshes every SECONDS until interrupted.\n");
+			    "docs/stats.md); --watch refreshes every SECONDS until interrupted.\n"
+			    "--fleet shows every instance that reported to the server's Redis in\n"
+			    "the last minute (--redis, docs/fleet.md) and the fleet's totals.\n");
 			return EXIT_ALL_OK;
 		default:
 			fprintf(stderr, "Try 'cellbatch stats --help'.\n");
@@ -241,7 +249,7 @@ static int cmd_stats(const global *g, int argc, char **argv)
 	}
 	if ((rv = open_client(g, &cl)) != 0)
 		return rv;
-	rv = stats_loop(cl, json, watch);
+	rv = stats_loop(cl, json, fleet, watch);
 	cb_client_close(cl);
 	return rv;
 }

@@ -199,3 +199,47 @@ void stats_print_table(FILE *f, const msgpack_object *st, const msgpack_object *
 		fprintf(f, "%s%.0f\n", bars ? " " : "", n);
 	}
 }
+
+static void fleet_row(FILE *f, const char *name, int nlen, const double v[8])
+{
+	fprintf(f, "%-34.*s %8.0f %10.0f %8.0f %8.0f %8.0f %12.0f %10.1f %10.1f\n", nlen, name,
+	        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+}
+
+void stats_print_fleet(FILE *f, const msgpack_object *st)
+{
+	static const char *const keys[8] = {"uptime_s",         "calls_received", "calls_in_flight",
+	                                    "upstream_submits", "upstream_polls", "items_submitted",
+	                                    "credits_spent",    "credits_saved"};
+	const msgpack_object *fl = get(st, "fleet"), *redis = get(fl, "redis"),
+	                     *lim = get(fl, "limiter"), *inst = get(fl, "instances");
+	double total[8] = {0};
+	uint32_t n = inst && inst->type == MSGPACK_OBJECT_ARRAY ? inst->via.array.size : 0;
+
+	if (redis == NULL || redis->type != MSGPACK_OBJECT_STR ||
+	    (redis->via.str.size == 3 && memcmp(redis->via.str.ptr, "off", 3) == 0)) {
+		fprintf(f, "no fleet: this server runs without --redis (docs/fleet.md)\n");
+		return;
+	}
+	fprintf(f,
+	        "Fleet: %u instance%s reported in the last minute; this one: Redis %.*s, rate "
+	        "limit %.*s\n\n",
+	        n, n == 1 ? "" : "s", (int)redis->via.str.size, redis->via.str.ptr,
+	        lim && lim->type == MSGPACK_OBJECT_STR ? (int)lim->via.str.size : 1,
+	        lim && lim->type == MSGPACK_OBJECT_STR ? lim->via.str.ptr : "?");
+	fprintf(f, "%-34s %8s %10s %8s %8s %8s %12s %10s %10s\n", "instance", "uptime_s", "calls",
+	        "inflight", "submits", "polls", "items_billed", "credits", "saved");
+	for (uint32_t i = 0; i < n; i++) {
+		const msgpack_object *r = &inst->via.array.ptr[i], *name = get(r, "instance");
+		double v[8];
+		for (int k = 0; k < 8; k++) {
+			v[k] = num(get(r, keys[k]));
+			total[k] += k == 0 ? 0 : v[k];
+		}
+		if (name != NULL && name->type == MSGPACK_OBJECT_STR)
+			fleet_row(f, name->via.str.ptr, (int)name->via.str.size, v);
+		else
+			fleet_row(f, "?", 1, v);
+	}
+	fleet_row(f, "total", 5, total);
+}

@@ -16,4 +16,11 @@
 void stats_print_table(FILE *f, const msgpack_object *stats, const msgpack_object *prev,
                        double interval_s);
 
+/*
+ * `cellbatch stats --fleet`: the instances that reported to the server's
+ * Redis in the last minute (the stats map's fleet.instances), one row each,
+ * and the fleet's totals: calls, upstream requests, items billed, credits.
+ */
+void stats_print_fleet(FILE *f, const msgpack_object *stats);
+
 #endif

@@ -109,6 +109,9 @@ typedef void (*cb_done_fn)(void *user, const cb_result *res);
  * ipc://$XDG_RUNTIME_DIR/cellbatch.sock, else
  * ipc:///tmp/cellbatch-$UID/cellbatch.sock). Shorthands: "5555" is
  * tcp://127.0.0.1:5555, "host:port" is tcp://, "/path" is ipc://.
+ * Several servers, separated by commas (a fleet sharing one Redis,
+ * docs/fleet.md): all are dialled, calls spread over those connected, and
+ * a dead server's calls are resent to the others (same ids, answered once).
  * opts->size must cover at least timeout_ms, retries and token (else
  * CB_EINVAL); fields of a newer header than the library's must be 0.
  * Returns CB_EUNREACHABLE when nothing listens there, or when

@@ -6,6 +6,7 @@
 #include "batcher_int.h"
 #include "cache.h"
 #include "clock.h"
+#include "fshare.h"
 #include "normalize.h"
 
 /* Group key: fn byte, then each option as a 2-byte length and its bytes (0xffff: absent). */
@@ -74,27 +75,6 @@ fail:
 	return NULL;
 }
 
-item *batcher_item_new(const cb_wire_call *call, const char *key, size_t keylen, const char *text,
-                       size_t text_len)
-{
-	item *it = calloc(1, sizeof(*it) + keylen + text_len + 1);
-
-	if (it == NULL)
-		return NULL;
-	memcpy(it->buf, key, keylen);
-	if (text_len > 0)
-		memcpy(it->buf + keylen, text, text_len);
-	it->buf[keylen + text_len] = '\0';
-	it->node.key = it->ji.key = it->buf;
-	it->node.keylen = it->ji.keylen = keylen;
-	it->ji.text = it->buf + keylen;
-	it->ji.text_len = (uint32_t)text_len;
-	it->ji.lat = call->lat;
-	it->ji.lon = call->lon;
-	list_init(&it->waiters);
-	return it;
-}
-
 /* Answers w with a fresh answer and drops the creator's reference. */
 static void finish_now(batcher *bt, batcher_waiter *w, answer *a)
 {
@@ -135,24 +115,16 @@ size_t batcher_key(const cb_wire_call *call, char key[BATCHER_KEY_MAX], size_t *
 	return kl;
 }
 
-/* A new item for call in its group's open batch (opened if need be); NULL without memory. */
-static item *item_queue(batcher *bt, const cb_wire_call *call, const char *key, size_t kl,
-                        size_t gkl, const char *text, size_t text_len)
+/* A new item for call, in the dedup table, not in a batch yet; NULL without memory. */
+static item *item_make(batcher *bt, const cb_wire_call *call, const char *key, size_t kl,
+                       size_t gkl, const char *text, size_t text_len)
 {
 	group *g = batcher_group_get(bt, call, key, gkl);
-	batch *b;
 	item *it;
 
-	if (g == NULL || ((b = g->open) == NULL && (b = batch_open(&bt->ws, g)) == NULL) ||
-	    !batch_reserve(b))
+	if (g == NULL || (it = batcher_item_new(call, key, kl, text, text_len)) == NULL)
 		return NULL;
-	if ((it = batcher_item_new(call, key, kl, text, text_len)) == NULL)
-		return NULL;
-	it->b = b;
-	b->items[b->n++] = &it->ji;
-	/* not uv_now(): that is the loop's cached time, and one drain of the ingress
-	 * queue can outlast batch-idle while calls keep arriving */
-	b->t_last_ms = now_ns() / 1000000;
+	it->g = g;
 	htab_insert(&bt->items, &it->node);
 	return it;
 }
@@ -165,7 +137,6 @@ void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 	htab_node *n;
 	answer *a;
 	item *it;
-	batch *b;
 
 	/* the cache and dedup share one key: fn, options and the normal form of the argument */
 	if (bt->cache != NULL && (a = cache_get(bt->cache, key, kl)) != NULL) {
@@ -188,42 +159,35 @@ void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 		                                            "calls are refused until it is back"));
 		return;
 	}
-	if ((it = item_queue(bt, call, key, kl, gkl, text, text_len)) == NULL) {
+	if ((it = item_make(bt, call, key, kl, gkl, text, text_len)) == NULL) {
 		finish_now(bt, w, NULL);
 		return;
 	}
 	waiter_add(it, w);
-	b = it->b;
-	if (b->n >= bt->ws.batch_max) {
-		if (job_state(&b->job) == BATCH_OPEN)
-			batch_flush(b);
-		else if (b->g->open == b)
-			b->g->open =
-			    NULL; /* full while waiting for a slot: later calls start anew */
-	}
-}
-
-/* Answers every waiter of it with a (borrowed), takes it out of the dedup table and frees it. */
-static void item_answer(batcher *bt, item *it, answer *a)
-{
-	uint64_t size = it->b->n, t_flush = it->b->t_flush_ns;
-	list_node *n;
-
-	htab_remove(&bt->items, &it->node);
-	while ((n = list_pop_front(&it->waiters)) != NULL) {
-		batcher_waiter *w = list_entry(n, batcher_waiter, link);
-		uint64_t wait = t_flush > w->t_arrive_ns ? t_flush - w->t_arrive_ns : 0;
+	/* with a fleet the item asks it first: its answer, or its lease, or another's */
+	if (bt->share != NULL && claim_start(bt, it))
+		return;
+	if (!batcher_item_enqueue(bt, it)) {
+		htab_remove(&bt->items, &it->node);
+		list_remove(&w->link);
 		w->it = NULL;
-		bt->hooks.waiter_done(bt->hooks.done_arg, w, a, false, size, wait);
+		free(it);
+		finish_now(bt, w, NULL);
 	}
-	free(it);
 }
 
 /* The job no longer reads an item once it reported it (job.h). */
 void batcher_item_done_cb(void *arg, job *j, job_item *ji, answer *a)
 {
+	batcher *bt = arg;
+	item *it = item_of(ji);
 	(void)j;
-	item_answer(arg, item_of(ji), a);
+
+	/* the fleet gets it too: kept, this instance's lease given up, the waiters told */
+	if (bt->share != NULL)
+		fshare_store(bt->share, it->ji.key, it->ji.keylen, a,
+		             bt->cache ? cache_expiry(bt->cache, a) : 0);
+	batcher_item_answer(bt, it, a, false);
 }
 
 void batcher_job_ended_cb(void *arg, job *j)
@@ -271,6 +235,10 @@ void batcher_drop_waiter(batcher *bt, batcher_waiter *w)
 	w->it = NULL;
 	if (--it->nwaiters > 0)
 		return;
+	if (it->where != ITEM_LOCAL) {
+		claim_forget(bt, it);
+		return;
+	}
 	b = it->b;
 	st = job_state(&b->job);
 	if (st != BATCH_OPEN && st != BATCH_QUEUED)
@@ -283,6 +251,8 @@ void batcher_drop_waiter(batcher *bt, batcher_waiter *w)
 		}
 	}
 	htab_remove(&bt->items, &it->node);
+	if (bt->share != NULL) /* its lease, if it took one, goes back to the fleet */
+		fshare_release(bt->share, it->ji.key, it->ji.keylen);
 	free(it);
 	if (b->n == 0 && st == BATCH_QUEUED)
 		batch_release(b);
@@ -311,7 +281,7 @@ void batcher_fail_batch(batcher *bt, batch *b, answer *a)
 	}
 	/* it never went upstream: the job has no items to report */
 	for (uint32_t i = 0; i < b->n; i++)
-		item_answer(bt, item_of(b->items[i]), a);
+		batcher_item_answer(bt, item_of(b->items[i]), a, false);
 	job_set_state(&b->job, BATCH_FAILED);
 	batch_release(b);
 }
@@ -324,6 +294,7 @@ void batcher_fail_all(batcher *bt, answer *a)
 	a = answer_error_or_oom(a);
 	while ((n = list_first(&bt->ws.batches)) != NULL)
 		batcher_fail_batch(bt, list_entry(n, batch, link), a);
+	claim_fail_all(bt, a);
 	answer_unref(a);
 }
 
@@ -346,6 +317,7 @@ int batcher_open(batcher **out, uv_loop_t *loop, const batcher_config *cfg, disp
 	                      .u = u};
 	list_init(&bt->ws.batches);
 	bt->cache = c;
+	claim_init(bt);
 	*out = bt;
 	return 0;
 }

@@ -9,38 +9,14 @@
 #include <uv.h>
 
 #include "answer.h"
+#include "btypes.h"
 #include "cbproto.h"
 #include "dispatch.h"
 #include "job.h"
 #include "list.h"
 #include "normalize.h"
 
-typedef struct batcher batcher;
 struct cache;
-struct item;
-
-/* One call waiting for its answer; embedded in the caller's cell. */
-typedef struct batcher_waiter {
-	list_node link;       /* in its item's waiters */
-	struct item *it;      /* NULL unless waiting on an item */
-	uint64_t t_arrive_ns; /* for the time a call waited for its batch to leave */
-} batcher_waiter;
-
-/* Completions going up, wired by main.c; loop thread. */
-typedef struct batcher_hooks {
-	/*
-	 * w has its answer a (borrowed: take a reference to keep it). cached: from
-	 * the cache; batch_size and wait_ns: the batch it went upstream in. Runs
-	 * inline from batcher_add() (a cache hit, a blank text, no memory) or from
-	 * the upstream's completion; w is out of the batcher when it runs.
-	 */
-	void (*waiter_done)(void *arg, batcher_waiter *w, answer *a, bool cached,
-	                    uint64_t batch_size, uint64_t wait_ns);
-	void *done_arg;
-	/* hands already received calls over now, before a window closes on batch-idle */
-	void (*poll_input)(void *arg);
-	void *input_arg;
-} batcher_hooks;
 
 typedef struct batcher_config {
 	uint64_t batch_max;     /* unique items per upstream batch */

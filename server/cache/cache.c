@@ -174,6 +174,13 @@ void cache_commit(cache *c)
 		store_flush(c->db);
 }
 
+uint64_t cache_expiry(const cache *c, const answer *a)
+{
+	if (a->err != CB_OK && a->err != CB_ENOT_FOUND)
+		return 0;
+	return c->cfg.now_ms() + (a->err == CB_OK ? c->cfg.ttl_ms : c->cfg.neg_ttl_ms);
+}
+
 void cache_put(cache *c, const char *key, size_t keylen, answer *a)
 {
 	uint64_t expires;

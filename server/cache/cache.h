@@ -73,6 +73,10 @@ void cache_begin(cache *c);
 void cache_put(cache *c, const char *key, size_t keylen, answer *a);
 void cache_commit(cache *c);
 
+/* When a (now) would expire if kept: a result after --cache-ttl, a NOT_FOUND after
+ * --cache-negative-ttl; 0 for anything else (never kept). Wall clock, ms. */
+uint64_t cache_expiry(const cache *c, const answer *a);
+
 /* Loop thread only (the database part is the loop's). */
 void cache_get_stats(cache *c, cache_stats *st);
 const char *cache_db_path(const cache *c);          /* NULL when memory only by configuration */

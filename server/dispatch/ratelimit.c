@@ -3,7 +3,29 @@
 
 #include "clock.h"
 
+#include "log.h"
+
 static void rate_timer_cb(uv_timer_t *t);
+static void rate_remote_done_cb(void *arg, int64_t wait_ns);
+
+/*
+ * With the fleet deciding: asks it for the first waiter's token, one ask at
+ * a time, none while the timer waits for the fleet's "not yet". Returns true
+ * when the fleet has it in hand, false when the local GCRA must decide.
+ */
+static bool rate_ask_fleet(ratelimit *rl)
+{
+	if (!rl->fleet)
+		return false;
+	if (rl->asking || uv_is_active((uv_handle_t *)&rl->timer))
+		return true;
+	if (rl->remote.take(rl->remote.ctx, rate_remote_done_cb, rl) == 0) {
+		rl->asking = true;
+		return true;
+	}
+	ratelimit_set_fleet(rl, false, "Redis is not ready");
+	return false;
+}
 
 /* Sends what conforms now, then arms the timer for the next waiting request. */
 static void rate_pump(ratelimit *rl)
@@ -11,8 +33,12 @@ static void rate_pump(ratelimit *rl)
 	list_node *n;
 
 	while ((n = list_first(&rl->queue)) != NULL) {
-		uint64_t wait = gcra_take(&rl->g, now_ns());
+		uint64_t wait;
 		rl_waiter *w = list_entry(n, rl_waiter, link);
+
+		if (rate_ask_fleet(rl))
+			return;
+		wait = gcra_take(&rl->g, now_ns());
 
 		if (wait > 0) {
 			/* whole milliseconds, rounded up, plus one: never early */
@@ -27,6 +53,56 @@ static void rate_pump(ratelimit *rl)
 static void rate_timer_cb(uv_timer_t *t)
 {
 	rate_pump(t->data);
+}
+
+/* The fleet's answer to the first waiter's ask. */
+static void rate_remote_done_cb(void *arg, int64_t wait_ns)
+{
+	ratelimit *rl = arg;
+	list_node *n;
+
+	rl->asking = false;
+	if (wait_ns < 0) {
+		ratelimit_set_fleet(rl, false, "Redis did not answer");
+	} else if (wait_ns > 0) {
+		/* whole milliseconds, rounded up, plus one: never early */
+		uv_timer_start(&rl->timer, rate_timer_cb,
+		               ((uint64_t)wait_ns + 999999) / 1000000 + 1, 0);
+		return;
+	} else if ((n = list_first(&rl->queue)) != NULL) {
+		/* the token is the queue's first: a waiter cancelled meanwhile left it to the next
+		 */
+		list_remove(n);
+		list_entry(n, rl_waiter, link)->send(list_entry(n, rl_waiter, link));
+	}
+	rate_pump(rl);
+}
+
+void ratelimit_set_remote(ratelimit *rl, const rl_remote *remote, double local_rate)
+{
+	rl->remote = *remote;
+	rl->local_rate = local_rate;
+	rl->fleet = false; /* until the remote says it is ready */
+	gcra_set(&rl->g, local_rate, 1);
+}
+
+void ratelimit_set_fleet(ratelimit *rl, bool up, const char *why)
+{
+	if (rl->remote.take == NULL || rl->fleet == up)
+		return;
+	rl->fleet = up;
+	rl->switches++;
+	uv_timer_stop(&rl->timer);
+	if (up) {
+		log_info("rate limit: the fleet's, on Redis (%s)", why);
+	} else {
+		/* the fleet may have granted this instance a token just now: the first local
+		 * request goes one local interval later */
+		log_warn("rate limit: local at %g/s until Redis returns (%s)", rl->local_rate, why);
+		gcra_set(&rl->g, rl->local_rate, 1);
+		gcra_restart(&rl->g, now_ns());
+	}
+	rate_pump(rl);
 }
 
 void rl_waiter_init(rl_waiter *w)
@@ -62,6 +138,8 @@ void ratelimit_cancel(rl_waiter *w)
 
 static void rate_apply(ratelimit *rl)
 {
+	if (rl->remote.take != NULL)
+		return; /* the fleet's rate, or the fallback's share of it, stays */
 	gcra_set(&rl->g, rl->rate_now, now_ns() < rl->calm_at_ns ? 1 : rl->burst);
 }
 
@@ -105,6 +183,8 @@ void ratelimit_recover(ratelimit *rl)
 void ratelimit_sent(ratelimit *rl)
 {
 	gcra_sent(&rl->g, now_ns());
+	if (rl->fleet)
+		rl->remote.sent(rl->remote.ctx);
 }
 
 void ratelimit_init(ratelimit *rl, uv_loop_t *loop, double rate, uint64_t burst)
@@ -115,6 +195,10 @@ void ratelimit_init(ratelimit *rl, uv_loop_t *loop, double rate, uint64_t burst)
 	rl->calm_at_ns = rl->slowed_ns = 0;
 	list_init(&rl->queue);
 	rl->waits = 0;
+	rl->remote = (rl_remote){0};
+	rl->fleet = rl->asking = false;
+	rl->local_rate = rate;
+	rl->switches = 0;
 	uv_timer_init(loop, &rl->timer);
 	rl->timer.data = rl;
 }

@@ -3,6 +3,7 @@
 #ifndef CB_RATELIMIT_H
 #define CB_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -31,6 +32,19 @@ typedef struct rl_waiter {
 	rl_kind kind;
 } rl_waiter;
 
+/*
+ * A limiter shared with other processes (fleet/flimit.h on Redis), wired by
+ * main.c. take asks for one token: 0 and done(rl, wait) runs later, never
+ * inline (wait 0: granted; > 0: nanoseconds to wait; < 0: it failed); -1
+ * when it cannot ask now, and done never runs. sent says a granted request
+ * was written now.
+ */
+typedef struct rl_remote {
+	int (*take)(void *ctx, void (*done)(void *rl, int64_t wait_ns), void *rl);
+	void (*sent)(void *ctx);
+	void *ctx;
+} rl_remote;
+
 typedef struct ratelimit {
 	gcra g;
 	double rate, rate_now; /* configured, and as slowed down by 429s */
@@ -40,12 +54,28 @@ typedef struct ratelimit {
 	list_node queue;     /* of rl_waiter */
 	uv_timer_t timer;
 	uint64_t waits; /* requests that could not go at once */
+	/* with a remote: it decides while it answers (fleet), else the local GCRA at local_rate */
+	rl_remote remote;
+	bool fleet;        /* the remote decides now */
+	bool asking;       /* a take in flight: one at a time */
+	double local_rate; /* the fallback's rate while the remote is away */
+	uint64_t switches; /* changes between the remote and the local fallback */
 } ratelimit;
 
 /* Initialises rl on loop's thread (which every other call must be on). */
 void ratelimit_init(ratelimit *rl, uv_loop_t *loop, double rate, uint64_t burst);
 /* Closes the timer; the loop must run for its close callback. Waiters are forgotten. */
 void ratelimit_fini(ratelimit *rl);
+
+/*
+ * From now on the remote decides while it answers; when it cannot, the local
+ * GCRA does at local_rate, burst 1 (the share of one instance of a fleet),
+ * until ratelimit_set_fleet(rl, true). Before any request.
+ */
+void ratelimit_set_remote(ratelimit *rl, const rl_remote *remote, double local_rate);
+
+/* The remote is back (true) or gone (false): the switch is logged and counted. */
+void ratelimit_set_fleet(ratelimit *rl, bool up, const char *why);
 
 /* A waiter in no queue. */
 void rl_waiter_init(rl_waiter *w);
@@ -81,6 +111,22 @@ void ratelimit_sent(ratelimit *rl);
 static inline double ratelimit_rate_now(const ratelimit *rl)
 {
 	return rl->rate_now;
+}
+
+/* For stats: whether a remote is wired, and whether it decides now. */
+static inline bool ratelimit_has_remote(const ratelimit *rl)
+{
+	return rl->remote.take != NULL;
+}
+
+static inline bool ratelimit_is_fleet(const ratelimit *rl)
+{
+	return rl->fleet;
+}
+
+static inline uint64_t ratelimit_switches(const ratelimit *rl)
+{
+	return rl->switches;
 }
 
 /* For stats: requests that could not go at once. */

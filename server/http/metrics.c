@@ -5,6 +5,7 @@
 
 #include "cache.h"
 #include "clock.h"
+#include "fleet.h"
 #include "metrics.h"
 
 #define P "cellbatch_"
@@ -141,6 +142,23 @@ static void render_requests(const upstream_counters *uc, prom_buf *b)
 	}
 }
 
+/* --redis (docs/fleet.md): all 0 without it. */
+static void render_fleet(const report_src *src, prom_buf *b)
+{
+	const rconn *rc = src->fleet ? fleet_conn(src->fleet) : NULL;
+
+	gauge(b, P "redis_up", "1 while the connection to Redis (--redis) is ready.",
+	      rc && rconn_get_state(rc) == RCONN_READY ? 1 : 0);
+	counter(b, P "redis_connection_losses_total", "Ready connections to Redis lost.",
+	        rc ? rconn_losses(rc) : 0);
+	gauge(b, P "rate_limit_shared",
+	      "1 while the fleet's rate limit on Redis decides; 0: this instance's own.",
+	      ratelimit_is_fleet(src->rl) ? 1 : 0);
+	counter(b, P "rate_limit_switches_total",
+	        "Changes between the fleet's rate limit and the local fallback.",
+	        ratelimit_switches(src->rl));
+}
+
 static void render_upstream(const report_src *src, const upstream_counters *uc, prom_buf *b)
 {
 	render_requests(uc, b);
@@ -163,6 +181,7 @@ static void render_upstream(const report_src *src, const upstream_counters *uc, 
 	      ratelimit_rate_now(src->rl));
 	gauge(b, P "rate_limit_configured_requests_per_second",
 	      "Upstream requests a second configured with --rate.", src->rate);
+	render_fleet(src, b);
 	gauge(b, P "quota_paused", "1 while the upstream quota is taken as exhausted.",
 	      upstream_quota_paused(src->u) ? 1 : 0);
 	counter(b, P "quota_pauses_total", "Times the upstream quota was taken as exhausted.",

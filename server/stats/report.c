@@ -3,6 +3,8 @@
 
 #include "cache.h"
 #include "fdlimit.h"
+#include "claim.h"
+#include "fleet.h"
 #include "nngfix.h"
 #include "clock.h"
 #include "report.h"
@@ -171,6 +173,95 @@ static int pack_quota(const report_src *src, msgpack_packer *pk)
 	return rv;
 }
 
+/* The instances that reported to Redis in the last minute, each its report_instance_summary. */
+static int pack_instances(const freport *r, msgpack_packer *pk)
+{
+	size_t n = r ? freport_count(r) : 0;
+	int rv = cbp_pack_cstr(pk, "instances") | msgpack_pack_array(pk, n);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len, off = 0;
+		const char *b = freport_get(r, i, &len);
+		msgpack_unpacked u;
+
+		msgpack_unpacked_init(&u);
+		/* written by a cellbatchd, but read from Redis: anything else is an empty map */
+		if (msgpack_unpack_next(&u, b, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+		    u.data.type == MSGPACK_OBJECT_MAP)
+			rv |= msgpack_pack_object(pk, u.data);
+		else
+			rv |= msgpack_pack_map(pk, 0);
+		msgpack_unpacked_destroy(&u);
+	}
+	return rv;
+}
+
+char *report_instance_summary(void *arg, size_t *len)
+{
+	const report_src *src = arg;
+	front_counters fc;
+	upstream_counters uc;
+	report_credits cr;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rv;
+
+	front_get_counters(src->f, &fc);
+	upstream_get_counters(src->u, &uc);
+	report_get_credits(src, &cr);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	rv = msgpack_pack_map(&pk, 10);
+	rv |= cbp_pack_cstr(&pk, "instance") |
+	      cbp_pack_cstr(&pk, src->fleet ? fshare_owner(fleet_share_c(src->fleet)) : "?");
+	rv |= cbp_pack_cstr(&pk, "version") | cbp_pack_cstr(&pk, CB_VERSION);
+	rv |= KV_F(&pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
+	rv |= KV_U(&pk, "calls_received", fc.calls_received);
+	rv |= KV_U(&pk, "calls_in_flight", fc.pending);
+	rv |= KV_U(&pk, "upstream_submits", uc.submits);
+	rv |= KV_U(&pk, "upstream_polls", uc.polls);
+	rv |= KV_U(&pk, "items_submitted", cr.items);
+	rv |= KV_F(&pk, "credits_spent", cr.spent);
+	rv |= KV_F(&pk, "credits_saved", cr.saved);
+	if (rv != 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return NULL;
+	}
+	*len = sb.size;
+	return sb.data; /* the sbuffer's malloc'd bytes: the caller frees them */
+}
+
+/* --redis: the connection and who decides the rate limit (docs/fleet.md). */
+static int pack_fleet(const report_src *src, msgpack_packer *pk)
+{
+	const fleet *fl = src->fleet;
+	const rconn *rc = fl ? fleet_conn(fl) : NULL;
+	const flimit *lim = fl ? fleet_limiter_c(fl) : NULL;
+	const char *limiter = fl == NULL                    ? "local"
+	                      : ratelimit_is_fleet(src->rl) ? "fleet"
+	                                                    : "fallback";
+	fshare_counters fc = {0};
+	int rv = cbp_pack_cstr(pk, "fleet") | msgpack_pack_map(pk, 13);
+
+	if (fl != NULL)
+		fshare_get_counters(fleet_share_c(fl), &fc);
+
+	rv |= cbp_pack_cstr(pk, "redis") |
+	      cbp_pack_cstr(pk, rc ? rconn_state_name(rconn_get_state(rc)) : "off");
+	rv |= cbp_pack_cstr(pk, "limiter") | cbp_pack_cstr(pk, limiter);
+	rv |= KV_U(pk, "limiter_switches", ratelimit_switches(src->rl));
+	rv |= KV_U(pk, "redis_connects", rc ? rconn_connects(rc) : 0);
+	rv |= KV_U(pk, "redis_losses", rc ? rconn_losses(rc) : 0);
+	rv |= KV_U(pk, "tokens_granted", lim ? flimit_granted(lim) : 0);
+	rv |= KV_U(pk, "tokens_waited", lim ? flimit_waits(lim) : 0);
+	rv |= KV_U(pk, "token_errors", lim ? flimit_errors(lim) : 0);
+	rv |= KV_U(pk, "shared_hits", batcher_remote_hits(src->bt));
+	rv |= KV_U(pk, "lease_waits", batcher_remote_waits(src->bt));
+	rv |= KV_U(pk, "leases_taken", fc.mine);
+	rv |= KV_U(pk, "corrupt", fc.corrupt);
+	return rv | pack_instances(fl ? fleet_report_c(fl) : NULL, pk);
+}
+
 void report_get_credits(const report_src *src, report_credits *out)
 {
 	cache_stats cs = {0};
@@ -228,7 +319,7 @@ int report_pack(void *arg, msgpack_packer *pk)
 
 	front_get_counters(src->f, &fc);
 	upstream_get_counters(src->u, &uc);
-	rv |= msgpack_pack_map(pk, 39);
+	rv |= msgpack_pack_map(pk, 40);
 	rv |= KV_F(pk, "uptime_s", (double)(now_ns() - src->t_start_ns) / 1e9);
 	rv |= cbp_pack_cstr(pk, "version") | cbp_pack_cstr(pk, CB_VERSION);
 	rv |= KV_U(pk, "requests", fc.requests);
@@ -255,5 +346,6 @@ int report_pack(void *arg, msgpack_packer *pk)
 	rv |= pack_pcts(pk, "latency_total_ms", &fc.total, 1);
 	rv |= pack_recent(src, &fc.total, pk);
 	rv |= pack_credits(src, pk);
+	rv |= pack_fleet(src, pk);
 	return rv;
 }

@@ -10,6 +10,7 @@
 #include "recent.h"
 
 struct cache;
+struct fleet;
 
 /* Where the numbers come from; all borrowed, wired by main.c. */
 typedef struct report_src {
@@ -18,8 +19,9 @@ typedef struct report_src {
 	const dispatch *d;
 	const ratelimit *rl;
 	const upstream *u;
-	struct cache *cache; /* NULL: none */
-	ingress *in;         /* NULL once closed */
+	struct cache *cache;       /* NULL: none */
+	const struct fleet *fleet; /* --redis; NULL: none */
+	ingress *in;               /* NULL once closed */
 	uint64_t max_conns;
 	size_t nofile;
 	uint64_t t_start_ns;
@@ -49,5 +51,12 @@ void report_get_credits(const report_src *src, report_credits *out);
  * when the packer ran out of memory. Loop thread.
  */
 int report_pack(void *arg, msgpack_packer *pk);
+
+/*
+ * freport_summary_fn (arg: a report_src): this instance's summary for the
+ * fleet's view — its name, calls, upstream requests, items billed and
+ * credits — as a msgpack map the caller frees. Loop thread.
+ */
+char *report_instance_summary(void *arg, size_t *len);
 
 #endif

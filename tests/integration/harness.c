@@ -73,7 +73,7 @@ int it_stop(pid_t *pid, int sig, int timeout_ms)
 }
 
 /* Sanitizer reports land in the processes' stderr logs; a test must not pass over them. */
-static int log_clean(const char *path)
+int it_log_clean(const char *path)
 {
 	char *log = it_slurp(path, NULL);
 	int rv = 0;
@@ -95,7 +95,7 @@ int it_fini(it_env *e)
 	it_stop(&e->server, SIGTERM, 5000);
 	it_stop(&e->mock, SIGTERM, 5000);
 	snprintf(mock_log, sizeof(mock_log), "%s/mock.log", e->dir);
-	rv = log_clean(e->server_log) | log_clean(mock_log);
+	rv = it_log_clean(e->server_log) | it_log_clean(mock_log);
 	if (rv == 0 && getenv("IT_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		if (system(cmd) != 0)
@@ -220,8 +220,9 @@ static int ping(const char *url)
 	return rv;
 }
 
-/* cellbatchd with the harness's defaults for e, then the extra args in ap; stderr to log. */
-static pid_t spawn_server(it_env *e, const char *log, va_list ap)
+/* cellbatchd with the harness's defaults for e, listening on url, then the extra args in ap;
+ * stderr to log. */
+static pid_t spawn_server_at(it_env *e, const char *url, const char *log, va_list ap)
 {
 	char upstream[64], cache_db[300];
 	/*
@@ -229,8 +230,8 @@ static pid_t spawn_server(it_env *e, const char *log, va_list ap)
 	 * 5 ms scheduling gap can end a burst early, so the idle rule gets 50 ms
 	 * here. test_idle_flush passes the 5 ms default explicitly (last wins).
 	 */
-	char *argv[MAX_ARGS] = {SERVER_BIN, "--listen",    e->url,  "--upstream",
-	                        upstream,   "--log-level", "info",  "--batch-idle",
+	char *argv[MAX_ARGS] = {SERVER_BIN, "--listen",    (char *)url, "--upstream",
+	                        upstream,   "--log-level", "info",      "--batch-idle",
 	                        "50ms",     "--cache-db",  cache_db};
 	pid_t pid;
 
@@ -244,6 +245,11 @@ static pid_t spawn_server(it_env *e, const char *log, va_list ap)
 	return pid;
 }
 
+static pid_t spawn_server(it_env *e, const char *log, va_list ap)
+{
+	return spawn_server_at(e, e->url, log, ap);
+}
+
 pid_t it_spawn_server(it_env *e, const char *log, ...)
 {
 	va_list ap;
@@ -255,29 +261,47 @@ pid_t it_spawn_server(it_env *e, const char *log, ...)
 	return pid;
 }
 
+/* Ready when it answers, not after a sleep; -1 (and *pid 0) when it exited. */
+static int wait_ping(pid_t *pid, const char *url)
+{
+	double end;
+
+	for (end = it_now_ms() + 5000; it_now_ms() < end; sleep_ms(10)) {
+		int status;
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			fprintf(stderr, "cellbatchd exited at start\n");
+			return -1;
+		}
+		if (ping(url) == 0)
+			return 0;
+	}
+	fprintf(stderr, "cellbatchd did not answer ping\n");
+	return -1;
+}
+
 int it_start_server(it_env *e, ...)
 {
 	va_list ap;
-	double end;
 
 	va_start(ap, e);
 	e->server = spawn_server(e, e->server_log, ap);
 	va_end(ap);
 	if (e->server < 0)
 		return -1;
-	/* ready when it answers, not after a sleep */
-	for (end = it_now_ms() + 5000; it_now_ms() < end; sleep_ms(10)) {
-		int status;
-		if (waitpid(e->server, &status, WNOHANG) == e->server) {
-			e->server = 0;
-			fprintf(stderr, "cellbatchd exited at start\n");
-			return -1;
-		}
-		if (ping(e->url) == 0)
-			return 0;
-	}
-	fprintf(stderr, "cellbatchd did not answer ping\n");
-	return -1;
+	return wait_ping(&e->server, e->url);
+}
+
+int it_start_server_at(it_env *e, const char *url, const char *log, pid_t *pid, ...)
+{
+	va_list ap;
+
+	va_start(ap, pid);
+	*pid = spawn_server_at(e, url, log, ap);
+	va_end(ap);
+	if (*pid < 0)
+		return -1;
+	return wait_ping(pid, url);
 }
 
 char *it_slurp(const char *path, size_t *len)

@@ -33,6 +33,9 @@ void it_init(it_env *e);
  */
 int it_fini(it_env *e);
 
+/* 0, or -1 (and the log printed) when the log at path holds a sanitizer report. */
+int it_log_clean(const char *path);
+
 /* cmocka-shaped fixture: a fresh it_env in *state, and its it_fini (failing on sanitizer reports).
  */
 int it_setup(void **state);
@@ -46,6 +49,10 @@ int it_start_server(it_env *e, ...);
 /* Starts one more cellbatchd like it_start_server's (same URL, upstream and cache) with extra args
  * (NULL-terminated), stderr to log; does not wait for it. Returns its pid or -1. */
 pid_t it_spawn_server(it_env *e, const char *log, ...);
+
+/* Starts one more cellbatchd like it_start_server's but listening on url, stderr to log, with
+ * extra args (NULL-terminated); waits until it answers ping. Returns 0 or -1; *pid its pid. */
+int it_start_server_at(it_env *e, const char *url, const char *log, pid_t *pid, ...);
 
 /* Sends sig and waits up to timeout_ms; returns the exit status, or -1 (then SIGKILLs it). */
 int it_stop(pid_t *pid, int sig, int timeout_ms);

@@ -78,10 +78,13 @@ static struct {
 	unsigned long window[256]; /* request times (ms), a ring: enough for any rate under test */
 	unsigned long max_per_second;
 	long min_interval_ms;    /* --min-interval: a request sooner after the last one gets 429 */
+	long per_second;         /* --per-second: a request that makes more in 1 s gets 429 */
 	double last_admitted_ms; /* when the last request was let through */
 	long quota_items;        /* --quota: items billable in all; -1: no quota */
 	unsigned long refused_429;
 	json_t *submit_sizes;
+	json_t *seen;                 /* every item submitted since the last reset, as a set */
+	unsigned long items_repeated; /* items submitted that had been submitted before */
 	job *jobs;
 	place *places;
 	size_t nplaces;
@@ -511,7 +514,8 @@ static bool too_soon(void)
 	return false;
 }
 
-static void count_request(void)
+/* Counts a request; returns how many arrived in the last second, this one included. */
+static unsigned long count_request(void)
 {
 	unsigned long now = (unsigned long)now_ms(), in_window = 0;
 	size_t slot = M.requests % 256;
@@ -523,6 +527,7 @@ static void count_request(void)
 			in_window++;
 	if (in_window > M.max_per_second)
 		M.max_per_second = in_window;
+	return in_window;
 }
 
 /* A job's results, built from its input; the gazetteer is read-only once loaded, so no lock. */
@@ -576,6 +581,36 @@ static bool item_ok(json_t *v, bool reverse)
 	return (json_is_array(v) && json_array_size(v) == 2) || json_is_object(v);
 }
 
+/* Under M.mu: items of a submit seen in an earlier one (a fleet must submit each once). */
+static void count_repeats(json_t *in, bool reverse)
+{
+	for (size_t i = 0; i < json_array_size(in); i++) {
+		json_t *v = json_array_get(in, i);
+		char *k = reverse ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+		                  : strdup(json_string_value(v));
+		size_t n = 0;
+
+		if (k == NULL)
+			continue;
+		/* as a server's dedup key: case and runs of spaces do not make another address */
+		for (size_t j = 0; !reverse && k[j] != '\0'; j++)
+			if (!(isspace((unsigned char)k[j]) && (n == 0 || k[n - 1] == ' ')))
+				k[n++] = isspace((unsigned char)k[j])
+				             ? ' '
+				             : (char)tolower((unsigned char)k[j]);
+		if (!reverse) {
+			while (n > 0 && k[n - 1] == ' ')
+				n--;
+			k[n] = '\0';
+		}
+		if (json_object_get(M.seen, k) != NULL)
+			M.items_repeated++;
+		else
+			json_object_set_new(M.seen, k, json_true());
+		free(k);
+	}
+}
+
 static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn *cn)
 {
 	json_error_t jerr;
@@ -617,6 +652,7 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 	}
 	M.submits++;
 	M.items += n;
+	count_repeats(in, reverse);
 	json_array_append_new(M.submit_sizes, json_integer((json_int_t)n));
 	f = fault_for(W_SUBMIT, M.submits);
 	if (f != NULL && f->kind == F_STATUS) {
@@ -736,13 +772,14 @@ static json_t *stats_json(void)
 {
 	json_t *j;
 	pthread_mutex_lock(&M.mu);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "refused_429",
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I}", "refused_429",
 	              (json_int_t)M.refused_429, "jobs", (json_int_t)M.accepted, "requests",
 	              (json_int_t)M.requests, "submits", (json_int_t)M.submits, "polls",
 	              (json_int_t)M.polls, "items", (json_int_t)M.items, "results",
 	              (json_int_t)M.results, "faults_fired", (json_int_t)M.faults_fired,
 	              "max_requests_per_second", (json_int_t)M.max_per_second, "submit_sizes",
-	              M.submit_sizes);
+	              M.submit_sizes, "items_repeated", (json_int_t)M.items_repeated,
+	              "items_unique", (json_int_t)json_object_size(M.seen));
 	pthread_mutex_unlock(&M.mu);
 	return j;
 }
@@ -754,6 +791,8 @@ static void reset_counters(void)
 	M.refused_429 = 0;
 	memset(M.window, 0, sizeof(M.window));
 	json_array_clear(M.submit_sizes);
+	json_object_clear(M.seen);
+	M.items_repeated = 0;
 }
 
 /*
@@ -808,6 +847,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	bool reverse = strcmp(url, "/v1/batch/geocode/reverse") == 0;
 	const fault *f;
 	enum MHD_Result rv;
+	unsigned long in_second;
 
 	(void)cls;
 	(void)version;
@@ -843,9 +883,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return send_error(c, 404, "Not found", -1);
 
 	pthread_mutex_lock(&M.mu);
-	count_request();
+	in_second = count_request();
 	f = fault_for(W_REQUEST, M.requests);
-	if (too_soon()) {
+	if (too_soon() || (M.per_second > 0 && in_second > (unsigned long)M.per_second)) {
 		M.refused_429++;
 		pthread_mutex_unlock(&M.mu);
 		return send_error(c, 429, "Quota exceeded", -1);
@@ -896,6 +936,8 @@ static void usage(FILE *f)
 	    "  --immediate         answer submits with 200 and the results at once\n"
 	    "  --min-interval DUR  a request sooner than DUR after the last one let through\n"
 	    "                      gets 429 \"Quota exceeded\" (a strict per-request limit)\n"
+	    "  --per-second N      a request that makes more than N in the last second gets\n"
+	    "                      429 (a plan's per-second limit on one API key)\n"
 	    "  --quota N           items billable in all; a submit beyond gets 429 \"Quota\n"
 	    "                      exceeded\" and is not billed (an exhausted daily quota)\n"
 	    "  --fault SPEC        inject a fault; repeatable. SPEC is KIND[,OPT...][@WHEN[:N]]\n"
@@ -923,6 +965,7 @@ int main(int argc, char **argv)
 	    {"fault", required_argument, NULL, 'F'},
 	    {"min-interval", required_argument, NULL, 'm'},
 	    {"quota", required_argument, NULL, 'q'},
+	    {"per-second", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -935,6 +978,7 @@ int main(int argc, char **argv)
 	int o, sig;
 
 	M.submit_sizes = json_array();
+	M.seen = json_object();
 	M.id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -971,6 +1015,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			M.quota_items = atol(optarg);
+			break;
+		case 's':
+			M.per_second = atol(optarg);
 			break;
 		case 'F':
 			if (M.nfaults == MAX_FAULTS ||

@@ -1,0 +1,53 @@
+/* fleetwire.c: --redis wired into the pipeline: the fleet's rate limit in front of the local one,
+ * its shared items in the batcher, its summary in the stats. */
+#include <inttypes.h>
+
+#include "claim.h"
+#include "fleetwire.h"
+#include "flimit.h"
+#include "gcra.h"
+#include "log.h"
+
+/*
+ * An item's lease, renewed every third of it while its instance lives: the
+ * longest an item waits for a dead instance's before another takes it over.
+ */
+#define FLEET_LEASE_MS 10000
+
+static void fleetwire_ready_cb(void *arg, bool up, const char *why)
+{
+	ratelimit_set_fleet(arg, up, why);
+}
+
+int fleetwire_open(fleet **out, uv_loop_t *loop, const config *c, const fleetwire_parts *p)
+{
+	double local = fleet_local_rate(c->rate, c->fleet_size);
+	fleet_config fc = {.url = c->redis,
+	                   .password_file = c->redis_password_file,
+	                   .timeout_ms = c->redis_timeout_ms,
+	                   .api_key = c->api_key,
+	                   .lease_ms = FLEET_LEASE_MS,
+	                   .now_ms = p->now_ms,
+	                   .result = batcher_remote_result_cb,
+	                   .result_arg = p->bt,
+	                   .summary = report_instance_summary,
+	                   .summary_arg = p->report};
+	gcra g;
+
+	*out = NULL;
+	if (c->redis == NULL)
+		return 0;
+	gcra_init(&g, c->rate, c->burst); /* the fleet spaces requests as one instance would */
+	fc.interval_ns = g.interval_ns;
+	fc.tolerance_ns = g.tolerance_ns;
+	if (fleet_open(out, loop, &fc, fleetwire_ready_cb, p->rl) != 0)
+		return -1;
+	batcher_set_share(p->bt, fleet_share(*out));
+	ratelimit_set_remote(p->rl, &(rl_remote){flimit_take, flimit_sent, fleet_limiter(*out)},
+	                     local);
+	p->report->fleet = *out;
+	log_info("fleet: rate limit, cache and items in flight shared through %s; %g/s of this "
+	         "instance's own while Redis is unreachable (--fleet-size %" PRIu64 ")",
+	         c->redis, local, c->fleet_size);
+	return 0;
+}
