@@ -80,6 +80,11 @@ static void pend_finish(pend *p, const cb_result *res)
 		p->mdone(p->user, res, p->n);
 	else
 		p->done(p->user, res);
+	/*
+	 * before the count goes down: at 0 cb_client_close goes on to nng_close,
+	 * and a context closed after its socket panics nng 1.5.2
+	 */
+	nng_ctx_close(p->ctx);
 	nng_mtx_lock(c->mu);
 	if (p->prev != NULL)
 		p->prev->next = p->next;
@@ -91,7 +96,6 @@ static void pend_finish(pend *p, const cb_result *res)
 	if (--c->outstanding == 0)
 		nng_cv_wake(c->cv);
 	nng_mtx_unlock(c->mu);
-	nng_ctx_close(p->ctx);
 	nng_aio_reap(p->aio); /* an aio cannot be freed from its own callback */
 	free(p->req);
 	free(p->errs);
