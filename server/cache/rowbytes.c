@@ -134,10 +134,12 @@ answer *rowbytes_decode(const char *key, size_t keylen, const char *buf, size_t 
 	r.conf = get_dbl(&in);
 	r.formatted = get_bytes(&in, &r.flen);
 	r.type = get_bytes(&in, &r.tlen);
-	/* the checksum covers what a row holds; the bytes around it must be as encode writes them */
+	/* the checksum covers what a row holds; the bytes around it must be as encode writes them
+	 */
 	if (in.bad || get_u64(&in, 8) != dbrow_checksum(key, keylen, &r) || in.bad ||
 	    in.off != len || (r.found != 0 && r.found != 1) || flags > 31 ||
-	    (!r.has_lat && r.lat != 0) || (!r.has_lon && r.lon != 0) || (!r.has_conf && r.conf != 0))
+	    (!r.has_lat && r.lat != 0) || (!r.has_lon && r.lon != 0) ||
+	    (!r.has_conf && r.conf != 0))
 		return NULL;
 	if ((uint64_t)r.expires_ms <= now_ms) {
 		*rc = ROWBYTES_EXPIRED;
