@@ -12,7 +12,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor as waitUpTo } from '../ws/wait.mjs';
+import { freePort, stopProcess, waitFor as waitUpTo } from '../ws/wait.mjs';
 
 const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -32,14 +32,6 @@ const { chromium } = await import('playwright-core').catch((e) => {
 	console.error(`playwright-core is not installed in tests/excel (run scripts/bootstrap): ${e.message}`);
 	process.exit(1);
 });
-
-function stopProcess(p, signal = 'SIGTERM') {
-	if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-	const gone = new Promise((r) => p.once('exit', r));
-	p.kill(signal);
-	const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-	return gone.finally(() => clearTimeout(t));
-}
 
 // A mock and a cellbatchd in a temp dir on 127.0.0.1; restart() kills the server (SIGKILL, as a
 // crash) and starts it again on the same addresses; stop() ends both by pid.

@@ -19,12 +19,6 @@
 
 extern char **environ;
 
-static void nap_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static pid_t started[64];
 static int nstarted;
 
@@ -98,7 +92,7 @@ int it_redis_start(it_env *e, it_redis *r)
 		r->pid = 0;
 		return -1;
 	}
-	for (end = it_now_ms() + 5000; it_now_ms() < end; nap_ms(10))
+	for (end = it_now_ms() + 5000; it_now_ms() < end; it_sleep_ms(10))
 		if (it_redis_cmd(r, "PING", pong, sizeof(pong)) == 0 && strcmp(pong, "+PONG") == 0)
 			return 0;
 	fprintf(stderr, "redis-server did not answer PING\n");

@@ -32,7 +32,7 @@ double it_now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void sleep_ms(int ms)
+void it_sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -64,7 +64,7 @@ int it_stop(pid_t *pid, int sig, int timeout_ms)
 			*pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
-		sleep_ms(5);
+		it_sleep_ms(5);
 	}
 	kill(*pid, SIGKILL);
 	waitpid(*pid, &status, 0);
@@ -198,7 +198,7 @@ int it_start_mock(it_env *e, ...)
 	va_end(ap);
 	if ((e->mock = spawn(argv, log, 0)) < 0)
 		return -1;
-	for (end = it_now_ms() + 5000; it_now_ms() < end; sleep_ms(5)) {
+	for (end = it_now_ms() + 5000; it_now_ms() < end; it_sleep_ms(5)) {
 		char *s = it_slurp(port_file, NULL);
 		if (s != NULL) {
 			e->mock_port = (unsigned)atoi(s);
@@ -266,7 +266,7 @@ static int wait_ping(pid_t *pid, const char *url)
 {
 	double end;
 
-	for (end = it_now_ms() + 5000; it_now_ms() < end; sleep_ms(10)) {
+	for (end = it_now_ms() + 5000; it_now_ms() < end; it_sleep_ms(10)) {
 		int status;
 		if (waitpid(*pid, &status, WNOHANG) == *pid) {
 			*pid = 0;

@@ -124,4 +124,7 @@ char *it_slurp(const char *path, size_t *len);
 /* Milliseconds from a monotonic clock. */
 double it_now_ms(void);
 
+/* The pause between two looks at observable state in a wait loop. */
+void it_sleep_ms(int ms);
+
 #endif

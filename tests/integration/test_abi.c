@@ -113,7 +113,7 @@ static void test_calls_by_size(void **state)
 	calls[1].call.size = sizeof(newer_call);
 	assert_int_equal(cb_multi_async(c, &calls[0].call, 2, multi_cb, &a), CB_OK);
 	for (end = it_now_ms() + 10000; atomic_load(&a.fired) == 0 && it_now_ms() < end;)
-		usleep(5000);
+		it_sleep_ms(5);
 	cb_client_close(c);
 	assert_int_equal(atomic_load(&a.fired), 1);
 	for (int i = 0; i < 2; i++)

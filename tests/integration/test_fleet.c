@@ -15,12 +15,6 @@
 #include "cellbatch.h"
 #include "fleet_util.h"
 
-static void nap(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* cells[i] for instance k: addresses of its own ("<k>-<i> Fleet Road") */
 static it_call *own_calls(int k, size_t n, char (*texts)[64])
 {
@@ -236,7 +230,7 @@ static int wait_fleet_view(it_fleet *f, long n, long items)
 	while (it_now_ms() < end) {
 		if ((got = it_fleet_instances(f->url[0], &billed)) == n && billed == items)
 			return 0;
-		nap(50);
+		it_sleep_ms(50);
 	}
 	printf("# the fleet's view: %ld instances, %ld items billed\n", got, billed);
 	return -1;
@@ -472,7 +466,7 @@ static void test_share_client_dials_all(void **state)
 	assert_int_equal(it_wait_stat(f.url[2], "upstream_submits", 1, 1000000, 30000), 0);
 	assert_int_equal(it_stop(&f.pid[2], SIGKILL, 5000), 128 + SIGKILL);
 	for (end = it_now_ms() + 120000; dial_count() < CELLS && it_now_ms() < end;)
-		nap(20);
+		it_sleep_ms(20);
 	for (int i = 0; i < CELLS; i++)
 		once += slot[i].answers == 1 && slot[i].err == CB_OK;
 	victim_items = it_mock_stat(e, "items") -

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, openSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CellbatchSocket } from './cellbatch_ws.mjs';
-import { freePort, waitFor } from './wait.mjs';
+import { freePort, stopProcess, waitFor } from './wait.mjs';
 
 const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
 const KEY = 'ws-test-key-5c1e';
@@ -38,14 +38,7 @@ async function startEnv(extraArgs = []) {
 		serverLog: () => readFileSync(join(dir, 'server.log'), 'utf8'),
 		// SIGTERM (the server drains and exits), SIGKILL after 5 s; sanitizer reports fail the test
 		async stop() {
-			for (const p of [server, mock]) {
-				if (p.exitCode !== null || p.signalCode !== null) continue;
-				const gone = new Promise((r) => p.once('exit', r));
-				p.kill('SIGTERM');
-				const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-				await gone;
-				clearTimeout(t);
-			}
+			for (const p of [server, mock]) await stopProcess(p);
 			const logs = env.serverLog() + readFileSync(join(dir, 'mock.log'), 'utf8');
 			if (/Sanitizer|runtime error/.test(logs)) throw new Error(`sanitizer report, logs kept in ${dir}`);
 			if (server.exitCode !== 0) throw new Error(`cellbatchd did not drain and exit 0 on SIGTERM (${server.exitCode ?? server.signalCode}); logs in ${dir}`);

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, openSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CellbatchSocket } from './cellbatch_ws.mjs';
-import { freePort, waitFor } from './wait.mjs';
+import { freePort, stopProcess, waitFor } from './wait.mjs';
 
 const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
 const KEY = 'wss-test-key-8a2d';
@@ -35,14 +35,7 @@ async function startEnv() {
 	const env = {
 		dir, http, ca: readFileSync(cert, 'utf8'), wssUrl: `wss://${http}/cellbatch`, serverLog,
 		async stop() {
-			for (const p of [server, mock]) {
-				if (p.exitCode !== null || p.signalCode !== null) continue;
-				const gone = new Promise((r) => p.once('exit', r));
-				p.kill('SIGTERM');
-				const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-				await gone;
-				clearTimeout(t);
-			}
+			for (const p of [server, mock]) await stopProcess(p);
 			if (/Sanitizer|runtime error/.test(serverLog())) throw new Error(`sanitizer report, logs kept in ${dir}`);
 			if (server.exitCode !== 0) throw new Error(`cellbatchd did not exit 0 on SIGTERM; logs in ${dir}`);
 			rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
-// wait.mjs: what the Node suites (tests/ws, tests/excel) share to wait on observable state and to
-// pick a loopback port; no npm package, so any suite can import it.
+// wait.mjs: what the Node suites (tests/ws, tests/excel) share to wait on observable state, pick a
+// loopback port and stop a process by pid; no npm package, so any suite can import it.
 import { createServer } from 'node:net';
 
 export const pause = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -25,4 +25,13 @@ export function freePort() {
 		});
 		s.on('error', reject);
 	});
+}
+
+// Sends signal to p (a child process) and resolves once it has exited; SIGKILL after 5 s.
+export function stopProcess(p, signal = 'SIGTERM') {
+	if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+	const gone = new Promise((r) => p.once('exit', r));
+	p.kill(signal);
+	const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+	return gone.finally(() => clearTimeout(t));
 }

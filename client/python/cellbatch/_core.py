@@ -138,17 +138,15 @@ class Handle:
             if self._using == 0:
                 self._mu.notify_all()
 
-    def call_async(self, fn: int, arg: Any, opts: Dict[str, Any],
-                   done: Callable[[Answer], None]) -> None:
-        """Starts one call; done(answer) fires once on a library thread, unless this raises."""
-        c = Call()
-        fill_call(c, fn, arg, opts)
+    def _start(self, done: Callable[[Any], None], start: Callable[[Any, int], int]) -> None:
+        """Registers done under a fresh id and runs start(handle, id), the library call that
+        will fire it; unregisters it and raises when the library refused the call."""
         uid = next(_ids)
         with _registry_mu:
             _registry[uid] = done
         h = self._enter()
         try:
-            err = lib.cb_call_async(h, ctypes.byref(c), _DONE_THUNK, uid)
+            err = start(h, uid)
         finally:
             self._leave()
         if err != 0:
@@ -156,24 +154,21 @@ class Handle:
                 _registry.pop(uid, None)
             raise error_for(err)
 
+    def call_async(self, fn: int, arg: Any, opts: Dict[str, Any],
+                   done: Callable[[Answer], None]) -> None:
+        """Starts one call; done(answer) fires once on a library thread, unless this raises."""
+        c = Call()
+        fill_call(c, fn, arg, opts)
+        self._start(done, lambda h, uid: lib.cb_call_async(h, ctypes.byref(c), _DONE_THUNK, uid))
+
     def multi_async(self, fn: int, args: Sequence[Any], opts: Dict[str, Any],
                     done: Callable[[List[Answer]], None]) -> None:
         """Sends len(args) calls as one message; done(list of answers) fires once."""
         calls = (Call * len(args))()
         for i, a in enumerate(args):
             fill_call(calls[i], fn, a, opts)
-        uid = next(_ids)
-        with _registry_mu:
-            _registry[uid] = done
-        h = self._enter()
-        try:
-            err = lib.cb_multi_async(h, calls, len(args), _MULTI_THUNK, uid)
-        finally:
-            self._leave()
-        if err != 0:
-            with _registry_mu:
-                _registry.pop(uid, None)
-            raise error_for(err)
+        self._start(done, lambda h, uid: lib.cb_multi_async(h, calls, len(args), _MULTI_THUNK,
+                                                             uid))
 
     def call_sync(self, fn: int, arg: Any, opts: Dict[str, Any]) -> Answer:
         """One call, waited for (the GIL is released meanwhile). Built on call_async rather
