@@ -6,6 +6,7 @@
 #include "fleetwire.h"
 #include "flimit.h"
 #include "gcra.h"
+#include "journal.h"
 #include "log.h"
 
 /*
@@ -13,6 +14,15 @@
  * longest an item waits for a dead instance's before another takes it over.
  */
 #define FLEET_LEASE_MS 10000
+
+/* A dead instance's job, polled from here. */
+static bool fleetwire_adopt_cb(void *arg, const journal_job *jj)
+{
+	if (batcher_resume(arg, jj) == 0)
+		return true;
+	log_warn("fleet: cannot take up job %s: out of memory", jj->id);
+	return false;
+}
 
 static void fleetwire_ready_cb(void *arg, bool up, const char *why)
 {
@@ -31,7 +41,10 @@ int fleetwire_open(fleet **out, uv_loop_t *loop, const config *c, const fleetwir
 	                   .result = batcher_remote_result_cb,
 	                   .result_arg = p->bt,
 	                   .summary = report_instance_summary,
-	                   .summary_arg = p->report};
+	                   .summary_arg = p->report,
+	                   .job_max_age_ms = JOURNAL_MAX_AGE_MS,
+	                   .adopt = fleetwire_adopt_cb,
+	                   .adopt_arg = p->bt};
 	gcra g;
 
 	*out = NULL;
@@ -43,8 +56,9 @@ int fleetwire_open(fleet **out, uv_loop_t *loop, const config *c, const fleetwir
 	if (fleet_open(out, loop, &fc, fleetwire_ready_cb, p->rl) != 0)
 		return -1;
 	batcher_set_share(p->bt, fleet_share(*out));
-	ratelimit_set_remote(p->rl, &(rl_remote){flimit_take, flimit_sent, fleet_limiter(*out)},
-	                     local);
+	p->u->fjob = fleet_jobs(*out);
+	ratelimit_set_remote(
+	    p->rl, &(rl_remote){flimit_take, flimit_sent, flimit_slow, fleet_limiter(*out)}, local);
 	p->report->fleet = *out;
 	log_info("fleet: rate limit, cache and items in flight shared through %s; %g/s of this "
 	         "instance's own while Redis is unreachable (--fleet-size %" PRIu64 ")",

@@ -11,10 +11,12 @@
 #include "options.h"
 #include "ratelimit.h"
 #include "report.h"
+#include "upstream.h"
 
 /* What the fleet plugs into; all borrowed, and must outlive the fleet. */
 typedef struct fleetwire_parts {
 	batcher *bt;
+	upstream *u; /* its jobs journalled in Redis too */
 	ratelimit *rl;
 	report_src *report;
 	uint64_t (*now_ms)(void); /* wall clock, for leases and summaries shared with others */

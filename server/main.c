@@ -222,8 +222,6 @@ static int open_cache(server *s)
 	return 0;
 }
 
-#define JOURNAL_MAX_AGE_MS (24ull * 3600 * 1000) /* Geoapify keeps results this long */
-
 static void resume_cb(void *arg, const journal_job *jj)
 {
 	server *s = arg;
@@ -366,7 +364,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	}
 	srand((unsigned)now_ns());
 	if (fleetwire_open(&s->fleet, s->loop, &s->cfg,
-	                   &(fleetwire_parts){s->bt, &s->rl, &s->report, wall_ms}) != 0)
+	                   &(fleetwire_parts){s->bt, &s->u, &s->rl, &s->report, wall_ms}) != 0)
 		return -1;
 	resume_jobs(s);
 	if (open_ingress(s) != 0)

@@ -134,12 +134,15 @@ void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 	char key[BATCHER_KEY_MAX];
 	const char *text;
 	size_t gkl, text_len, kl = batcher_key(call, key, &gkl, &text, &text_len);
+	bool fleet_first = claim_fleet_first(bt);
 	htab_node *n;
 	answer *a;
 	item *it;
 
-	/* the cache and dedup share one key: fn, options and the normal form of the argument */
-	if (bt->cache != NULL && (a = cache_get(bt->cache, key, kl)) != NULL) {
+	/* the cache and dedup share one key: fn, options and the normal form of the argument;
+	 * with a fleet, Redis is asked between memory and the database (claim.c) */
+	if (bt->cache != NULL && (a = fleet_first ? cache_peek(bt->cache, key, kl)
+	                                          : cache_get(bt->cache, key, kl)) != NULL) {
 		bt->hooks.waiter_done(bt->hooks.done_arg, w, a, true, 0, 0);
 		answer_unref(a);
 		return;
@@ -167,6 +170,8 @@ void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 	/* with a fleet the item asks it first: its answer, or its lease, or another's */
 	if (bt->share != NULL && claim_start(bt, it))
 		return;
+	if (fleet_first && claim_answer_from_db(bt, it))
+		return; /* Redis went away meanwhile: the database, which memory's peek skipped */
 	if (!batcher_item_enqueue(bt, it)) {
 		htab_remove(&bt->items, &it->node);
 		list_remove(&w->link);

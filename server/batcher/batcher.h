@@ -74,8 +74,9 @@ void batcher_fail_all(batcher *bt, answer *a);
 struct journal_job;
 /*
  * Takes up a job the journal kept from before a restart (at start, before
- * any call): its items wait in the dedup table, and the job is polled as
- * soon as it has a slot. 0, or -1 when out of memory.
+ * any call), or one a dead instance of the fleet had upstream: its items wait
+ * in the dedup table (taking over those waiting on the fleet), and the job is
+ * polled as soon as it has a slot. 0, or -1 when out of memory.
  */
 int batcher_resume(batcher *bt, const struct journal_job *jj);
 

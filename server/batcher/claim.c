@@ -37,6 +37,7 @@ static void answer_from_fleet(batcher *bt, item *it, answer *a)
 	list_remove(&it->rlink);
 	bt->remote_hits++;
 	if (bt->cache != NULL) {
+		cache_count_miss(bt->cache); /* memory missed (cache_peek counts none) */
 		cache_put(bt->cache, it->ji.key, it->ji.keylen, a);
 		if (!uv_is_active((uv_handle_t *)&bt->commit))
 			uv_timer_start(&bt->commit, commit_cb, 0, 0);
@@ -44,13 +45,29 @@ static void answer_from_fleet(batcher *bt, item *it, answer *a)
 	batcher_item_answer(bt, it, a, true);
 }
 
-/* Into a batch of this instance's; without memory its waiters get INTERNAL. */
+bool claim_answer_from_db(batcher *bt, item *it)
+{
+	uint64_t expires = 0;
+	answer *a;
+
+	if (bt->cache == NULL ||
+	    (a = cache_get_db(bt->cache, it->ji.key, it->ji.keylen, &expires)) == NULL)
+		return false;
+	/* writes go to every layer: Redis gets it, and the instances waiting on this lease */
+	fshare_store(bt->share, it->ji.key, it->ji.keylen, a, expires);
+	batcher_item_answer(bt, it, a, true);
+	answer_unref(a);
+	return true;
+}
+
+/* Memory and Redis missed: the database, else a batch of this instance's; without memory its
+ * waiters get INTERNAL. */
 static void go_local(batcher *bt, item *it)
 {
 	answer *oom;
 
 	list_remove(&it->rlink);
-	if (batcher_item_enqueue(bt, it))
+	if (claim_answer_from_db(bt, it) || batcher_item_enqueue(bt, it))
 		return;
 	oom = answer_error_or_oom(NULL);
 	batcher_item_answer(bt, it, oom, false);
@@ -62,6 +79,11 @@ static bool ask(batcher *bt, item *it)
 	it->where = ITEM_CLAIMING;
 	it->bt = bt;
 	return fshare_claim(bt->share, it->ji.key, it->ji.keylen, claim_done_cb, it) == 0;
+}
+
+bool claim_fleet_first(const batcher *bt)
+{
+	return bt->share != NULL && fshare_ready(bt->share);
 }
 
 bool claim_start(batcher *bt, item *it)

@@ -24,9 +24,15 @@ void batcher_remote_result_cb(void *arg, const char *key, size_t keylen, answer 
 uint64_t batcher_remote_hits(const batcher *bt);
 uint64_t batcher_remote_waits(const batcher *bt);
 
+/* Whether a new item asks the fleet before the cache database (memory, Redis, the database,
+ * then upstream): Redis is there. Else memory, the database, upstream, as without a fleet. */
+bool claim_fleet_first(const batcher *bt);
 /* A new item (in bt->items, with its waiter) asks the fleet first; false when the fleet
  * cannot be asked now (then the caller queues it). */
 bool claim_start(batcher *bt, item *it);
+/* it (in no list or batch) answered from the cache database, which the fleet gets too; false
+ * on a miss. */
+bool claim_answer_from_db(batcher *bt, item *it);
 /* it lost its last waiter while unbatched: forgotten (or, claim in flight, when that ends). */
 void claim_forget(batcher *bt, item *it);
 /* Every unbatched item answered with a (borrowed): shutdown. */

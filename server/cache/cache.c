@@ -139,15 +139,12 @@ answer *cache_peek(cache *c, const char *key, size_t keylen)
 	return a;
 }
 
-answer *cache_get(cache *c, const char *key, size_t keylen)
+answer *cache_get_db(cache *c, const char *key, size_t keylen, uint64_t *expires_ms)
 {
 	uint64_t now = c->cfg.now_ms(), expires = 0;
-	answer *a = cache_peek(c, key, keylen);
-
-	if (a != NULL)
-		return a;
 	/* the database is read and written on the loop only: no lock needed around it */
-	a = c->db != NULL ? store_get(c->db, key, keylen, now, &expires) : NULL;
+	answer *a = c->db != NULL ? store_get(c->db, key, keylen, now, &expires) : NULL;
+
 	pthread_mutex_lock(&c->mu);
 	if (a != NULL) {
 		c->st.db_hits++;
@@ -160,7 +157,23 @@ answer *cache_get(cache *c, const char *key, size_t keylen)
 		c->st.misses++;
 	}
 	pthread_mutex_unlock(&c->mu);
+	if (expires_ms != NULL)
+		*expires_ms = expires;
 	return a;
+}
+
+answer *cache_get(cache *c, const char *key, size_t keylen)
+{
+	answer *a = cache_peek(c, key, keylen);
+
+	return a != NULL ? a : cache_get_db(c, key, keylen, NULL);
+}
+
+void cache_count_miss(cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->st.misses++;
+	pthread_mutex_unlock(&c->mu);
 }
 
 void cache_begin(cache *c)

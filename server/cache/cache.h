@@ -56,6 +56,16 @@ void cache_close(cache *c);
 answer *cache_get(cache *c, const char *key, size_t keylen);
 
 /*
+ * The database part of cache_get alone (on the loop): with a fleet, Redis is
+ * asked between memory and the database. A hit (counted, put in memory) as a
+ * new reference, its expiry in *expires_ms when not NULL; NULL on a miss
+ * (counted).
+ */
+answer *cache_get_db(cache *c, const char *key, size_t keylen, uint64_t *expires_ms);
+/* A miss found elsewhere than cache_get_db (Redis had the answer after memory missed). */
+void cache_count_miss(cache *c);
+
+/*
  * The memory part of cache_get alone, for any thread: a fresh hit (counted,
  * promoted) as a new reference the caller owns, else NULL without counting
  * a miss (the loop's cache_get that follows counts it).

@@ -56,6 +56,11 @@ static uint64_t fnv_str(uint64_t h, bool has, const char *s, size_t n)
  * step of FNV-1a is a bijection of its state); other damage goes unseen with
  * odds of about 2^-64. Cheap (a few ns a byte) and needs nothing but this.
  */
+uint64_t dbrow_fnv(const void *p, size_t n)
+{
+	return fnv(FNV_OFFSET, p, n);
+}
+
 uint64_t dbrow_checksum(const char *key, size_t keylen, const dbrow *r)
 {
 	uint64_t h = fnv(fnv_u64(FNV_OFFSET, keylen), key, keylen);

@@ -26,6 +26,8 @@ typedef struct dbrow {
  * formatted, confidence, result type), each with its length or null-ness.
  */
 uint64_t dbrow_checksum(const char *key, size_t keylen, const dbrow *r);
+/* FNV-1a 64 of n bytes: the same hash for other records kept outside the process. */
+uint64_t dbrow_fnv(const void *p, size_t n);
 
 /* The row that stores a (a result or a NOT_FOUND) until expires. */
 void dbrow_of_answer(const answer *a, uint64_t expires, dbrow *r);

@@ -6,28 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cbproto.h"
+#include "jobbytes.h"
+
+/* A job older than this is not polled again: Geoapify keeps results 24 h. */
+#define JOURNAL_MAX_AGE_MS (24ull * 3600 * 1000)
 
 typedef struct journal journal;
-
-/* One input of a journalled job (borrowed strings). */
-typedef struct journal_item {
-	const char *key; /* the cache and dedup key */
-	size_t keylen;
-	const char *text; /* geocode */
-	size_t text_len;
-	double lat, lon; /* reverse */
-} journal_item;
-
-/* One job as journalled (borrowed: valid during the visit only). */
-typedef struct journal_job {
-	const char *id; /* the upstream's job id */
-	cb_fn fn;
-	const char *opt[CB_OPT_COUNT]; /* NULL when absent */
-	uint64_t submitted_ms;         /* wall clock */
-	journal_item *items;
-	uint32_t n;
-} journal_job;
 
 /*
  * Opens the journal in the database at path (the cache's file; its own

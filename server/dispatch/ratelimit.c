@@ -156,6 +156,8 @@ void ratelimit_slow_down(ratelimit *rl, uint64_t sent_ns)
 	bool bursting = now >= rl->calm_at_ns && rl->burst > 1;
 
 	rl->calm_at_ns = now + CALM_NS;
+	if (rl->fleet)
+		rl->remote.slow(rl->remote.ctx, now > sent_ns ? now - sent_ns : 0);
 	if (sent_ns < rl->slowed_ns) {
 		rate_apply(rl);
 		return;

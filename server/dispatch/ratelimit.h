@@ -37,11 +37,14 @@ typedef struct rl_waiter {
  * main.c. take asks for one token: 0 and done(rl, wait) runs later, never
  * inline (wait 0: granted; > 0: nanoseconds to wait; < 0: it failed); -1
  * when it cannot ask now, and done never runs. sent says a granted request
- * was written now.
+ * was written now; slow, that the upstream answered 429 to a request written
+ * age_ns ago (the remote slows every process down, as ratelimit_slow_down
+ * does one).
  */
 typedef struct rl_remote {
 	int (*take)(void *ctx, void (*done)(void *rl, int64_t wait_ns), void *rl);
 	void (*sent)(void *ctx);
+	void (*slow)(void *ctx, uint64_t age_ns);
 	void *ctx;
 } rl_remote;
 

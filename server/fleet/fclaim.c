@@ -26,13 +26,15 @@ typedef struct chunk {
 	claim *cl[CLAIM_CHUNK];
 } chunk;
 
-/* KEYS: n values, then their n leases. ARGV: owner, lease ms. For each item: {1, value} |
- * {0} (the lease is ours now) | {2, the lease's time left}. */
+/* KEYS: n values, their n leases, their n marks (FCLAIM_JOB_PFX). ARGV: owner, lease ms. For each
+ * item: {1, value} | {0} (the lease is ours now) | {2, ms to wait}: its lease's time left, or a
+ * lease's length when it is inside a journalled job (whoever polls that job answers it). */
 static const char claim_lua[] =
-    "local n, out = #KEYS / 2, {}\n"
+    "local n, out = #KEYS / 3, {}\n"
     "for i = 1, n do\n"
     "  local v = redis.call('GET', KEYS[i])\n"
     "  if v then out[i] = {1, v}\n"
+    "  elseif redis.call('EXISTS', KEYS[2 * n + i]) == 1 then out[i] = {2, tonumber(ARGV[2])}\n"
     "  elseif redis.call('SET', KEYS[n + i], ARGV[1], 'NX', 'PX', ARGV[2]) then out[i] = {0}\n"
     "  else out[i] = {2, redis.call('PTTL', KEYS[n + i])} end\n"
     "end\n"
@@ -93,7 +95,9 @@ static void chunk_cb(void *arg, const redisReply *r, const char *err)
 /* One script for the claims of k; -1 when it cannot go (the caller ends them). */
 static int chunk_send(fclaim_set *s, chunk *k)
 {
-	size_t argc = 5 + 2 * k->n, vl = strlen(s->vpfx), ll = strlen(s->lpfx), n = k->n;
+	size_t n = k->n, argc = 5 + 3 * n;
+	const char *pfx[3] = {s->vpfx, s->lpfx, FCLAIM_JOB_PFX};
+	size_t pl[3] = {strlen(s->vpfx), strlen(s->lpfx), FCLAIM_JOB_PFX_LEN};
 	const char **argv = calloc(argc, sizeof(*argv));
 	size_t *lens = calloc(argc, sizeof(*lens));
 	char *keys = NULL, nkeys[16], *p;
@@ -101,23 +105,23 @@ static int chunk_send(fclaim_set *s, chunk *k)
 	int rv = -1;
 
 	for (size_t i = 0; i < n; i++)
-		total += vl + ll + 2 * k->cl[i]->keylen;
+		total += pl[0] + pl[1] + pl[2] + 3 * k->cl[i]->keylen;
 	if (argv == NULL || lens == NULL || (p = keys = malloc(total ? total : 1)) == NULL)
 		goto out;
-	snprintf(nkeys, sizeof(nkeys), "%zu", 2 * n);
+	snprintf(nkeys, sizeof(nkeys), "%zu", 3 * n);
 	argv[0] = "EVAL", lens[0] = 4;
 	argv[1] = claim_lua, lens[1] = sizeof(claim_lua) - 1;
 	argv[2] = nkeys, lens[2] = strlen(nkeys);
-	for (size_t i = 0; i < 2 * n; i++) {
+	for (size_t i = 0; i < 3 * n; i++) {
 		const claim *cl = k->cl[i % n];
-		size_t pl = i < n ? vl : ll;
-		memcpy(p, i < n ? s->vpfx : s->lpfx, pl);
-		memcpy(p + pl, cl->key, cl->keylen);
-		argv[3 + i] = p, lens[3 + i] = pl + cl->keylen;
-		p += pl + cl->keylen;
+		size_t which = i / n;
+		memcpy(p, pfx[which], pl[which]);
+		memcpy(p + pl[which], cl->key, cl->keylen);
+		argv[3 + i] = p, lens[3 + i] = pl[which] + cl->keylen;
+		p += pl[which] + cl->keylen;
 	}
-	argv[3 + 2 * n] = s->owner, lens[3 + 2 * n] = strlen(s->owner);
-	argv[4 + 2 * n] = s->lease_ms, lens[4 + 2 * n] = strlen(s->lease_ms);
+	argv[3 + 3 * n] = s->owner, lens[3 + 3 * n] = strlen(s->owner);
+	argv[4 + 3 * n] = s->lease_ms, lens[4 + 3 * n] = strlen(s->lease_ms);
 	if ((rv = rconn_command(s->cmd, chunk_cb, k, (int)argc, argv, lens)) == 0)
 		s->sent++;
 out:

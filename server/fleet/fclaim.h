@@ -24,6 +24,11 @@ typedef enum fshare_claim_rc {
 typedef void (*fshare_claim_cb)(void *arg, fshare_claim_rc rc, answer *a, uint64_t expires_ms,
                                 uint64_t wait_ms);
 
+/* An item inside a job journalled in Redis (fjob.c) is marked by this prefix + its key, holding
+ * the job's id: no instance claims it while the job is upstream, whoever polls it. */
+#define FCLAIM_JOB_PFX     "cellbatch:i:"
+#define FCLAIM_JOB_PFX_LEN 12
+
 typedef struct fclaim_counters {
 	uint64_t claims, values, held, mine, failed, corrupt;
 } fclaim_counters;

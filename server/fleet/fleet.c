@@ -14,6 +14,7 @@ struct fleet {
 	rconn *rc;
 	flimit *limit;
 	fshare *share;
+	fjob *jobs;
 	freport *report;
 	fleet_ready_cb ready;
 	void *arg;
@@ -92,8 +93,16 @@ int fleet_open(fleet **out, uv_loop_t *loop, const fleet_config *cfg, fleet_read
 		rconn_close(f->rc);
 		goto out;
 	}
+	if (fjob_open(&f->jobs, loop, f->rc, f->share,
+	              &(fjob_config){fshare_owner(f->share), cfg->lease_ms, cfg->job_max_age_ms,
+	                             cfg->adopt, cfg->adopt_arg}) != 0) {
+		fshare_close(f->share);
+		rconn_close(f->rc);
+		goto out;
+	}
 	if (freport_open(&f->report, loop, f->rc, fshare_owner(f->share), cfg->summary,
 	                 cfg->summary_arg) != 0) {
+		fjob_close(f->jobs);
 		fshare_close(f->share);
 		rconn_close(f->rc);
 		goto out;
@@ -114,6 +123,7 @@ out:
 void fleet_close(fleet *f)
 {
 	freport_close(f->report);
+	fjob_close(f->jobs);
 	fshare_close(f->share); /* writes the last answers while the connection lasts */
 	rconn_close(f->rc);     /* answers the asks and claims: before the limiter goes */
 	flimit_close(f->limit);
@@ -128,6 +138,16 @@ fshare *fleet_share(fleet *f)
 const fshare *fleet_share_c(const fleet *f)
 {
 	return f->share;
+}
+
+fjob *fleet_jobs(fleet *f)
+{
+	return f->jobs;
+}
+
+const fjob *fleet_jobs_c(const fleet *f)
+{
+	return f->jobs;
 }
 
 flimit *fleet_limiter(fleet *f)

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "fjob.h"
 #include "flimit.h"
 #include "freport.h"
 #include "fshare.h"
@@ -25,6 +26,9 @@ typedef struct fleet_config {
 	void *result_arg;
 	freport_summary_fn summary; /* this instance's summary for the fleet's view (freport.h) */
 	void *summary_arg;
+	uint64_t job_max_age_ms; /* how long a journalled job may still be polled (fjob.h) */
+	fjob_adopt_cb adopt;     /* a dead instance's job to poll (fjob.h) */
+	void *adopt_arg;
 } fleet_config;
 
 /* Redis became usable (up) or stopped being so; never inline from fleet_open. */
@@ -43,7 +47,10 @@ void fleet_close(fleet *f);
 flimit *fleet_limiter(fleet *f);
 /* The answers and leases shared per item (fshare.h). */
 fshare *fleet_share(fleet *f);
+/* The job journal shared by the fleet (fjob.h), for the upstream. */
+fjob *fleet_jobs(fleet *f);
 /* For stats. */
+const fjob *fleet_jobs_c(const fleet *f);
 const fshare *fleet_share_c(const fleet *f);
 const rconn *fleet_conn(const fleet *f);
 /* The instances that reported in the last minute (freport.h). */

@@ -36,6 +36,10 @@ int flimit_take(void *ctx, flimit_done_cb done, void *arg);
  * Redis). Best effort: nothing is said when Redis is not there. */
 void flimit_sent(void *ctx);
 
+/* The upstream answered 429 to a request written age_ns ago: the fleet slows down as one
+ * instance would (dispatch/ratelimit.h's ratelimit_slow_down), for every instance. Best effort. */
+void flimit_slow(void *ctx, uint64_t age_ns);
+
 /*
  * This instance uses the fleet's limiter again after its local fallback: no
  * token is granted to anyone for quiet_ns from now (Redis's clock), so that

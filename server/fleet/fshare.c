@@ -69,6 +69,11 @@ static char *prefixed(const char *pfx, const char *key, size_t keylen)
 
 static void renew_timer_cb(uv_timer_t *t);
 
+bool fshare_ready(const fshare *fs)
+{
+	return rconn_get_state(fs->cmd) == RCONN_READY;
+}
+
 int fshare_claim(fshare *fs, const char *key, size_t keylen, fshare_claim_cb cb, void *arg)
 {
 	return fclaim_claim(&fs->claims, key, keylen, cb, arg);
@@ -162,6 +167,14 @@ void fshare_store(fshare *fs, const char *key, size_t keylen, answer *a, uint64_
 		uv_timer_start(&fs->flush_timer, flush_timer_cb, 0, 0);
 }
 
+void fshare_flush(fshare *fs)
+{
+	if (uv_is_active((uv_handle_t *)&fs->flush_timer)) {
+		uv_timer_stop(&fs->flush_timer);
+		flush_timer_cb(&fs->flush_timer);
+	}
+}
+
 void fshare_release(fshare *fs, const char *key, size_t keylen)
 {
 	if (htab_find(&fs->leases.held, key, keylen) != NULL)
@@ -249,8 +262,7 @@ static void renew_timer_cb(uv_timer_t *t)
 void fshare_close(fshare *fs)
 {
 	fclaim_close(&fs->claims, fshare_closed_cb, fs);
-	if (uv_is_active((uv_handle_t *)&fs->flush_timer))
-		flush_timer_cb(&fs->flush_timer); /* the last answers, while the connection lasts */
+	fshare_flush(fs); /* the last answers, while the connection lasts */
 	rconn_close(fs->sub);
 	uv_close((uv_handle_t *)&fs->flush_timer, fshare_closed_cb);
 	uv_close((uv_handle_t *)&fs->renew_timer, fshare_closed_cb);

@@ -4,6 +4,7 @@
 #ifndef CB_FSHARE_H
 #define CB_FSHARE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ int fshare_open(fshare **out, uv_loop_t *loop, rconn *cmd, const fshare_config *
 /* Closes the channel's connection; claims in flight end (FAILED) inline. */
 void fshare_close(fshare *fs);
 
+/* Whether Redis can be asked now (its connection is ready). */
+bool fshare_ready(const fshare *fs);
+
 /*
  * Looks key up in Redis, else takes its lease, else says who holds it: 0 and
  * cb runs once, never inline; -1 when Redis is not ready (cb never runs).
@@ -45,6 +49,10 @@ int fshare_claim(fshare *fs, const char *key, size_t keylen, fshare_claim_cb cb,
  * published; written a loop turn later with the others. Best effort.
  */
 void fshare_store(fshare *fs, const char *key, size_t keylen, answer *a, uint64_t expires_ms);
+
+/* Writes the answers fshare_store kept so far now rather than a loop turn later: a command sent
+ * after this runs after them in Redis. */
+void fshare_flush(fshare *fs);
 
 /* key's lease, if this instance holds it, is given up without an answer (its item was dropped or
  * failed before it went upstream): the instances waiting on it ask again. */

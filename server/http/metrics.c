@@ -146,6 +146,7 @@ static void render_requests(const upstream_counters *uc, prom_buf *b)
 static void render_fleet(const report_src *src, prom_buf *b)
 {
 	const rconn *rc = src->fleet ? fleet_conn(src->fleet) : NULL;
+	fjob_counters jc = {0};
 
 	gauge(b, P "redis_up", "1 while the connection to Redis (--redis) is ready.",
 	      rc && rconn_get_state(rc) == RCONN_READY ? 1 : 0);
@@ -157,6 +158,10 @@ static void render_fleet(const report_src *src, prom_buf *b)
 	counter(b, P "rate_limit_switches_total",
 	        "Changes between the fleet's rate limit and the local fallback.",
 	        ratelimit_switches(src->rl));
+	if (src->fleet != NULL)
+		fjob_get_counters(fleet_jobs_c(src->fleet), &jc);
+	counter(b, P "fleet_jobs_taken_over_total",
+	        "Upstream jobs of a dead instance that this one took up and polled.", jc.adopted);
 }
 
 static void render_upstream(const report_src *src, const upstream_counters *uc, prom_buf *b)

@@ -241,10 +241,13 @@ static int pack_fleet(const report_src *src, msgpack_packer *pk)
 	                      : ratelimit_is_fleet(src->rl) ? "fleet"
 	                                                    : "fallback";
 	fshare_counters fc = {0};
-	int rv = cbp_pack_cstr(pk, "fleet") | msgpack_pack_map(pk, 13);
+	fjob_counters jc = {0};
+	int rv = cbp_pack_cstr(pk, "fleet") | msgpack_pack_map(pk, 15);
 
-	if (fl != NULL)
+	if (fl != NULL) {
 		fshare_get_counters(fleet_share_c(fl), &fc);
+		fjob_get_counters(fleet_jobs_c(fl), &jc);
+	}
 
 	rv |= cbp_pack_cstr(pk, "redis") |
 	      cbp_pack_cstr(pk, rc ? rconn_state_name(rconn_get_state(rc)) : "off");
@@ -258,7 +261,9 @@ static int pack_fleet(const report_src *src, msgpack_packer *pk)
 	rv |= KV_U(pk, "shared_hits", batcher_remote_hits(src->bt));
 	rv |= KV_U(pk, "lease_waits", batcher_remote_waits(src->bt));
 	rv |= KV_U(pk, "leases_taken", fc.mine);
-	rv |= KV_U(pk, "corrupt", fc.corrupt);
+	rv |= KV_U(pk, "corrupt", fc.corrupt + jc.damaged);
+	rv |= KV_U(pk, "jobs_journalled", jc.kept);
+	rv |= KV_U(pk, "jobs_taken_over", jc.adopted);
 	return rv | pack_instances(fl ? fleet_report_c(fl) : NULL, pk);
 }
 

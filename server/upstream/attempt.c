@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "fjob.h"
 #include "geoapify.h"
 #include "job.h"
 #include "job_int.h"
@@ -268,8 +269,10 @@ static bool job_lost(job *j, const http_resp *r, bool submit)
 	         "again, once (billed again)",
 	         (unsigned long long)j->seq, j->label, j->job_id);
 	j->resubmit_lost = true;
-	if (j->journalled)
+	if (j->journalled) {
 		journal_remove(j->u->journal, j->job_id);
+		fjob_forget(j->u->fjob, j->job_id);
+	}
 	j->journalled = false;
 	j->job_id[0] = '\0';
 	j->t_pend_sent_ns = 0;

@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "functions.h"
+#include "fjob.h"
 #include "journal.h"
 #include "job.h"
 #include "job_int.h"
@@ -106,7 +107,7 @@ void job_journal_keep(job *j)
 	journal_job jj = {
 	    .id = j->job_id, .fn = j->fn, .submitted_ms = wall_ms(), .items = items, .n = j->n};
 
-	if (j->u->journal == NULL)
+	if (j->u->journal == NULL && j->u->fjob == NULL)
 		goto out;
 	if (items == NULL) {
 		log_warn("batch %llu: out of memory for the job journal",
@@ -120,6 +121,7 @@ void job_journal_keep(job *j)
 		    (journal_item){j->items[i]->key,      j->items[i]->keylen, j->items[i]->text,
 		                   j->items[i]->text_len, j->items[i]->lat,    j->items[i]->lon};
 	journal_add(j->u->journal, &jj);
+	fjob_keep(j->u->fjob, &jj);
 	j->journalled = true;
 out:
 	free(items);
@@ -130,6 +132,8 @@ static void job_end(job *j, batch_state st, bool keep_journal)
 {
 	upstream *u = j->u;
 	double ms = j->t_submit_ns ? (double)(now_ns() - j->t_submit_ns) / 1e6 : 0;
+	char id[sizeof(j->job_id)];
+	bool forget;
 
 	job_set_state(j, st);
 	log_info("batch %llu %s: %u items, job %s, %s in %.0f ms after %u polls",
@@ -139,10 +143,16 @@ static void job_end(job *j, batch_state st, bool keep_journal)
 		learn_job_time(j);
 		lathist_add(&u->c.job, now_ns() - j->t_submit_ns);
 	}
-	/* a job stopped by shutdown is still upstream, and paid: the next start polls it */
-	if (j->journalled && !keep_journal)
-		journal_remove(u->journal, j->job_id);
+	/* a job stopped by shutdown is still upstream, and paid: the next start (or another
+	 * instance of the fleet) polls it */
+	forget = j->journalled && !keep_journal;
+	snprintf(id, sizeof(id), "%s", j->job_id);
+	if (forget)
+		journal_remove(u->journal, id);
 	u->hooks.ended(u->hooks.arg, j);
+	/* after ended: the fleet's answers are stored before the job's marks on its items go */
+	if (forget)
+		fjob_forget(u->fjob, id);
 }
 
 void job_fail(job *j, answer *a)

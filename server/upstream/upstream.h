@@ -77,6 +77,7 @@ typedef struct upstream {
 	ratelimit *rl;           /* borrowed */
 	struct cache *cache;     /* borrowed; NULL: results are not kept */
 	struct journal *journal; /* borrowed; NULL: jobs in flight are not kept */
+	struct fjob *fjob;       /* borrowed; NULL: no fleet keeps them in Redis (--redis) */
 	upstream_hooks hooks;
 	pollsched poll_sched[SIZE_BUCKETS]; /* per power-of-two batch size */
 	quota quota;

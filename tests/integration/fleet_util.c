@@ -1,6 +1,8 @@
 /* fleet_util.c: fleet tests' helpers — a real redis-server on a private unix socket, several
  * cellbatchd sharing it, one client thread per instance. */
 #include <errno.h>
+#include <setjmp.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +16,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "fleet_util.h"
 
@@ -238,4 +242,80 @@ long it_fleet_instances(const char *url, long *items)
 	}
 	it_replies_free(&r, 1);
 	return n;
+}
+
+/* ------------------------------------------------------------ the fleet tests' loads */
+
+/* cells[i] for instance k: addresses of its own ("<k>-<i> Fleet Road") */
+it_call *own_calls(int k, size_t n, char (*texts)[64])
+{
+	it_call *c = calloc(n, sizeof(*c));
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(texts[i], 64, "%d-%zu Fleet Road", k, i);
+		c[i] = (it_call){.fn = CB_FN_GEOCODE, .text = texts[i], .id = i + 1};
+	}
+	return c;
+}
+
+size_t count_ok(const it_reply *r, size_t n)
+{
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++)
+		ok += r[i].decoded && r[i].rep.err == CB_OK && r[i].rep.has_result;
+	return ok;
+}
+
+void load3_make(load3 *L, it_fleet *f, size_t n)
+{
+	for (int k = 0; k < f->n; k++) {
+		L->texts[k] = calloc(n, 64);
+		L->l[k] = (it_fleet_load){f->url[k], own_calls(k, n, L->texts[k]),
+		                          n,         calloc(n, sizeof(it_reply)),
+		                          60000,     -1};
+	}
+}
+
+void load3_free(load3 *L, int n)
+{
+	for (int k = 0; k < n; k++) {
+		it_replies_free(L->l[k].replies, L->l[k].n);
+		free(L->l[k].replies);
+		free(L->l[k].calls);
+		free(L->texts[k]);
+	}
+}
+
+/* Every live instance drains and exits 0 on SIGTERM, with nothing in its log from a sanitizer. */
+void fleet_stop(it_fleet *f)
+{
+	for (int k = 0; k < f->n; k++) {
+		if (f->pid[k] > 0)
+			assert_int_equal(it_stop(&f->pid[k], SIGTERM, 10000), 0);
+		assert_int_equal(it_log_clean(f->log[k]), 0);
+	}
+	it_redis_stop(&f->redis, SIGTERM);
+}
+
+void *bg_main(void *arg)
+{
+	bg_load *bg = arg;
+
+	it_fleet_run(bg->L->l + bg->first, bg->n);
+	return NULL;
+}
+
+/* Waits until every instance's limiter reads want; 0 or -1 after timeout_ms. */
+int wait_limiter(it_fleet *f, const char *want, int timeout_ms)
+{
+	double end = it_now_ms() + timeout_ms;
+	char got[32];
+
+	for (int k = 0; k < f->n; k++)
+		while (it_fleet_stat_str(f->url[k], "limiter", got, sizeof(got)) != 0 ||
+		       strcmp(got, want) != 0)
+			if (it_now_ms() > end)
+				return -1;
+	return 0;
 }

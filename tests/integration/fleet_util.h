@@ -3,6 +3,7 @@
 #ifndef FLEET_UTIL_H
 #define FLEET_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -72,5 +73,38 @@ long it_fleet_instances(const char *url, long *items);
  */
 void it_fleet_remember(pid_t pid);
 int it_fleet_teardown(void **state);
+
+/* The flags every fleet test gives its instances: the plan's 5 a second for the whole fleet. */
+#define FLEET_ARGS      "--rate", "5", "--burst", "1", "--fleet-size", "3", "--batch-max", "50"
+#define FLEET_ARGS_FULL "--rate", "5", "--burst", "1", "--fleet-size", "3"
+
+/* n calls for instance k: addresses of its own ("<k>-<i> Fleet Road"), texts its n buffers. */
+it_call *own_calls(int k, size_t n, char (*texts)[64]);
+/* Replies that are an OK result. */
+size_t count_ok(const it_reply *r, size_t n);
+
+/* One load per instance of a fleet, each of addresses of its own. */
+typedef struct load3 {
+	it_fleet_load l[FLEET_MAX];
+	char (*texts[FLEET_MAX])[64];
+} load3;
+
+void load3_make(load3 *L, it_fleet *f, size_t n);
+void load3_free(load3 *L, int n);
+
+/* Some of a load3's loads run in a thread of their own. */
+typedef struct bg_load {
+	load3 *L;
+	pthread_t t;
+	int first, n; /* the loads L->l[first..first + n) */
+} bg_load;
+
+void *bg_main(void *arg);
+
+/* Every live instance drains and exits 0 on SIGTERM, with nothing in its log from a sanitizer;
+ * then Redis stops. */
+void fleet_stop(it_fleet *f);
+/* Waits until every instance's limiter reads want; 0 or -1 after timeout_ms. */
+int wait_limiter(it_fleet *f, const char *want, int timeout_ms);
 
 #endif

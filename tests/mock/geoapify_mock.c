@@ -52,7 +52,10 @@ typedef struct job {
 	char id[33];
 	bool reverse;
 	bool stuck;
-	bool forgotten; /* as after a restart of the upstream: polls get 404 */
+	bool forgotten;    /* as after a restart of the upstream: polls get 404 */
+	bool before_reset; /* made before the counters' last reset: not in items_never_polled */
+	unsigned long polls;
+	size_t nitems;
 	double done_at_ms;
 	json_t *input; /* the submitted array, until the worker has turned it into results */
 	char *results; /* JSON array; NULL while the worker is still producing it */
@@ -671,6 +674,7 @@ static enum MHD_Result submit(struct MHD_Connection *c, bool reverse, const conn
 	jb->reverse = reverse;
 	jb->stuck = f != NULL && f->kind == F_STUCK;
 	jb->done_at_ms = now_ms() + (double)M.pending_ms;
+	jb->nitems = json_array_size(in);
 	jb->input = in;
 	jb->next = M.jobs;
 	M.jobs = jb;
@@ -721,6 +725,7 @@ static enum MHD_Result poll(struct MHD_Connection *c, bool reverse)
 	for (job *j = M.jobs; j != NULL; j = j->next) {
 		if (strcmp(j->id, id) == 0 && j->reverse == reverse && !j->forgotten) {
 			found = true;
+			j->polls++;
 			pending = j->stuck || now_ms() < j->done_at_ms;
 			if (!pending) {
 				/* done by the clock; the worker may still be writing (pending 0) */
@@ -771,7 +776,12 @@ static enum MHD_Result single_search(struct MHD_Connection *c)
 static json_t *stats_json(void)
 {
 	json_t *j;
+	unsigned long never_polled = 0;
+
 	pthread_mutex_lock(&M.mu);
+	/* billed, but nobody asked for the results: a client that died before it noted the job */
+	for (const job *jb = M.jobs; jb != NULL; jb = jb->next)
+		never_polled += jb->polls == 0 && !jb->before_reset ? jb->nitems : 0;
 	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I}", "refused_429",
 	              (json_int_t)M.refused_429, "jobs", (json_int_t)M.accepted, "requests",
 	              (json_int_t)M.requests, "submits", (json_int_t)M.submits, "polls",
@@ -780,6 +790,9 @@ static json_t *stats_json(void)
 	              "max_requests_per_second", (json_int_t)M.max_per_second, "submit_sizes",
 	              M.submit_sizes, "items_repeated", (json_int_t)M.items_repeated,
 	              "items_unique", (json_int_t)json_object_size(M.seen));
+	if (j != NULL)
+		json_object_set_new(j, "items_never_polled",
+		                    json_integer((json_int_t)never_polled));
 	pthread_mutex_unlock(&M.mu);
 	return j;
 }
@@ -793,6 +806,8 @@ static void reset_counters(void)
 	json_array_clear(M.submit_sizes);
 	json_object_clear(M.seen);
 	M.items_repeated = 0;
+	for (job *jb = M.jobs; jb != NULL; jb = jb->next)
+		jb->before_reset = true;
 }
 
 /*

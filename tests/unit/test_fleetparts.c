@@ -1,5 +1,6 @@
 /* test_fleetparts.c: the fleet's plain parts on their own — --redis's URL, a cache row as the
- * bytes Redis keeps (and damage to them), the results channel's records, the fallback's share of
+ * bytes Redis keeps (and damage to them), a journalled job's record (and damage), the results
+ * channel's records, the fallback's share of
  * the rate, and the limiter's switch between the fleet and its local fallback. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +11,10 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "fleet.h"
 #include "fmsg.h"
+#include "jobbytes.h"
 #include "ratelimit.h"
 #include "rowbytes.h"
 #include "rurl.h"
@@ -85,6 +88,41 @@ static void rows_round_trip_and_damage_is_a_miss(void **state)
 	answer_unref(a);
 }
 
+/* A job as Redis's journal keeps it comes back whole; any byte changed, or a cut, is refused. */
+static void job_records_round_trip_and_damage_is_refused(void **state)
+{
+	journal_item items[2] = {{"k1", 2, "1 Rue A", 7, 0, 0}, {"k2", 2, "2 Rue B", 7, 0, 0}};
+	journal_job j = {
+	    .id = "job-7f", .fn = CB_FN_GEOCODE, .submitted_ms = 1234, .items = items, .n = 2};
+	jobbytes_view *v = calloc(1, sizeof(*v));
+	size_t len;
+	char *rec;
+	(void)state;
+
+	j.opt[0] = "fr";
+	assert_non_null(rec = jobbytes_pack(&j, &len));
+	assert_true(jobbytes_unpack(rec, len, v));
+	assert_string_equal(v->j.id, "job-7f");
+	assert_int_equal(v->j.fn, CB_FN_GEOCODE);
+	assert_int_equal(v->j.submitted_ms, 1234);
+	assert_string_equal(v->j.opt[0], "fr");
+	assert_null(v->j.opt[1]);
+	assert_int_equal(v->j.n, 2);
+	assert_memory_equal(v->j.items[1].key, "k2", 2);
+	assert_memory_equal(v->j.items[1].text, "2 Rue B", 7);
+	jobbytes_view_fini(v);
+	for (size_t i = 0; i < len; i++) {
+		rec[i] ^= 0x01;
+		assert_false(jobbytes_unpack(rec, len, v));
+		jobbytes_view_fini(v);
+		rec[i] ^= 0x01;
+	}
+	assert_false(jobbytes_unpack(rec, len - 1, v));
+	jobbytes_view_fini(v);
+	free(rec);
+	free(v);
+}
+
 static void records_round_trip_and_stop_at_damage(void **state)
 {
 	fmsg_rec in[2] = {{"key-a", 5, "val", 3}, {"key-b", 5, NULL, 0}}, r;
@@ -117,7 +155,8 @@ static void fallback_share_fits_the_window(void **state)
 /* A fake fleet: takes are kept for the test to answer. */
 static void (*pending_done)(void *, int64_t);
 static void *pending_rl;
-static int takes, sent_told, sends;
+static int takes, sent_told, sends, slows;
+static uint64_t slow_age_ns;
 
 static int fake_take(void *ctx, void (*done)(void *rl, int64_t wait_ns), void *rl)
 {
@@ -132,6 +171,13 @@ static void fake_sent(void *ctx)
 {
 	(void)ctx;
 	sent_told++;
+}
+
+static void fake_slow(void *ctx, uint64_t age_ns)
+{
+	(void)ctx;
+	slows++;
+	slow_age_ns = age_ns;
 }
 
 static void count_send(rl_waiter *w)
@@ -149,7 +195,7 @@ static void limiter_asks_the_fleet_then_falls_back(void **state)
 
 	assert_int_equal(uv_loop_init(&loop), 0);
 	ratelimit_init(&rl, &loop, 5, 1);
-	ratelimit_set_remote(&rl, &(rl_remote){fake_take, fake_sent, NULL}, 1);
+	ratelimit_set_remote(&rl, &(rl_remote){fake_take, fake_sent, fake_slow, NULL}, 1);
 	ratelimit_set_fleet(&rl, true, "test");
 	rl_waiter_init(&w1);
 	rl_waiter_init(&w2);
@@ -162,6 +208,10 @@ static void limiter_asks_the_fleet_then_falls_back(void **state)
 	assert_int_equal(takes, 2);
 	ratelimit_sent(&rl);
 	assert_int_equal(sent_told, 1);
+	/* a 429 slows the fleet down (on Redis: every instance), told how old its request is */
+	ratelimit_slow_down(&rl, now_ns() - 250000000);
+	assert_int_equal(slows, 1);
+	assert_true(slow_age_ns >= 250000000 && slow_age_ns < 10000000000ull);
 	pending_done(pending_rl, -1); /* Redis failed: the local fallback decides */
 	assert_false(ratelimit_is_fleet(&rl));
 	assert_int_equal(ratelimit_switches(&rl), 2);
@@ -178,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(urls_read_and_refused),
 	    cmocka_unit_test(rows_round_trip_and_damage_is_a_miss),
+	    cmocka_unit_test(job_records_round_trip_and_damage_is_refused),
 	    cmocka_unit_test(records_round_trip_and_stop_at_damage),
 	    cmocka_unit_test(fallback_share_fits_the_window),
 	    cmocka_unit_test(limiter_asks_the_fleet_then_falls_back),
