@@ -340,6 +340,7 @@ static int open_pipeline(server *s)
 	    .credit_single = c->credit_single,
 	    .rate = c->rate,
 	    .latency_recent = &s->latency_recent,
+	    .public_url = c->public_url,
 	};
 	recent_init(&s->latency_recent, s->report.t_start_ns);
 	return 0;

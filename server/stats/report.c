@@ -211,7 +211,7 @@ char *report_instance_summary(void *arg, size_t *len)
 	report_get_credits(src, &cr);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	rv = msgpack_pack_map(&pk, 10);
+	rv = msgpack_pack_map(&pk, 10 + (src->public_url != NULL));
 	rv |= cbp_pack_cstr(&pk, "instance") |
 	      cbp_pack_cstr(&pk, src->fleet ? fshare_owner(fleet_share_c(src->fleet)) : "?");
 	rv |= cbp_pack_cstr(&pk, "version") | cbp_pack_cstr(&pk, CB_VERSION);
@@ -223,6 +223,9 @@ char *report_instance_summary(void *arg, size_t *len)
 	rv |= KV_U(&pk, "items_submitted", cr.items);
 	rv |= KV_F(&pk, "credits_spent", cr.spent);
 	rv |= KV_F(&pk, "credits_saved", cr.saved);
+	/* where browsers reach it: the Excel add-in of one instance dials the others there */
+	if (src->public_url != NULL)
+		rv |= cbp_pack_cstr(&pk, "public_url") | cbp_pack_cstr(&pk, src->public_url);
 	if (rv != 0) {
 		msgpack_sbuffer_destroy(&sb);
 		return NULL;

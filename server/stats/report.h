@@ -30,6 +30,7 @@ typedef struct report_src {
 	double credit_single;     /* --credit-single: the price of one single geocode call */
 	double rate;              /* --rate: upstream requests a second, as configured */
 	recent *latency_recent;   /* the last minute of latency_total: report_pack updates it */
+	const char *public_url;   /* --public-url, in the fleet summary; NULL: none */
 } report_src;
 
 /*
@@ -55,7 +56,8 @@ int report_pack(void *arg, msgpack_packer *pk);
 /*
  * freport_summary_fn (arg: a report_src): this instance's summary for the
  * fleet's view — its name, calls, upstream requests, items billed and
- * credits — as a msgpack map the caller frees. Loop thread.
+ * credits, and its public_url when it has one (what /fleet.json lists) — as
+ * a msgpack map the caller frees. Loop thread.
  */
 char *report_instance_summary(void *arg, size_t *len);
 
