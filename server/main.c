@@ -372,6 +372,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	resume_jobs(s);
 	if (open_ingress(s) != 0)
 		return -1;
+	fleetwire_origins(s->fleet, s->ws_origins);
 	if (s->cfg.http != NULL &&
 	    httpd_open(&s->httpd, loop, s->cfg.http, s->tls, s->cfg.public_url, &s->report) != 0)
 		return -1;

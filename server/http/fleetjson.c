@@ -3,30 +3,10 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <msgpack.h>
 
 #include "excel.h"
 #include "fleet.h"
 #include "fleetjson.h"
-
-/* The string under key in map o, NUL-terminated into buf; NULL when absent, not one, too long. */
-static const char *map_str(const msgpack_object *o, const char *key, char *buf, size_t cap)
-{
-	size_t klen = strlen(key);
-
-	for (uint32_t i = 0; o->type == MSGPACK_OBJECT_MAP && i < o->via.map.size; i++) {
-		const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
-		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != klen ||
-		    memcmp(k->via.str.ptr, key, klen) != 0)
-			continue;
-		if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
-			return NULL;
-		memcpy(buf, v->via.str.ptr, v->via.str.size);
-		buf[v->via.str.size] = '\0';
-		return buf;
-	}
-	return NULL;
-}
 
 static int add_unique(json_t *arr, const char *url)
 {
@@ -43,19 +23,11 @@ static int add_unique(json_t *arr, const char *url)
 static int add_instance(json_t *arr, const char *b, size_t len, const char *self)
 {
 	char url[512], name[256];
-	msgpack_unpacked u;
-	size_t off = 0;
-	int rv = 0;
 
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, b, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    map_str(&u.data, "public_url", url, sizeof(url)) != NULL &&
-	    excel_public_url_valid(url) &&
-	    (self == NULL || map_str(&u.data, "instance", name, sizeof(name)) == NULL ||
-	     strcmp(name, self) != 0))
-		rv = add_unique(arr, url);
-	msgpack_unpacked_destroy(&u);
-	return rv;
+	if (!report_summary_url(b, len, url, sizeof(url), name, sizeof(name)) ||
+	    !excel_public_url_valid(url) || (self != NULL && strcmp(name, self) == 0))
+		return 0;
+	return add_unique(arr, url);
 }
 
 char *fleetjson_render(const report_src *src, size_t *len)

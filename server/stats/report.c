@@ -234,6 +234,41 @@ char *report_instance_summary(void *arg, size_t *len)
 	return sb.data; /* the sbuffer's malloc'd bytes: the caller frees them */
 }
 
+/* The string under key in map o, NUL-terminated into buf; NULL when absent, not one, too long. */
+static const char *map_str(const msgpack_object *o, const char *key, char *buf, size_t cap)
+{
+	size_t klen = strlen(key);
+
+	for (uint32_t i = 0; o->type == MSGPACK_OBJECT_MAP && i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != klen ||
+		    memcmp(k->via.str.ptr, key, klen) != 0)
+			continue;
+		if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
+			return NULL;
+		memcpy(buf, v->via.str.ptr, v->via.str.size);
+		buf[v->via.str.size] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+bool report_summary_url(const char *b, size_t len, char *url, size_t cap, char *name,
+                        size_t name_cap)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	bool ok;
+
+	msgpack_unpacked_init(&u);
+	ok = msgpack_unpack_next(&u, b, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	     map_str(&u.data, "public_url", url, cap) != NULL;
+	if (ok && map_str(&u.data, "instance", name, name_cap) == NULL)
+		name[0] = '\0';
+	msgpack_unpacked_destroy(&u);
+	return ok;
+}
+
 /* --redis: the connection and who decides the rate limit (docs/fleet.md). */
 static int pack_fleet(const report_src *src, msgpack_packer *pk)
 {

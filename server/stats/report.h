@@ -2,6 +2,8 @@
 #ifndef CB_REPORT_H
 #define CB_REPORT_H
 
+#include <stdbool.h>
+
 #include <msgpack.h>
 
 #include "batcher.h"
@@ -60,5 +62,13 @@ int report_pack(void *arg, msgpack_packer *pk);
  * a msgpack map the caller frees. Loop thread.
  */
 char *report_instance_summary(void *arg, size_t *len);
+
+/*
+ * From a summary report_instance_summary made (read back from Redis: any
+ * bytes), its public_url into url and its instance name into name (""
+ * without one); false when it has no public_url, or one longer than cap.
+ */
+bool report_summary_url(const char *b, size_t len, char *url, size_t cap, char *name,
+                        size_t name_cap);
 
 #endif
