@@ -430,9 +430,10 @@ function redisPing(sock) {
 }
 
 // A redis-server on a unix socket in a temp dir, one mock, and two cellbatchd sharing both
-// (--redis), each with --http on a port of its own and --public-url naming it. Each lets in the
-// pages of both origins (--ws-origin, docs/fleet.md "Excel"): the page Excel loads from A opens
-// B's WebSocket too. kill(i) SIGKILLs instance i; stop() ends the rest, each by its pid.
+// (--redis), each with --http on a port of its own and --public-url naming it, and no
+// --ws-origin: each lets in the pages of the fleet's public URLs (docs/fleet.md "Excel"), so the
+// page Excel loads from A opens B's WebSocket too. kill(i) SIGKILLs instance i; stop() ends the
+// rest, each by its pid.
 async function startFleet(extra) {
 	const dir = mkdtempSync(join(tmpdir(), 'cb-excel-fleet-'));
 	const log = (name) => openSync(join(dir, name), 'a');
@@ -461,12 +462,11 @@ async function startFleet(extra) {
 			'--api-key', KEY], { stdio: ['ignore', log('mock.log'), log('mock.log')] }));
 		fleet.mockPort = await waitFor('the mock', async () => Number(readFileSync(join(dir, 'mock.port'), 'utf8')));
 		const ports = [await freePort(), await freePort()];
-		const origins = ports.flatMap((p) => ['--ws-origin', `http://127.0.0.1:${p}`]);
 		for (const [i, port] of ports.entries()) {
 			const s = { base: `http://127.0.0.1:${port}`, http: `127.0.0.1:${port}`, exited: null };
 			s.server = spawn(SERVER_BIN, ['--listen', `ipc://${dir}/cb${i}.sock`, '--upstream', `http://127.0.0.1:${fleet.mockPort}`,
 				'--cache-db', join(dir, `cache${i}.db`), '--http', s.http, '--public-url', s.base, '--redis', `unix://${sock}`,
-				...origins, ...extra], { env: { ...process.env, GEOAPIFY_API_KEY: KEY }, stdio: ['ignore', log(`server${i}.log`), log(`server${i}.log`)] });
+				...extra], { env: { ...process.env, GEOAPIFY_API_KEY: KEY }, stdio: ['ignore', log(`server${i}.log`), log(`server${i}.log`)] });
 			s.server.on('exit', (code, sig) => { s.exited = code ?? sig; });
 			s.log = () => readFileSync(join(dir, `server${i}.log`), 'utf8');
 			s.json = async (path) => (await fetch(`${s.base}${path}`, { cache: 'no-store' })).json();
@@ -487,10 +487,12 @@ test('a fleet of two on one Redis: the page of one dials both (fleet.json), spre
 	const fleet = await startFleet(['--batch-wait', '6s', '--batch-idle', '3s']);
 	try {
 		const [a, b] = fleet.servers;
-		// each reports to Redis a second after its start, then every 5 s
-		await waitFor('A\'s /fleet.json listing A then B', async () =>
-			JSON.stringify((await a.json('/fleet.json')).servers) === JSON.stringify([a.base, b.base]));
-		assert.deepEqual((await b.json('/fleet.json')).servers, [b.base, a.base]);
+		// each reports to Redis a second after its start, then every 5 s, and learns the others'
+		// public URLs (B's fleet.json listing A: B lets in A's pages)
+		for (const [x, y] of [[a, b], [b, a]])
+			await waitFor(`${x.base}/fleet.json listing itself, then ${y.base}`, async () =>
+				JSON.stringify((await x.json('/fleet.json')).servers) === JSON.stringify([x.base, y.base]));
+		assert.match(b.log(), new RegExp(`WebSocket: pages from ${a.base.replace(/\./g, '\\.')} let in`));
 		const page = await openSheet(a);
 		const want = [`ws://${a.http}/cellbatch`, `ws://${b.http}/cellbatch`];
 		await page.waitForFunction((w) => JSON.stringify(window.cellbatch.endpoints().map((e) => e.url)) === JSON.stringify(w), want);

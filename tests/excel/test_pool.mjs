@@ -47,6 +47,7 @@ class FakeConnection {
 	ensure() {
 		this.ensured++;
 		if (this.state === 'idle') this.setState('connecting');
+		else if (this.state === 'refused') this.setState('reconnecting');
 	}
 
 	takePending() {
@@ -198,6 +199,9 @@ test('an endpoint that refuses the page is skipped while another works; alone, i
 	track(pool, 2);
 	assert.equal(a.pending.size, 0, 'a refused endpoint gets nothing new');
 	assert.equal(b.pending.size, 6);
+	const dials = a.ensured;
+	pool.retryRefused(); // the next refresh of the list asks it again
+	assert.equal(a.ensured, dials + 1);
 	b.setState('connected');
 	b.answerAll();
 	await t.all;

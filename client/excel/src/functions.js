@@ -52,6 +52,7 @@ function setUserServers(text) {
 // The servers the user typed (the task pane may have changed them in another runtime), and the
 // fleet's as its server lists them; a failed fetch (an older server: 404) keeps what we have.
 async function refresh() {
+	pool.retryRefused();
 	try {
 		const text = (await storage().getItem(SERVERS_KEY)) || '';
 		if (text !== lists.userText) setUserServers(text);

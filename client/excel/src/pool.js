@@ -67,6 +67,12 @@ export class Pool {
 		return c;
 	}
 
+	// Endpoints that refused this page are asked again (once in use): an instance learns the
+	// origins of its fleet's pages from Redis a few seconds after the page learnt of it.
+	retryRefused() {
+		if (this.used) for (const c of this.conns) if (c.state === 'refused') c.ensure();
+	}
+
 	// Sends map on one of the connections; resolves once with its reply (or a local error,
 	// conn.js's: TIMEOUT, UNREACHABLE, ORIGIN_REFUSED when no endpoint lets this page in).
 	request(map, timeoutMs) {
