@@ -362,6 +362,8 @@ test('manifest.xml is well-formed, points at this server, and its functions matc
 		const urls = [...text.matchAll(/DefaultValue="(https?:[^"]*)"/g)].map((x) => x[1]);
 		assert.ok(urls.length >= 8);
 		for (const u of urls) assert.ok(u.startsWith('https://cells.example.com/cb/excel/'), u);
+		// no --redis: the fleet is this server alone, as the public reach it
+		assert.deepEqual(JSON.parse((await proxied.get('/fleet.json')).text), { servers: ['https://cells.example.com/cb/'] });
 	} finally {
 		await proxied.stop();
 	}

@@ -2,7 +2,7 @@
 // Calc add-in's semantics, over WebSockets to the cellbatchd that served this script and the
 // other servers of its fleet (/fleet.json) or of the user's list (pool.js).
 import { Connection, endpointFor, localError } from './conn.js';
-import { parseServers } from './endpoints.js';
+import { endpointOf, parseServers } from './endpoints.js';
 import { Pool } from './pool.js';
 
 const FIELDS = ['lat', 'lon', 'formatted', 'confidence'];
@@ -66,7 +66,7 @@ async function refresh() {
 		const r = await fetch(new URL('../fleet.json', scriptUrl), { cache: 'no-store', signal: abort.signal });
 		const j = r.ok ? await r.json() : null;
 		if (!Array.isArray(j?.servers)) return;
-		lists.fleet = parseServers(j.servers.join(','), pageProtocol).endpoints;
+		lists.fleet = j.servers.map((u) => endpointOf(u, pageProtocol)).filter((e) => e !== null);
 		applyEndpoints();
 	} catch (e) {
 		console.warn(`cellbatch: no list of the fleet's servers: ${e.message}`);
