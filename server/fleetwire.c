@@ -14,6 +14,8 @@
  * longest an item waits for a dead instance's before another takes it over.
  */
 #define FLEET_LEASE_MS 10000
+/* Public URLs read from one report: more instances than a fleet on one Redis is meant to have */
+#define FLEET_MAX_URLS 32
 
 /* A dead instance's job, polled from here. */
 static bool fleetwire_adopt_cb(void *arg, const journal_job *jj)
@@ -64,4 +66,28 @@ int fleetwire_open(fleet **out, uv_loop_t *loop, const config *c, const fleetwir
 	         "instance's own while Redis is unreachable (--fleet-size %" PRIu64 ")",
 	         c->redis, local, c->fleet_size);
 	return 0;
+}
+
+static void fleetwire_origins_cb(void *arg, const freport *r)
+{
+	char urls[FLEET_MAX_URLS][512], name[256];
+	const char *list[FLEET_MAX_URLS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < freport_count(r) && n < FLEET_MAX_URLS; i++) {
+		size_t len;
+		const char *b = freport_get(r, i, &len);
+		if (report_summary_url(b, len, urls[n], sizeof(urls[n]), name, sizeof(name))) {
+			list[n] = urls[n];
+			n++;
+		}
+	}
+	if (wsep_origins_set_fleet(arg, list, n) != 0)
+		log_warn("fleet: out of memory for the origins of its pages; the last ones stay");
+}
+
+void fleetwire_origins(fleet *f, wsep_origins *w)
+{
+	if (f != NULL && w != NULL)
+		freport_watch(fleet_report(f), fleetwire_origins_cb, w);
 }

@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "report.h"
 #include "upstream.h"
+#include "wsep.h"
 
 /* What the fleet plugs into; all borrowed, and must outlive the fleet. */
 typedef struct fleetwire_parts {
@@ -30,5 +31,14 @@ typedef struct fleetwire_parts {
  * On the loop thread.
  */
 int fleetwire_open(fleet **out, uv_loop_t *loop, const config *c, const fleetwire_parts *p);
+
+/*
+ * After each report to Redis, the origins of the fleet's public URLs
+ * (--public-url of each instance) join w's, so that the Excel add-in served by
+ * any instance may open this one's WebSocket (wsep_origins_set_fleet: only
+ * without --ws-origin). f or w NULL (no --redis, no --http): nothing. Loop
+ * thread; w must outlive f.
+ */
+void fleetwire_origins(fleet *f, wsep_origins *w);
 
 #endif

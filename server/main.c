@@ -338,6 +338,7 @@ static int open_pipeline(server *s)
 	    .credit_single = c->credit_single,
 	    .rate = c->rate,
 	    .latency_recent = &s->latency_recent,
+	    .public_url = c->public_url,
 	};
 	recent_init(&s->latency_recent, s->report.t_start_ns);
 	return 0;
@@ -369,6 +370,7 @@ static int server_open(server *s, uv_loop_t *loop)
 	resume_jobs(s);
 	if (open_ingress(s) != 0)
 		return -1;
+	fleetwire_origins(s->fleet, s->ws_origins);
 	if (s->cfg.http != NULL &&
 	    httpd_open(&s->httpd, loop, s->cfg.http, s->tls, s->cfg.public_url, &s->report) != 0)
 		return -1;

@@ -1,4 +1,5 @@
-// taskpane.js: the task pane's view of the shared runtime: connection state, token, server numbers.
+// taskpane.js: the task pane's view of the shared runtime: each server's connection state, the
+// token, the user's list of servers, and the numbers of the server that served the pane.
 (function () {
 	'use strict';
 	const cb = window.cellbatch;
@@ -18,6 +19,26 @@
 		const waiting = s.state === 'idle' ? '' : `; ${s.pending} calls waiting`;
 		el.textContent = `${LABELS[s.state] || s.state}${s.detail ? `: ${s.detail}` : ''}${waiting}`;
 		$('token-form').hidden = !s.needsToken;
+		showEndpoints();
+	}
+
+	// One line per server: where it came from, its state, and the calls waiting on it.
+	function showEndpoints() {
+		const items = cb.endpoints().map((e) => {
+			const li = document.createElement('li');
+			li.dataset.state = e.state;
+			li.dataset.url = e.url;
+			const waiting = e.pending > 0 ? `, ${e.pending} waiting` : '';
+			li.textContent = `${e.url} (${e.source}): ${LABELS[e.state] || e.state}${e.detail ? `: ${e.detail}` : ''}${waiting}`;
+			return li;
+		});
+		for (const entry of cb.servers().skipped) {
+			const li = document.createElement('li');
+			li.dataset.state = 'skipped';
+			li.textContent = `${entry}: skipped (a page can open only ws://, wss:// or a server's http(s):// address; ws:// not from an https page)`;
+			items.push(li);
+		}
+		$('endpoints').replaceChildren(...items);
 	}
 
 	const rows = [
@@ -54,6 +75,13 @@
 		await cb.setToken($('token').value);
 		$('token').value = '';
 		$('token-saved').textContent = 'saved; recalculate (Ctrl+Alt+F9)';
+	});
+	cb.ready.then(() => { $('servers').value = cb.servers().text; });
+	$('servers-form').addEventListener('submit', async (ev) => {
+		ev.preventDefault();
+		await cb.setServers($('servers').value);
+		$('servers-saved').textContent = 'saved';
+		show();
 	});
 	cb.onChange(show);
 	show();

@@ -169,3 +169,8 @@ const flimit *fleet_limiter_c(const fleet *f)
 {
 	return f->limit;
 }
+
+freport *fleet_report(fleet *f)
+{
+	return f->report;
+}

@@ -55,6 +55,7 @@ const fshare *fleet_share_c(const fleet *f);
 const rconn *fleet_conn(const fleet *f);
 /* The instances that reported in the last minute (freport.h). */
 const freport *fleet_report_c(const fleet *f);
+freport *fleet_report(fleet *f);
 const flimit *fleet_limiter_c(const fleet *f);
 
 /*

@@ -16,6 +16,8 @@ struct freport {
 	char **recs; /* the last answer's summaries */
 	size_t *lens, n;
 	int closing;
+	freport_watch_fn watch;
+	void *watch_arg;
 };
 
 /*
@@ -65,6 +67,14 @@ static void freport_reply_cb(void *arg, const redisReply *rep, const char *err)
 		memcpy(r->recs[r->n], e->str, e->len);
 		r->lens[r->n++] = e->len;
 	}
+	if (r->watch != NULL)
+		r->watch(r->watch_arg, r);
+}
+
+void freport_watch(freport *r, freport_watch_fn fn, void *arg)
+{
+	r->watch = fn;
+	r->watch_arg = arg;
 }
 
 static void freport_timer_cb(uv_timer_t *t)

@@ -19,6 +19,10 @@ int freport_open(freport **out, uv_loop_t *loop, rconn *cmd, const char *owner,
                  freport_summary_fn summary, void *arg);
 void freport_close(freport *r);
 
+/* After each answer of Redis's that renewed the list below (fn NULL: none). Loop thread. */
+typedef void (*freport_watch_fn)(void *arg, const freport *r);
+void freport_watch(freport *r, freport_watch_fn fn, void *arg);
+
 /* The instances that reported in the last minute, as of the last report (this one included). */
 size_t freport_count(const freport *r);
 /* The i-th one's summary (as freport_summary_fn made it), valid until the next report. */

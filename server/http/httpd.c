@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "dashboard.h"
 #include "excel.h"
+#include "fleetjson.h"
 #include "httpd.h"
 #include "list.h"
 #include "log.h"
@@ -21,10 +22,19 @@
 #include "ready.h"
 
 /* Routes before R_PAGE are rendered by the loop; the page is static, answered on nng's thread. */
-typedef enum route { R_METRICS, R_HEALTHZ, R_READYZ, R_STATS, R_PAGE, R_INDEX, R_COUNT } route;
+typedef enum route {
+	R_METRICS,
+	R_HEALTHZ,
+	R_READYZ,
+	R_STATS,
+	R_FLEET,
+	R_PAGE,
+	R_INDEX,
+	R_COUNT
+} route;
 
-static const char *const route_paths[R_COUNT] = {"/metrics",    "/healthz", "/readyz",
-                                                 "/stats.json", "/",        "/index.html"};
+static const char *const route_paths[R_COUNT] = {
+    "/metrics", "/healthz", "/readyz", "/stats.json", "/fleet.json", "/", "/index.html"};
 
 /* The dashboard's headers: it loads nothing from elsewhere, is never framed nor sniffed. */
 static const char *const page_headers[] = {
@@ -197,7 +207,8 @@ static void serve(httpd *h, const pending *p)
 		respond_text(p->aio, (uint16_t)status, line);
 		break;
 	default:
-		if ((body = stats_json(h->src, &len)) == NULL) {
+		body = p->r == R_FLEET ? fleetjson_render(h->src, &len) : stats_json(h->src, &len);
+		if (body == NULL) {
 			respond_text(p->aio, 500, "out of memory");
 			break;
 		}
@@ -294,8 +305,8 @@ int httpd_open(httpd **out, uv_loop_t *loop, const char *addr, nng_tls_config *t
 	gate.wake = &h->async;
 	gate.closing = false;
 	pthread_mutex_unlock(&gate.mu);
-	log_info("serving the dashboard at /, /metrics, /healthz, /readyz and /stats.json on "
-	         "%s",
+	log_info("serving the dashboard at /, /metrics, /healthz, /readyz, /stats.json and "
+	         "/fleet.json on %s",
 	         text);
 	*out = h;
 	h = NULL;

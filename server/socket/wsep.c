@@ -1,6 +1,7 @@
 /* wsep.c: the WebSocket endpoint — its listener, its Origin allow-list, and the pipe-notify gate
  * that closes a browser connection from any other page before it can send a request. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 struct wsep_origins {
 	int n;
 	char *list[MAX_ORIGINS];
+	bool fleet_ok; /* the default list: the fleet's pages may join it */
+	pthread_mutex_t mu;
+	size_t nfleet; /* under mu */
+	char **fleet;  /* under mu: the origins of the fleet's public URLs */
 };
 
 static uint64_t refused_total;   /* __atomic; for the log line only (stats count in conn.c) */
@@ -85,29 +90,61 @@ static bool add_defaults(wsep_origins *w, const char *http_addr, bool tls)
 	return true;
 }
 
+bool wsep_origin_of(const char *url, char *buf, size_t cap)
+{
+	const char *host = url != NULL ? strstr(url, "://") : NULL;
+	int n;
+
+	if (host == NULL)
+		return false;
+	n = snprintf(buf, cap, "%.*s", (int)(host + 3 - url + strcspn(host + 3, "/")), url);
+	return n > 0 && (size_t)n < cap && wsep_origin_valid(buf);
+}
+
 wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *public_url,
                                const char *const *origins, int n)
 {
 	wsep_origins *w = calloc(1, sizeof(*w));
 	bool ok = w != NULL;
-	const char *host = public_url != NULL ? strstr(public_url, "://") : NULL;
 	char origin[512];
 
+	if (ok)
+		pthread_mutex_init(&w->mu, NULL);
 	for (int i = 0; ok && i < n; i++)
 		ok = add(w, "%s%s", origins[i], "");
 	if (ok && n == 0 && http_addr != NULL)
 		ok = add_defaults(w, http_addr, tls);
-	/* scheme://host[:port] of the public URL: up to the path */
-	if (ok && n == 0 && host != NULL) {
-		snprintf(origin, sizeof(origin), "%.*s",
-		         (int)(host + 3 - public_url + strcspn(host + 3, "/")), public_url);
+	if (ok && n == 0 && wsep_origin_of(public_url, origin, sizeof(origin)))
 		ok = add(w, "%s%s", origin, "");
-	}
 	if (!ok) {
 		wsep_origins_free(w);
 		return NULL;
 	}
+	w->fleet_ok = n == 0;
 	return w;
+}
+
+static bool listed(char *const *list, size_t n, const char *origin)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(list[i], origin) == 0)
+			return true;
+	return false;
+}
+
+/* Each origin of a (na) not in b (nb), logged with what: instances come and go, rarely. */
+static void log_changes(char *const *a, size_t na, char *const *b, size_t nb, const char *what)
+{
+	for (size_t i = 0; i < na; i++)
+		if (!listed(b, nb, a[i]))
+			log_info("WebSocket: pages from %s %s", a[i], what);
+}
+
+static void fleet_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
 }
 
 void wsep_origins_free(wsep_origins *w)
@@ -116,7 +153,38 @@ void wsep_origins_free(wsep_origins *w)
 		return;
 	for (int i = 0; i < w->n; i++)
 		free(w->list[i]);
+	fleet_free(w->fleet, w->nfleet);
+	pthread_mutex_destroy(&w->mu);
 	free(w);
+}
+
+int wsep_origins_set_fleet(wsep_origins *w, const char *const *urls, size_t n)
+{
+	char **list = calloc(n + 1, sizeof(*list)), **old;
+	char origin[512];
+	size_t k = 0, nold;
+
+	if (!w->fleet_ok) {
+		free(list);
+		return 0;
+	}
+	if (list == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (wsep_origin_of(urls[i], origin, sizeof(origin)) && !listed(list, k, origin) &&
+		    (list[k] = strdup(origin)) != NULL)
+			k++;
+	pthread_mutex_lock(&w->mu);
+	old = w->fleet;
+	nold = w->nfleet;
+	w->fleet = list;
+	w->nfleet = k;
+	pthread_mutex_unlock(&w->mu);
+	/* only this thread writes the list: reading it here needs no lock */
+	log_changes(list, k, old, nold, "let in: a public URL of the fleet (--redis)");
+	log_changes(old, nold, list, k, "no longer let in: the fleet reports it no more");
+	fleet_free(old, nold);
+	return 0;
 }
 
 int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv, nng_tls_config *tls)
@@ -142,12 +210,19 @@ int wsep_listen(nng_socket sock, const char *http_addr, size_t max_recv, nng_tls
 
 bool wsep_allowed(const wsep_origins *w, const char *origin)
 {
+	bool ok = false;
+
 	if (origin == NULL)
 		return true;
 	for (int i = 0; i < w->n; i++)
 		if (strcasecmp(w->list[i], origin) == 0)
 			return true;
-	return false;
+	/* the lock guards the fleet's part, not the list's value: taken through a const list */
+	pthread_mutex_lock((pthread_mutex_t *)&w->mu);
+	for (size_t i = 0; !ok && i < w->nfleet; i++)
+		ok = strcasecmp(w->fleet[i], origin) == 0;
+	pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
+	return ok;
 }
 
 static int64_t mono_ms(void)

@@ -32,6 +32,20 @@ wsep_origins *wsep_origins_new(const char *http_addr, bool tls, const char *publ
                                const char *const *origins, int n);
 void wsep_origins_free(wsep_origins *w);
 
+/* The origin of url (scheme://host[:port], the path left off) into buf; false: none fits. */
+bool wsep_origin_of(const char *url, char *buf, size_t cap);
+
+/*
+ * --redis: the origins of the fleet's public URLs (urls[0..n), each
+ * --public-url as another instance reported it; copied) join the list in
+ * place of the last ones: the Excel add-in served by one instance dials every
+ * other (docs/fleet.md, "Excel"). Only for the default list: with
+ * --ws-origin the operator's list is the whole of it, and this does nothing.
+ * Changes are logged. One thread (the loop's) sets them while wsep_allowed
+ * reads them on nng's. 0, or -1 when out of memory (the last ones stay).
+ */
+int wsep_origins_set_fleet(wsep_origins *w, const char *const *urls, size_t n);
+
 /*
  * Listens on ws://HOST:PORT/cellbatch for the --http HOST:PORT with sock,
  * sharing nng's HTTP server for that address with httpd.c, which holds it

@@ -211,7 +211,7 @@ char *report_instance_summary(void *arg, size_t *len)
 	report_get_credits(src, &cr);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	rv = msgpack_pack_map(&pk, 10);
+	rv = msgpack_pack_map(&pk, 10 + (src->public_url != NULL));
 	rv |= cbp_pack_cstr(&pk, "instance") |
 	      cbp_pack_cstr(&pk, src->fleet ? fshare_owner(fleet_share_c(src->fleet)) : "?");
 	rv |= cbp_pack_cstr(&pk, "version") | cbp_pack_cstr(&pk, CB_VERSION);
@@ -223,12 +223,50 @@ char *report_instance_summary(void *arg, size_t *len)
 	rv |= KV_U(&pk, "items_submitted", cr.items);
 	rv |= KV_F(&pk, "credits_spent", cr.spent);
 	rv |= KV_F(&pk, "credits_saved", cr.saved);
+	/* where browsers reach it: the Excel add-in of one instance dials the others there */
+	if (src->public_url != NULL)
+		rv |= cbp_pack_cstr(&pk, "public_url") | cbp_pack_cstr(&pk, src->public_url);
 	if (rv != 0) {
 		msgpack_sbuffer_destroy(&sb);
 		return NULL;
 	}
 	*len = sb.size;
 	return sb.data; /* the sbuffer's malloc'd bytes: the caller frees them */
+}
+
+/* The string under key in map o, NUL-terminated into buf; NULL when absent, not one, too long. */
+static const char *map_str(const msgpack_object *o, const char *key, char *buf, size_t cap)
+{
+	size_t klen = strlen(key);
+
+	for (uint32_t i = 0; o->type == MSGPACK_OBJECT_MAP && i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != klen ||
+		    memcmp(k->via.str.ptr, key, klen) != 0)
+			continue;
+		if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
+			return NULL;
+		memcpy(buf, v->via.str.ptr, v->via.str.size);
+		buf[v->via.str.size] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+bool report_summary_url(const char *b, size_t len, char *url, size_t cap, char *name,
+                        size_t name_cap)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	bool ok;
+
+	msgpack_unpacked_init(&u);
+	ok = msgpack_unpack_next(&u, b, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	     map_str(&u.data, "public_url", url, cap) != NULL;
+	if (ok && map_str(&u.data, "instance", name, name_cap) == NULL)
+		name[0] = '\0';
+	msgpack_unpacked_destroy(&u);
+	return ok;
 }
 
 /* --redis: the connection and who decides the rate limit (docs/fleet.md). */

@@ -2,6 +2,8 @@
 #ifndef CB_REPORT_H
 #define CB_REPORT_H
 
+#include <stdbool.h>
+
 #include <msgpack.h>
 
 #include "batcher.h"
@@ -30,6 +32,7 @@ typedef struct report_src {
 	double credit_single;     /* --credit-single: the price of one single geocode call */
 	double rate;              /* --rate: upstream requests a second, as configured */
 	recent *latency_recent;   /* the last minute of latency_total: report_pack updates it */
+	const char *public_url;   /* --public-url, in the fleet summary; NULL: none */
 } report_src;
 
 /*
@@ -55,8 +58,17 @@ int report_pack(void *arg, msgpack_packer *pk);
 /*
  * freport_summary_fn (arg: a report_src): this instance's summary for the
  * fleet's view — its name, calls, upstream requests, items billed and
- * credits — as a msgpack map the caller frees. Loop thread.
+ * credits, and its public_url when it has one (what /fleet.json lists) — as
+ * a msgpack map the caller frees. Loop thread.
  */
 char *report_instance_summary(void *arg, size_t *len);
+
+/*
+ * From a summary report_instance_summary made (read back from Redis: any
+ * bytes), its public_url into url and its instance name into name (""
+ * without one); false when it has no public_url, or one longer than cap.
+ */
+bool report_summary_url(const char *b, size_t len, char *url, size_t cap, char *name,
+                        size_t name_cap);
 
 #endif

@@ -2,19 +2,21 @@
 // upstream) in Debian's headless Chromium, driven by playwright-core: a recalculation of 400 cells,
 // errors as Excel shows them, GEOCODE_RANGE, a server restart under pending cells, a refused origin,
 // and the manifest. Exit 77 (skipped): no Chromium to run it in.
-// Usage: node test_excel.mjs MOCK_BIN SERVER_BIN GAZETTEER_CSV
+// Also a fleet (issue 21): two cellbatchd on one redis-server, the page of one dialling both.
+// Usage: node test_excel.mjs MOCK_BIN SERVER_BIN GAZETTEER_CSV [REDIS_SERVER_BIN]
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import nodeHttp, { createServer as createHttpServer } from 'node:http';
 import https from 'node:https';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, stopProcess, waitFor as waitUpTo } from '../ws/wait.mjs';
 
-const [MOCK_BIN, SERVER_BIN, GAZETTEER] = process.argv.slice(2);
+const [MOCK_BIN, SERVER_BIN, GAZETTEER, REDIS_BIN = '/usr/bin/redis-server'] = process.argv.slice(2);
 const HERE = dirname(fileURLToPath(import.meta.url));
 const KEY = 'excel-test-key-7a2f';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -334,6 +336,21 @@ test('manifest.xml is well-formed, points at this server, and its functions matc
 		assert.equal(await pane.textContent('#endpoint'), `ws://${env.http}/cellbatch`);
 		await pane.waitForFunction(() => document.querySelectorAll('#stats dd').length === 6);
 		assert.equal(await pane.getAttribute('#state', 'data-state'), 'idle');
+		// the user's servers: kept in the runtime's storage, each shown with its state; what a page
+		// cannot dial (nng's tcp://) shown as skipped
+		await pane.waitForFunction(() => document.querySelectorAll('#endpoints li').length === 1);
+		await pane.fill('#servers', 'ws://127.0.0.1:9/cellbatch, tcp://127.0.0.1:5551');
+		await pane.click('#servers-form button');
+		await pane.waitForFunction(() => document.querySelectorAll('#endpoints li').length === 3);
+		const shown = async () => pane.$$eval('#endpoints li', (li) => li.map((e) => [e.dataset.url ?? null, e.dataset.state]));
+		assert.deepEqual(await shown(), [[`ws://${env.http}/cellbatch`, 'idle'], ['ws://127.0.0.1:9/cellbatch', 'idle'],
+			[null, 'skipped']]);
+		await pane.reload();
+		await pane.waitForFunction(() => document.querySelectorAll('#endpoints li').length === 3);
+		assert.equal(await pane.inputValue('#servers'), 'ws://127.0.0.1:9/cellbatch, tcp://127.0.0.1:5551');
+		await pane.fill('#servers', '');
+		await pane.click('#servers-form button');
+		await pane.waitForFunction(() => document.querySelectorAll('#endpoints li').length === 1);
 		await pane.close();
 	} finally {
 		await env.stop();
@@ -345,6 +362,8 @@ test('manifest.xml is well-formed, points at this server, and its functions matc
 		const urls = [...text.matchAll(/DefaultValue="(https?:[^"]*)"/g)].map((x) => x[1]);
 		assert.ok(urls.length >= 8);
 		for (const u of urls) assert.ok(u.startsWith('https://cells.example.com/cb/excel/'), u);
+		// no --redis: the fleet is this server alone, as the public reach it
+		assert.deepEqual(JSON.parse((await proxied.get('/fleet.json')).text), { servers: ['https://cells.example.com/cb/'] });
 	} finally {
 		await proxied.stop();
 	}
@@ -396,5 +415,134 @@ test('over TLS (--tls-cert): the manifest names https://; taskpane.html, the run
 		await ctx.close();
 	} finally {
 		await env.stop();
+	}
+});
+
+// PONG from the redis-server on unix socket sock, or false.
+function redisPing(sock) {
+	return new Promise((resolve) => {
+		const c = createConnection(sock);
+		c.on('error', () => resolve(false));
+		c.on('connect', () => c.write('PING\r\n'));
+		c.on('data', (d) => {
+			resolve(d.toString().startsWith('+PONG'));
+			c.destroy();
+		});
+	});
+}
+
+// A redis-server on a unix socket in a temp dir, one mock, and two cellbatchd sharing both
+// (--redis), each with --http on a port of its own and --public-url naming it, and no
+// --ws-origin: each lets in the pages of the fleet's public URLs (docs/fleet.md "Excel"), so the
+// page Excel loads from A opens B's WebSocket too. kill(i) SIGKILLs instance i; stop() ends the
+// rest, each by its pid.
+async function startFleet(extra) {
+	const dir = mkdtempSync(join(tmpdir(), 'cb-excel-fleet-'));
+	const log = (name) => openSync(join(dir, name), 'a');
+	const sock = join(dir, 'redis.sock');
+	const procs = [];
+	const fleet = { dir, servers: [], mockPort: 0 };
+	fleet.kill = (i) => stopProcess(fleet.servers[i].server, 'SIGKILL');
+	fleet.stop = async () => {
+		const clean = [];
+		for (const s of fleet.servers) {
+			if (s.server.exitCode !== null || s.server.signalCode !== null) continue; // killed by the test
+			await stopProcess(s.server);
+			clean.push(s.server.exitCode === 0 ? '' : `${s.base} exited ${s.exited}`);
+		}
+		for (const p of procs) await stopProcess(p);
+		const logs = fleet.servers.map((s) => s.log()).join('') + readFileSync(join(dir, 'mock.log'), 'utf8');
+		if (/Sanitizer|runtime error/.test(logs)) throw new Error(`sanitizer report, logs kept in ${dir}`);
+		if (clean.join('') !== '') throw new Error(`not a clean exit on SIGTERM: ${clean.join(' ')}; logs in ${dir}`);
+		rmSync(dir, { recursive: true, force: true });
+	};
+	try {
+		procs.push(spawn(REDIS_BIN, ['--port', '0', '--unixsocket', sock, '--save', '', '--appendonly', 'no',
+			'--dir', dir], { stdio: ['ignore', log('redis.log'), log('redis.log')] }));
+		await waitFor('redis-server', () => redisPing(sock));
+		procs.push(spawn(MOCK_BIN, ['--port', '0', '--port-file', join(dir, 'mock.port'), '--gazetteer', GAZETTEER,
+			'--api-key', KEY], { stdio: ['ignore', log('mock.log'), log('mock.log')] }));
+		fleet.mockPort = await waitFor('the mock', async () => Number(readFileSync(join(dir, 'mock.port'), 'utf8')));
+		const ports = [await freePort(), await freePort()];
+		for (const [i, port] of ports.entries()) {
+			const s = { base: `http://127.0.0.1:${port}`, http: `127.0.0.1:${port}`, exited: null };
+			s.server = spawn(SERVER_BIN, ['--listen', `ipc://${dir}/cb${i}.sock`, '--upstream', `http://127.0.0.1:${fleet.mockPort}`,
+				'--cache-db', join(dir, `cache${i}.db`), '--http', s.http, '--public-url', s.base, '--redis', `unix://${sock}`,
+				...extra], { env: { ...process.env, GEOAPIFY_API_KEY: KEY }, stdio: ['ignore', log(`server${i}.log`), log(`server${i}.log`)] });
+			s.server.on('exit', (code, sig) => { s.exited = code ?? sig; });
+			s.log = () => readFileSync(join(dir, `server${i}.log`), 'utf8');
+			s.json = async (path) => (await fetch(`${s.base}${path}`, { cache: 'no-store' })).json();
+			fleet.servers.push(s);
+		}
+		for (const s of fleet.servers)
+			await waitFor(`${s.base}/healthz`, async () => s.exited === null && (await fetch(`${s.base}/healthz`)).ok);
+	} catch (e) {
+		for (const s of fleet.servers) await stopProcess(s.server);
+		for (const p of procs) await stopProcess(p);
+		throw new Error(`${e.message}; logs in ${dir}`);
+	}
+	return fleet;
+}
+
+test('a fleet of two on one Redis: the page of one dials both (fleet.json), spreads a recalculation over them, and moves the cells of the one killed to the other', { timeout: 120000 }, async () => {
+	// a long window: cells still wait in both when B dies (as in the restart test)
+	const fleet = await startFleet(['--batch-wait', '6s', '--batch-idle', '3s']);
+	try {
+		const [a, b] = fleet.servers;
+		// each reports to Redis a second after its start, then every 5 s, and learns the others'
+		// public URLs (B's fleet.json listing A: B lets in A's pages)
+		for (const [x, y] of [[a, b], [b, a]])
+			await waitFor(`${x.base}/fleet.json listing itself, then ${y.base}`, async () =>
+				JSON.stringify((await x.json('/fleet.json')).servers) === JSON.stringify([x.base, y.base]));
+		assert.match(b.log(), new RegExp(`WebSocket: pages from ${a.base.replace(/\./g, '\\.')} let in`));
+		const page = await openSheet(a);
+		const want = [`ws://${a.http}/cellbatch`, `ws://${b.http}/cellbatch`];
+		await page.waitForFunction((w) => JSON.stringify(window.cellbatch.endpoints().map((e) => e.url)) === JSON.stringify(w), want);
+		assert.deepEqual(await page.evaluate(() => window.cellbatch.endpoints().map((e) => e.source)), ['this server', 'fleet']);
+		assert.equal(await page.evaluate(() => window.cellbatch.endpoint), want[0], 'endpoint: still the serving origin\'s');
+
+		const spread = Array.from({ length: 300 }, (_, i) => `${i + 1} Fleet Row, Spreadville ${i % 7}`);
+		const r = await page.evaluate((c) => window.recalc(c), spread.map((t) => ['GEOCODE', t, 'lat']));
+		for (let i = 0; i < spread.length; i++)
+			assert.equal(r.values[i].value, (await expected(fleet, spread[i])).lat, `${spread[i]}: ${JSON.stringify(r.values[i])}`);
+		const [sa, sb] = [await a.json('/stats.json'), await b.json('/stats.json')];
+		assert.ok(sa.calls_answered > 0 && sb.calls_answered > 0, `calls answered: A ${sa.calls_answered}, B ${sb.calls_answered}`);
+		assert.equal(sa.calls_answered + sb.calls_answered, spread.length, 'each cell asked of one server, once');
+		assert.deepEqual(await page.evaluate(() => window.cellbatch.endpoints().map((e) => e.state)), ['connected', 'connected']);
+		console.log(`# fleet: ${spread.length} cells in ${r.ms.toFixed(0)} ms, A answered ${sa.calls_answered}, B ${sb.calls_answered}`);
+
+		const kill = Array.from({ length: 200 }, (_, i) => `${i + 1} Failover Lane, Killingworth ${i % 5}`);
+		await page.evaluate((c) => window.startRecalc(c), kill.map((t) => ['GEOCODE', t, 'lon']));
+		const waiting = await waitFor('200 calls in flight on the two', async () => {
+			const n = [(await a.json('/stats.json')).calls_in_flight, (await b.json('/stats.json')).calls_in_flight];
+			return n[0] + n[1] === kill.length && n;
+		});
+		assert.ok(waiting[1] > 0, `B has cells waiting: ${waiting}`);
+		assert.equal(await page.evaluate(() => window.settled), 0, 'cells settled before the kill');
+		const t0 = performance.now();
+		await fleet.kill(1);
+		const k = await page.evaluate(() => window.running);
+		const ms = performance.now() - t0;
+		for (let i = 0; i < kill.length; i++)
+			assert.equal(k.values[i].value, (await expected(fleet, kill[i])).lon, `${kill[i]}: ${JSON.stringify(k.values[i])}`);
+		assert.equal(await page.evaluate(() => window.settled), kill.length);
+		const after = await a.json('/stats.json');
+		assert.equal(after.calls_answered - sa.calls_answered, kill.length, 'A answered every cell of the second recalculation, each once');
+		assert.deepEqual(Object.keys(after.answered_by_code), ['OK']);
+		const states = await page.evaluate(() => window.cellbatch.endpoints().map((e) => e.state));
+		assert.equal(states[0], 'connected');
+		assert.notEqual(states[1], 'connected', 'B is dead');
+		// the task pane lists both (B stays in fleet.json for a minute after its last report)
+		const pane = await context.newPage();
+		await pane.goto(`${a.base}/excel/taskpane.html`);
+		await pane.waitForFunction((w) => JSON.stringify([...document.querySelectorAll('#endpoints li')]
+			.map((li) => li.dataset.url)) === JSON.stringify(w), want);
+		await pane.close();
+		console.log(`# fleet: B killed with ${waiting[1]} of ${kill.length} cells waiting on it; all resolved by A ` +
+			`${ms.toFixed(0)} ms after the kill (B's leases expire within 10 s; window 3 s idle), A lease waits ` +
+			`${after.fleet.lease_waits}`);
+		await page.close();
+	} finally {
+		await fleet.stop();
 	}
 });

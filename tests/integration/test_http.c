@@ -1,6 +1,7 @@
 /* test_http.c: cellbatchd's --http listener over real HTTP — health and readiness, /stats.json
- * against the stats op, /metrics scraped during a burst (promtool, counters against the stats op
- * and the mock, cumulative histograms, credits by hand), and a non-loopback host refused. */
+ * against the stats op, /fleet.json alone, /metrics scraped during a burst (promtool, counters
+ * against the stats op and the mock, cumulative histograms, credits by hand), and a non-loopback
+ * host refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,6 +146,13 @@ static void test_health_and_stats_json(void **state)
 	free(g.body);
 	http_get(port, "/nothing-here", &g);
 	assert_int_equal(g.status, 404);
+	free(g.body);
+	/* no --public-url, no --redis: no URL a browser could be sent to (the Excel add-in's own)
+	 */
+	http_get(port, "/fleet.json", &g);
+	assert_int_equal(g.status, 200);
+	assert_non_null(strstr(g.ctype, "application/json"));
+	assert_string_equal(g.body, "{\"servers\":[]}");
 	free(g.body);
 
 	make_calls(e, "%zu Json Lane, Statstown", 60, 40); /* 20 dedup hits */

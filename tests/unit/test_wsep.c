@@ -1,5 +1,6 @@
 /* test_wsep.c: the WebSocket endpoint's Origin rules — which --ws-origin values are accepted, the
- * default list made from --http, and the comparison a connection's Origin header meets. */
+ * default list made from --http, the fleet's public URLs joining it, and the comparison a
+ * connection's Origin header meets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,12 +98,46 @@ static void test_configured(void **state)
 	wsep_origins_free(w);
 }
 
+/* --redis: the origins of the fleet's public URLs join the default list, each report's replacing
+ * the last; an operator's --ws-origin list stays the whole of it. */
+static void test_fleet(void **state)
+{
+	const char *urls[] = {"http://127.0.0.1:9101", "https://cells.example.com:8443/cb/",
+	                      "http://127.0.0.1:9101/", "not a url", "https://a.example/x?y"};
+	const char *later[] = {"https://cells.example.com:8443/cb/"};
+	const char *list[] = {"https://addin.example.com"};
+	wsep_origins *w = wsep_origins_new("127.0.0.1:9100", false, NULL, NULL, 0);
+
+	(void)state;
+	assert_false(wsep_allowed(w, "http://127.0.0.1:9101"));
+	assert_int_equal(wsep_origins_set_fleet(w, urls, 5), 0);
+	assert_true(wsep_allowed(w, "http://127.0.0.1:9101"));
+	assert_true(wsep_allowed(w, "HTTPS://cells.example.com:8443"));
+	assert_true(wsep_allowed(w, "http://127.0.0.1:9100")); /* its own stays */
+	assert_false(wsep_allowed(w, "https://cells.example.com"));
+	assert_false(wsep_allowed(w, "not a url"));
+	assert_false(wsep_allowed(w, "https://a.example/x?y"));
+	assert_int_equal(wsep_origins_set_fleet(w, later, 1), 0);
+	assert_false(wsep_allowed(w, "http://127.0.0.1:9101")); /* gone from the fleet */
+	assert_true(wsep_allowed(w, "https://cells.example.com:8443"));
+	assert_int_equal(wsep_origins_set_fleet(w, NULL, 0), 0);
+	assert_false(wsep_allowed(w, "https://cells.example.com:8443"));
+	wsep_origins_free(w);
+
+	w = wsep_origins_new("127.0.0.1:9100", false, NULL, list, 1);
+	assert_int_equal(wsep_origins_set_fleet(w, urls, 1), 0);
+	assert_false(wsep_allowed(w, "http://127.0.0.1:9101"));
+	assert_true(wsep_allowed(w, "https://addin.example.com"));
+	wsep_origins_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_configured),
+	    cmocka_unit_test(test_fleet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,11 +27,14 @@ export function endpointFor(scriptUrl) {
 
 export class Connection {
 	// url: the ws:// endpoint; timeoutMs: how long a request may wait for its reply, lost
-	// connections included; getToken(): the token to send as auth (or '' for none).
-	constructor(url, { timeoutMs = 60000, getToken = () => '' } = {}) {
+	// connections included; getToken(): the token to send as auth (or '' for none); redial():
+	// whether to dial again after a close although nothing waits (a pool keeps its servers
+	// connected, so that the next recalculation finds them there to spread over).
+	constructor(url, { timeoutMs = 60000, getToken = () => '', redial = () => false } = {}) {
 		this.url = url;
 		this.timeoutMs = timeoutMs;
 		this.getToken = getToken;
+		this.redial = redial;
 		this.ws = null;
 		this.served = false; // this socket has answered something: its origin was let in
 		this.wasOpen = false;
@@ -74,13 +77,13 @@ export class Connection {
 
 	// Sends map (a protocol v1 request without auth) and resolves with the reply map, or with a
 	// local error: TIMEOUT (answer too late), UNREACHABLE (connection lost and not back in time),
-	// ORIGIN_REFUSED. Never rejects.
-	request(map) {
+	// ORIGIN_REFUSED. Never rejects. A request moved here from another connection (a pool's)
+	// keeps its deadline, whether it was lost already, and its tag (takePending gives it back).
+	request(map, { deadline = Date.now() + this.timeoutMs, lost = false, tag } = {}) {
 		return new Promise((resolve) => {
 			const id = this.newId();
-			const deadline = Date.now() + this.timeoutMs;
-			const p = { map, resolve, deadline, lost: false, timer: null };
-			p.timer = setTimeout(() => this.expire(id), this.timeoutMs);
+			const p = { map, resolve, deadline, lost, timer: null, tag };
+			p.timer = setTimeout(() => this.expire(id), Math.max(0, deadline - Date.now()));
 			this.pending.set(id, p);
 			if (this.ws !== null && this.ws.readyState === WebSocket.OPEN) this.send(id, p);
 			else this.ensure();
@@ -197,16 +200,39 @@ export class Connection {
 			this.failAll('ORIGIN_REFUSED', why);
 			return;
 		}
-		if (this.pending.size === 0 && !refused) {
+		if (this.pending.size === 0 && !refused && !this.redial()) {
 			this.setState('idle', '');
 			return;
 		}
 		this.setState('reconnecting', refused ? 'closed as it opened' : `closed (${ev.code})`);
 		this.retryTimer = setTimeout(() => {
 			this.retryTimer = null;
-			if (this.pending.size > 0) this.open();
+			if (this.pending.size > 0 || this.redial()) this.open();
+			else this.setState('idle', ''); // its requests went elsewhere (takePending)
 		}, this.backoffMs);
 		this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+	}
+
+	// Gives up every request waiting here, unanswered, for the caller to send elsewhere: their
+	// {map, deadline, lost, tag}. Their promises never settle; a reply that still comes is dropped
+	// as one after its timeout is.
+	takePending() {
+		const out = [...this.pending.values()];
+		for (const p of out) clearTimeout(p.timer);
+		this.pending.clear();
+		return out;
+	}
+
+	// Stops for good (its endpoint left the list): no reconnecting. Take its requests first.
+	close() {
+		this.redial = () => false;
+		clearTimeout(this.retryTimer);
+		this.retryTimer = null;
+		const ws = this.ws;
+		this.ws = null; // its close event is then no news
+		if (ws !== null) ws.close();
+		this.failAll('UNREACHABLE', `${this.url} was removed from the list of servers`);
+		this.setState('idle', '');
 	}
 
 	failAll(code, message) {

@@ -1,18 +1,30 @@
 // functions.js: the Excel custom functions CELLBATCH.GEOCODE, REVERSE and GEOCODE_RANGE, with the
-// Calc add-in's semantics, over one WebSocket to the cellbatchd that served this script.
+// Calc add-in's semantics, over WebSockets to the cellbatchd that served this script and the
+// other servers of its fleet (/fleet.json) or of the user's list (pool.js).
 import { Connection, endpointFor, localError } from './conn.js';
+import { endpointOf, parseServers } from './endpoints.js';
+import { Pool } from './pool.js';
 
 const FIELDS = ['lat', 'lon', 'formatted', 'confidence'];
 const MAX_MULTI = 10000; // calls in one multi message (PROTOCOL.md)
 const TOKEN_KEY = 'cellbatch.token';
+const SERVERS_KEY = 'cellbatch.servers';
+const TIMEOUT_MS = 60000; // a request's whole life, lost connections and moves included
+const FLEET_EVERY_MS = 30000; // instances join and leave a fleet; each reports every 5 s
+const FLEET_FETCH_MS = 5000;
 
-// Where this script came from: the WebSocket endpoint is on the same server.
+// Where this script came from: its server's endpoint is beside it, and /fleet.json names the rest.
 const scriptUrl = (typeof document !== 'undefined' && document.currentScript?.src) || location.href;
+const pageProtocol = new URL(scriptUrl).protocol;
+const own = endpointFor(scriptUrl);
 
 let token = '';
-const conn = new Connection(endpointFor(scriptUrl), { getToken: () => token });
+const pool = new Pool((url, { redial }) => new Connection(url, { timeoutMs: TIMEOUT_MS, getToken: () => token, redial }));
+// where each endpoint came from: the serving origin's, the fleet's, or the user's list
+const lists = { fleet: [], user: [], userText: '', skipped: [] };
 const inflight = new Map(); // "fn\0args" -> Promise of the reply: one call for cells alike
 const status = { needsToken: false, listeners: new Set() };
+pool.setEndpoints([own]);
 
 // The shared runtime's storage when Office gives one (the task pane sees it too), else the page's.
 function storage() {
@@ -24,6 +36,48 @@ function storage() {
 }
 
 const tokenLoaded = storage().getItem(TOKEN_KEY).then((t) => { token = t || ''; }, () => {});
+
+function applyEndpoints() {
+	pool.setEndpoints([own, ...lists.fleet, ...lists.user]);
+}
+
+function setUserServers(text) {
+	const { endpoints, skipped } = parseServers(text, pageProtocol);
+	lists.userText = text;
+	lists.user = endpoints;
+	lists.skipped = skipped;
+	applyEndpoints();
+}
+
+// The servers the user typed (the task pane may have changed them in another runtime), and the
+// fleet's as its server lists them; a failed fetch (an older server: 404) keeps what we have.
+async function refresh() {
+	pool.retryRefused();
+	try {
+		const text = (await storage().getItem(SERVERS_KEY)) || '';
+		if (text !== lists.userText) setUserServers(text);
+	} catch (e) {
+		console.warn(`cellbatch: the list of servers cannot be read: ${e.message}`);
+	}
+	// a server that accepts and never answers must not hold the first recalculation for long
+	const abort = new AbortController();
+	const timer = setTimeout(() => abort.abort(), FLEET_FETCH_MS);
+	try {
+		const r = await fetch(new URL('../fleet.json', scriptUrl), { cache: 'no-store', signal: abort.signal });
+		const j = r.ok ? await r.json() : null;
+		if (!Array.isArray(j?.servers)) return;
+		lists.fleet = j.servers.map((u) => endpointOf(u, pageProtocol)).filter((e) => e !== null);
+		applyEndpoints();
+	} catch (e) {
+		console.warn(`cellbatch: no list of the fleet's servers: ${e.message}`);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+// The first recalculation waits for the first refresh: the fleet is known before it is spread.
+const loaded = Promise.all([tokenLoaded, refresh()]);
+setInterval(refresh, FLEET_EVERY_MS);
 
 function changed() {
 	for (const fn of status.listeners) fn();
@@ -42,11 +96,11 @@ function badInput(message) {
 }
 
 async function call(fn, args) {
-	await tokenLoaded;
+	await loaded;
 	const key = `${fn}\0${JSON.stringify(args)}`;
 	let p = inflight.get(key);
 	if (p === undefined) {
-		p = conn.request({ v: 1, op: 'call', fn, args }).finally(() => inflight.delete(key));
+		p = pool.request({ v: 1, op: 'call', fn, args }, TIMEOUT_MS).finally(() => inflight.delete(key));
 		inflight.set(key, p);
 	}
 	return noteAuth(await p);
@@ -131,12 +185,12 @@ export async function reverse(lat, lon, field) {
 
 // One multi message per MAX_MULTI texts; resolves with one reply map per text.
 async function multi(texts) {
-	await tokenLoaded;
+	await loaded;
 	const out = [];
 	for (let i = 0; i < texts.length; i += MAX_MULTI) {
 		const part = texts.slice(i, i + MAX_MULTI);
 		const calls = part.map((t) => ({ fn: 'geocode', args: [t] }));
-		const reply = noteAuth(await conn.request({ v: 1, op: 'multi', calls }));
+		const reply = noteAuth(await pool.request({ v: 1, op: 'multi', calls }, TIMEOUT_MS));
 		if (!reply.ok) return texts.map(() => reply);
 		if (!Array.isArray(reply.results) || reply.results.length !== part.length)
 			return texts.map(() => localError('INTERNAL', 'a multi reply of the wrong length'));
@@ -169,19 +223,34 @@ export async function geocodeRange(range, field) {
 	});
 }
 
-// For the task pane (same runtime): the connection's state and the token.
+// For the task pane (same runtime): the connections' state, the token and the list of servers.
+// endpoint and state() are what they were with one server (state() the best of them all);
+// endpoints() has each.
 export const cellbatch = {
-	endpoint: conn.url,
-	state: () => ({ state: conn.state, detail: conn.detail, pending: conn.pending.size, needsToken: status.needsToken }),
+	endpoint: own,
+	ready: loaded, // the stored list of servers and the fleet's first list are in
+	state: () => ({ ...pool.state(), needsToken: status.needsToken, endpoints: cellbatch.endpoints() }),
+	endpoints: () => pool.endpoints().map((e) => ({
+		...e, source: e.url === own ? 'this server' : lists.fleet.includes(e.url) ? 'fleet' : 'yours',
+	})),
+	servers: () => ({ text: lists.userText, skipped: [...lists.skipped] }),
 	onChange(fn) {
 		status.listeners.add(fn);
-		const off = conn.onState(() => fn());
+		const off = pool.onState(() => fn());
 		return () => { status.listeners.delete(fn); off(); };
 	},
 	async setToken(t) {
 		token = String(t ?? '').trim();
 		await storage().setItem(TOKEN_KEY, token);
 		status.needsToken = false;
+		changed();
+	},
+	// text: URLs separated by commas, as CELLBATCH_URL (ws://, wss://, or a server's http(s)://
+	// --public-url); kept in the runtime's storage as the token is.
+	async setServers(text) {
+		const t = String(text ?? '').trim();
+		await storage().setItem(SERVERS_KEY, t);
+		setUserServers(t);
 		changed();
 	},
 };
