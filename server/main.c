@@ -80,6 +80,7 @@ static void stop_loop(server *s)
 	s->httpd = NULL;
 	http_close(s->http);
 	batcher_unshare(s->bt);
+	s->u.fjob = NULL; /* no job is left to journal: batcher_fail_all ended them */
 	if (s->fleet != NULL)
 		fleet_close(s->fleet); /* its asks answered now, while the limiter is still there */
 	s->fleet = NULL;

@@ -100,7 +100,7 @@ static int chunk_send(fclaim_set *s, chunk *k)
 	size_t pl[3] = {strlen(s->vpfx), strlen(s->lpfx), FCLAIM_JOB_PFX_LEN};
 	const char **argv = calloc(argc, sizeof(*argv));
 	size_t *lens = calloc(argc, sizeof(*lens));
-	char *keys = NULL, nkeys[16], *p;
+	char *keys = NULL, nkeys[24], *p;
 	size_t total = 0;
 	int rv = -1;
 

@@ -98,7 +98,7 @@ static int send_script(fjob *fj, const char *script, size_t slen, const char *id
 	size_t *lens = calloc(argc, sizeof(*lens));
 	char *own[3] = {cat(REC_PFX, id, strlen(id)), cat(OWN_PFX, id, strlen(id)),
 	                cat(MARKS_PFX, id, strlen(id))},
-	     nkeys[16];
+	     nkeys[24];
 	int rv = -1;
 
 	if (argv == NULL || lens == NULL || own[0] == NULL || own[1] == NULL || own[2] == NULL)

@@ -71,7 +71,7 @@ static void renew_chunk(flease_set *s, char **keys, const size_t *keylens, size_
 {
 	const char *argv[RENEW_CHUNK + 5] = {"EVAL", renew_lua};
 	size_t lens[RENEW_CHUNK + 5] = {4, sizeof(renew_lua) - 1};
-	char nkeys[16];
+	char nkeys[24];
 
 	snprintf(nkeys, sizeof(nkeys), "%zu", n);
 	argv[2] = nkeys;

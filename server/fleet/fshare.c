@@ -87,7 +87,7 @@ static void store_chunk(fshare *fs, const pending *pend, size_t n)
 	size_t argc = 7 + 4 * n, k = 0;
 	const char **argv = calloc(argc, sizeof(*argv));
 	size_t *lens = calloc(argc, sizeof(*lens));
-	char **keys = calloc(2 * n, sizeof(*keys)), nbuf[16], (*ttl)[24] = calloc(n, 24),
+	char **keys = calloc(2 * n, sizeof(*keys)), nbuf[24], (*ttl)[24] = calloc(n, 24),
 	     *msg = NULL;
 
 	if (argv == NULL || lens == NULL || keys == NULL || ttl == NULL ||
