@@ -171,7 +171,7 @@ void batcher_add(batcher *bt, batcher_waiter *w, const cb_wire_call *call)
 	if (bt->share != NULL && claim_start(bt, it))
 		return;
 	if (fleet_first && claim_answer_from_db(bt, it))
-		return; /* Redis went away meanwhile: the database, which memory's peek skipped */
+		return; /* the claim could not be queued (no memory): the database peek skipped */
 	if (!batcher_item_enqueue(bt, it)) {
 		htab_remove(&bt->items, &it->node);
 		list_remove(&w->link);

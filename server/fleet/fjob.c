@@ -73,20 +73,6 @@ static void fjob_ignore_cb(void *arg, const redisReply *r, const char *err)
 	    (void)err; /* a record not kept: a dead owner's items are claimed again */
 }
 
-/* pfx + s as a new string; NULL without memory. */
-static char *cat(const char *pfx, const char *s, size_t len)
-{
-	size_t pl = strlen(pfx);
-	char *k = malloc(pl + len + 1);
-
-	if (k != NULL) {
-		memcpy(k, pfx, pl);
-		memcpy(k + pl, s, len);
-		k[pl + len] = '\0';
-	}
-	return k;
-}
-
 /* Sends script with the set, the id's record, lease and marks' list as its first four keys, then
  * nmore keys and nargs arguments (borrowed); -1 when it could not go. */
 static int send_script(fjob *fj, const char *script, size_t slen, const char *id, size_t nmore,
@@ -96,8 +82,8 @@ static int send_script(fjob *fj, const char *script, size_t slen, const char *id
 	size_t argc = 7 + nmore + nargs, k = 0;
 	const char **argv = calloc(argc, sizeof(*argv));
 	size_t *lens = calloc(argc, sizeof(*lens));
-	char *own[3] = {cat(REC_PFX, id, strlen(id)), cat(OWN_PFX, id, strlen(id)),
-	                cat(MARKS_PFX, id, strlen(id))},
+	char *own[3] = {flease_key(REC_PFX, id, strlen(id)), flease_key(OWN_PFX, id, strlen(id)),
+	                flease_key(MARKS_PFX, id, strlen(id))},
 	     nkeys[24];
 	int rv = -1;
 
@@ -137,7 +123,8 @@ void fjob_keep(fjob *fj, const journal_job *j)
 		goto out;
 	}
 	for (; n < j->n; n++) {
-		if ((marks[n] = cat(FCLAIM_JOB_PFX, j->items[n].key, j->items[n].keylen)) == NULL)
+		if ((marks[n] = flease_key(FCLAIM_JOB_PFX, j->items[n].key, j->items[n].keylen)) ==
+		    NULL)
 			goto out;
 		marklen[n] = FCLAIM_JOB_PFX_LEN + j->items[n].keylen;
 	}

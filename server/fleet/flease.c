@@ -21,6 +21,19 @@ typedef struct lease {
 	char key[];
 } lease;
 
+char *flease_key(const char *pfx, const char *key, size_t keylen)
+{
+	size_t pl = strlen(pfx);
+	char *k = malloc(pl + keylen + 1);
+
+	if (k != NULL) {
+		memcpy(k, pfx, pl);
+		memcpy(k + pl, key, keylen);
+		k[pl + keylen] = '\0';
+	}
+	return k;
+}
+
 int flease_init(flease_set *s, rconn *cmd, const char *owner, const char *lease_ms,
                 const char *prefix)
 {
@@ -96,10 +109,8 @@ void flease_renew(flease_set *s)
 
 	for (size_t b = 0; b < s->held.nbuckets; b++) {
 		for (htab_node *h = s->held.buckets[b]; h != NULL; h = h->next) {
-			if ((keys[n] = malloc(s->prefix_len + h->keylen)) == NULL)
+			if ((keys[n] = flease_key(s->prefix, h->key, h->keylen)) == NULL)
 				continue;
-			memcpy(keys[n], s->prefix, s->prefix_len);
-			memcpy(keys[n] + s->prefix_len, h->key, h->keylen);
 			lens[n++] = s->prefix_len + h->keylen;
 			if (n == RENEW_CHUNK) {
 				renew_chunk(s, keys, lens, n);

@@ -17,6 +17,11 @@ typedef struct flease_set {
 	size_t prefix_len;
 } flease_set;
 
+/* A Redis key: pfx + key (keylen bytes), NUL-terminated, malloc'd (the caller frees it); NULL
+ * without memory. Every fleet key is made so: a prefix naming what it holds, and an item's key or
+ * a job's id. */
+char *flease_key(const char *pfx, const char *key, size_t keylen);
+
 /* 0, or -1 without memory. The strings are borrowed for the set's life. */
 int flease_init(flease_set *s, rconn *cmd, const char *owner, const char *lease_ms,
                 const char *prefix);

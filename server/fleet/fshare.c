@@ -56,17 +56,6 @@ static void ignore_cb(void *arg, const redisReply *r, const char *err)
 	(void)arg, (void)r, (void)err; /* a lost one: the lease or the value expires by itself */
 }
 
-static char *prefixed(const char *pfx, const char *key, size_t keylen)
-{
-	char *s = malloc(PFX_LEN + keylen);
-
-	if (s != NULL) {
-		memcpy(s, pfx, PFX_LEN);
-		memcpy(s + PFX_LEN, key, keylen);
-	}
-	return s;
-}
-
 static void renew_timer_cb(uv_timer_t *t);
 
 bool fshare_ready(const fshare *fs)
@@ -99,7 +88,8 @@ static void store_chunk(fshare *fs, const pending *pend, size_t n)
 	argv[k] = strdup(nbuf), lens[k++] = strlen(nbuf);
 	for (size_t i = 0; i < 2 * n; i++) {
 		const fmsg_rec *p = &pend[i % n].r;
-		if ((keys[i] = prefixed(i < n ? VALUE_PFX : LEASE_PFX, p->key, p->keylen)) == NULL)
+		if ((keys[i] = flease_key(i < n ? VALUE_PFX : LEASE_PFX, p->key, p->keylen)) ==
+		    NULL)
 			goto out;
 		argv[k] = keys[i], lens[k++] = PFX_LEN + p->keylen;
 	}

@@ -319,3 +319,13 @@ int wait_limiter(it_fleet *f, const char *want, int timeout_ms)
 				return -1;
 	return 0;
 }
+
+void fleet_start3(it_fleet *f, bool full)
+{
+	assert_int_equal(it_redis_start(f->e, &f->redis), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(full ? it_fleet_start(f, k, FLEET_ARGS_FULL, NULL)
+		                      : it_fleet_start(f, k, FLEET_ARGS, NULL),
+		                 0);
+	assert_int_equal(wait_limiter(f, "fleet", 5000), 0);
+}

@@ -106,5 +106,8 @@ void *bg_main(void *arg);
 void fleet_stop(it_fleet *f);
 /* Waits until every instance's limiter reads want; 0 or -1 after timeout_ms. */
 int wait_limiter(it_fleet *f, const char *want, int timeout_ms);
+/* A redis-server and three instances on it (FLEET_ARGS, or FLEET_ARGS_FULL: no --batch-max), once
+ * each one's limiter is the fleet's; the mock is the caller's. */
+void fleet_start3(it_fleet *f, bool full);
 
 #endif

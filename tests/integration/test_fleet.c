@@ -26,11 +26,7 @@ static void test_limit_shared(void **state)
 	char limiter[32];
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
-	assert_int_equal(it_redis_start(e, &f.redis), 0);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(it_wait_stat(f.url[k], "fleet.redis_connects", 1, 100, 5000), 0);
+	fleet_start3(&f, false);
 	load3_make(&L, &f, 300);
 	it_fleet_run(L.l, 3);
 	for (int k = 0; k < 3; k++) {
@@ -140,10 +136,7 @@ static void test_limit_redis_outage(void **state)
 	long before, during;
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
-	assert_int_equal(it_redis_start(e, &f.redis), 0);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
-	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	fleet_start3(&f, false);
 	load3_make(&L, &f, 300);
 	pthread_create(&bg.t, NULL, bg_main, &bg);
 	assert_int_equal(it_wait_mock_stat(e, "submits", 4, 20000), 0);

@@ -68,10 +68,7 @@ static void fleet_each_address_once(it_env *e, size_t unique)
 	it_fleet_load fresh;
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
-	assert_int_equal(it_redis_start(e, &f.redis), 0);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS_FULL, NULL), 0);
-	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	fleet_start3(&f, true);
 	spread_calls(&L, &f, unique);
 	t0 = it_now_ms();
 	it_fleet_run(L.l, 3);
@@ -232,10 +229,7 @@ static void test_share_instance_killed(void **state)
 	size_t resent;
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", "--pending", "6s", NULL), 0);
-	assert_int_equal(it_redis_start(e, &f.redis), 0);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
-	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	fleet_start3(&f, false);
 	spread_calls(&L, &f, 1500);
 	/* the victim's cells first, so that it holds leases and has jobs upstream when it dies */
 	pthread_create(&victim.t, NULL, bg_main, &victim);
@@ -317,10 +311,7 @@ static void test_share_client_dials_all(void **state)
 	double end;
 
 	assert_int_equal(it_start_mock(e, "--per-second", "5", NULL), 0);
-	assert_int_equal(it_redis_start(e, &f.redis), 0);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(it_fleet_start(&f, k, FLEET_ARGS, NULL), 0);
-	assert_int_equal(wait_limiter(&f, "fleet", 5000), 0);
+	fleet_start3(&f, false);
 	snprintf(urls, sizeof(urls), "%s,%s,%s", f.url[0], f.url[1], f.url[2]);
 	assert_int_equal(cb_client_open(&c, urls, &o), CB_OK);
 	dial_done = 0;

@@ -15,16 +15,6 @@ export function localError(code, message) {
 	return { v: 1, ok: false, error: { code, message } };
 }
 
-// The endpoint beside the script: .../excel/functions.js -> ws(s)://.../cellbatch. A proxy that
-// serves the add-in under a prefix (--public-url) serves the endpoint under the same prefix.
-export function endpointFor(scriptUrl) {
-	const u = new URL('../cellbatch', scriptUrl);
-	u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-	u.search = '';
-	u.hash = '';
-	return u.href;
-}
-
 export class Connection {
 	// url: the ws:// endpoint; timeoutMs: how long a request may wait for its reply, lost
 	// connections included; getToken(): the token to send as auth (or '' for none); redial():

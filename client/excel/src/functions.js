@@ -1,7 +1,7 @@
 // functions.js: the Excel custom functions CELLBATCH.GEOCODE, REVERSE and GEOCODE_RANGE, with the
 // Calc add-in's semantics, over WebSockets to the cellbatchd that served this script and the
 // other servers of its fleet (/fleet.json) or of the user's list (pool.js).
-import { Connection, endpointFor, localError } from './conn.js';
+import { Connection, localError } from './conn.js';
 import { endpointOf, parseServers } from './endpoints.js';
 import { Pool } from './pool.js';
 
@@ -16,7 +16,9 @@ const FLEET_FETCH_MS = 5000;
 // Where this script came from: its server's endpoint is beside it, and /fleet.json names the rest.
 const scriptUrl = (typeof document !== 'undefined' && document.currentScript?.src) || location.href;
 const pageProtocol = new URL(scriptUrl).protocol;
-const own = endpointFor(scriptUrl);
+// the endpoint beside the script: .../excel/functions.js -> ws(s)://.../cellbatch (under the same
+// prefix when a proxy serves the add-in under one: --public-url)
+const own = endpointOf(new URL('..', scriptUrl).href, pageProtocol);
 
 let token = '';
 const pool = new Pool((url, { redial }) => new Connection(url, { timeoutMs: TIMEOUT_MS, getToken: () => token, redial }));
